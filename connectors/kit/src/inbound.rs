@@ -1,0 +1,139 @@
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ChannelName;
+
+/// One message from a channel, normalized, with its raw original.
+///
+/// `(channel_name, external_id)` is the idempotency key: the store keeps one record per
+/// key however often the same message is offered (polling and webhook, a retried
+/// webhook, a mailbox fetched twice).
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The channel kind (`"webform"`, `"email"`, `"x"`, `"facebook"`).
+    pub channel: &'static str,
+    pub channel_name: ChannelName,
+    /// The provider's id of this message (tweet id, comment id, Message-ID, submission id).
+    pub external_id: String,
+    pub received_at: DateTime<Utc>,
+    pub kind: InboundKind,
+    pub thread: Threading,
+    /// The bytes exactly as the provider sent them.
+    pub raw: Raw,
+}
+
+#[derive(Debug, Clone)]
+pub enum InboundKind {
+    /// A complaint, or a follow-up when [`Threading`] names an existing complaint.
+    Complaint(Box<ComplaintDraft>),
+    /// Could not be understood; kept raw with the reason and shown to admins.
+    Quarantine { reason: String },
+    /// Understood and deliberately not a complaint (auto-reply, our own echo, a bounce),
+    /// recorded with the reason so admins can see why; never answered.
+    Ignored { reason: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ComplaintDraft {
+    pub title: String,
+    pub body: String,
+    pub category: Option<String>,
+    pub reporter: Reporter,
+    pub anonymous: bool,
+    pub confidential: bool,
+    pub occurred_on: Option<NaiveDate>,
+    pub location: Option<Location>,
+    pub attachments: Vec<AttachmentData>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reporter {
+    pub name: Option<String>,
+    pub handle: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The provider's id of the sender (X user id, Facebook PSID). Personal data.
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub text: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttachmentData {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+/// How a message relates to others of the same channel.
+#[derive(Debug, Clone, Default)]
+pub struct Threading {
+    /// Keys this message makes known (its Message-ID, tweet id, comment id, thread id):
+    /// later messages that name one of them join the same complaint.
+    pub keys: Vec<String>,
+    /// Keys this message names (In-Reply-To / References, conversation id, parent
+    /// comment): when one belongs to an existing complaint, this is a follow-up.
+    pub refs: Vec<String>,
+    /// A tracking number the citizen quoted (e-mail subject); a follow-up when valid.
+    pub tracking_hint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+/// A persisted position in one stream of one channel (UIDVALIDITY:UID, since_id, a
+/// paging cursor). Opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor(pub String);
+
+#[derive(Debug, Clone)]
+pub struct CursorUpdate {
+    pub channel_name: ChannelName,
+    pub stream: String,
+    pub cursor: Cursor,
+}
+
+/// What a connector hands to the sink: items and, optionally, the cursor position that
+/// covers them. Both commit together or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub items: Vec<Inbound>,
+    pub cursor: Option<CursorUpdate>,
+}
+
+/// What happened to one item, returned to the source so it acknowledges correctly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Committed: the source may acknowledge (2xx, `\Seen`, cursor advance).
+    Committed { outcome: Outcome, tracking_id: Option<String> },
+    /// Not committed, worth offering again: do not acknowledge.
+    Retry { reason: String },
+}
+
+impl Delivery {
+    pub fn is_committed(&self) -> bool {
+        matches!(self, Delivery::Committed { .. })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new complaint was filed.
+    Created,
+    /// Appended to an existing complaint.
+    FollowUp,
+    /// Already stored earlier: nothing changed.
+    Duplicate,
+    Quarantined,
+    Ignored,
+}

@@ -1,0 +1,141 @@
+//! Wiring: the store, the ingest writer, the channels, the supervisor, the outbox
+//! dispatcher and the HTTP server, started together and stopped in order.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use aduan_kit::Channel;
+use anyhow::Context as _;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::outbox::Dispatcher;
+use crate::registry::{builtin_factories, Channels};
+use crate::store::{IngestWriter, Store, StoreSink};
+use crate::supervisor::{self, ChannelHealth};
+
+/// The process-wide Prometheus recorder (one per process, however many apps a test starts).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder is installed (an embedding program's); the
+            // handle then renders nothing but the daemon keeps working.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Opens the store named by the configuration and applies pending migrations.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&cfg.database_url(), &cfg.data_dir, cfg.database.max_connections)
+        .await
+        .context("cannot open the database")?;
+    let applied = store.migrate().await.context("cannot apply migrations")?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(store)
+}
+
+/// A running daemon.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub health: ChannelHealth,
+    pub outbox_wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    workers: Vec<JoinHandle<()>>,
+    writer: JoinHandle<()>,
+    sink: Option<StoreSink>,
+}
+
+/// Starts everything; `extra` channels are added to the configured ones (tests use this
+/// to plug in fakes).
+pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningApp> {
+    let store = open_store(&cfg).await?;
+    let mut channels = Channels::build(&cfg, &builtin_factories())?;
+    for c in extra {
+        channels.insert(c);
+    }
+    let channels = Arc::new(channels);
+    let (writer, writer_handle) = IngestWriter::spawn(store.clone(), cfg.database.max_batch);
+    let sink = StoreSink::new(store.clone(), writer);
+    let health = ChannelHealth::for_channels(&channels);
+    let shutdown = CancellationToken::new();
+
+    let mut workers = supervisor::start(&channels, &health, Arc::new(sink.clone()), shutdown.clone(), cfg.supervisor.clone());
+    let outbox_wake = Arc::new(Notify::new());
+    let dispatcher = Dispatcher::new(store.clone(), &channels, health.clone(), cfg.outbox.clone(), outbox_wake.clone());
+    workers.push(tokio::spawn(dispatcher.run(shutdown.clone())));
+
+    let state = AppState {
+        store: store.clone(),
+        sink: sink.clone(),
+        channels: channels.clone(),
+        health: health.clone(),
+        form: Arc::new(cfg.form.clone()),
+        public_url: Arc::from(cfg.public_url.as_str()),
+        max_request_bytes: cfg.http.max_request_bytes,
+        metrics: metrics_handle(),
+    };
+    let router = http::router(state, Duration::from_secs(cfg.http.request_timeout_secs.max(1)));
+    let listener = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.http.listen))?;
+    let addr = listener.local_addr()?;
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await
+    });
+    tracing::info!(%addr, channels = channels.iter().count(), "aduan is listening");
+    Ok(RunningApp {
+        addr,
+        store,
+        health,
+        outbox_wake,
+        shutdown,
+        server,
+        workers,
+        writer: writer_handle,
+        sink: Some(sink),
+    })
+}
+
+impl RunningApp {
+    /// Stops accepting, lets in-flight requests and writes finish within `grace`, then
+    /// closes the database. Returns whether everything finished in time.
+    pub async fn stop(mut self, grace: Duration) -> bool {
+        self.shutdown.cancel();
+        let sink = self.sink.take();
+        let finished = tokio::time::timeout(grace, async {
+            let _ = (&mut self.server).await;
+            for w in self.workers.drain(..) {
+                let _ = w.await;
+            }
+            // The writer ends once every sender is gone, after committing what was queued.
+            drop(sink);
+            let _ = (&mut self.writer).await;
+        })
+        .await
+        .is_ok();
+        if !finished {
+            tracing::warn!(?grace, "shutdown grace period over; stopping anyway");
+        }
+        self.store.close().await;
+        finished
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}

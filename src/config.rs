@@ -1,0 +1,347 @@
+//! Configuration: the embedded default, then a TOML file (`--config` / `ADUAN_CONFIG`),
+//! then environment variables `ADUAN_SECTION__KEY`. Secrets are `SecretString` (never
+//! printed) and may be given as `${VAR}` or through a `KEY_file` holding the value.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aduan_webform::FormRules;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// The address citizens use to reach this daemon; status links are built on it.
+    pub public_url: String,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub form: FormRules,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    #[serde(default)]
+    pub supervisor: SupervisorConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub channels: Vec<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes (default 25 MiB).
+    pub max_request_bytes: usize,
+    /// Seconds a request may take before 408.
+    pub request_timeout_secs: u64,
+    /// Seconds given to in-flight requests and writes after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_request_bytes: 25 * 1024 * 1024,
+            request_timeout_secs: 60,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://...` or `sqlite://...`; empty for SQLite under the data directory.
+    /// May hold a password, so it is a secret.
+    pub url: SecretString,
+    pub url_file: Option<PathBuf>,
+    pub max_connections: u32,
+    /// Most items committed in one transaction by the ingest writer.
+    pub max_batch: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: SecretString::from(""), url_file: None, max_connections: 16, max_batch: 256 }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled each attempt, with jitter, up to `max_backoff_secs`.
+    pub base_backoff_ms: u64,
+    pub max_backoff_secs: u64,
+    pub poll_interval_ms: u64,
+    /// How long a dispatcher owns a message it is sending before another may take it.
+    pub lease_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self { max_attempts: 8, base_backoff_ms: 5_000, max_backoff_secs: 3_600, poll_interval_ms: 1_000, lease_secs: 120 }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisorConfig {
+    pub min_backoff_ms: u64,
+    pub max_backoff_secs: u64,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        Self { min_backoff_ms: 1_000, max_backoff_secs: 300 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter (`info`, `aduan=debug,sqlx=warn`); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+/// A configuration problem, naming where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Figment(Box<figment::Error>),
+    #[error("{file}: key `{key}`: {expected}")]
+    Key { file: String, key: String, expected: String },
+}
+
+impl Config {
+    /// Loads the default, then `file` (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError::Key {
+                    file: f.display().to_string(),
+                    key: "(file)".into(),
+                    expected: "an existing TOML file".into(),
+                });
+            }
+            // A file that names channels replaces the default's channel list rather than
+            // appending to it.
+            fig = Figment::from(Toml::string(&strip_default_channels()))
+                .merge(Toml::file_exact(f));
+        }
+        fig = fig.merge(Env::prefixed("ADUAN_").split("__").ignore(&["config"]));
+        let source = file.map(|f| f.display().to_string()).unwrap_or_else(|| "(built-in default)".into());
+        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        cfg.resolve_secrets(&source)?;
+        cfg.validate(&source)?;
+        Ok(cfg)
+    }
+
+    pub fn from_toml_str(s: &str) -> Result<Self, ConfigError> {
+        let fig = Figment::from(Toml::string(&strip_default_channels())).merge(Toml::string(s));
+        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        cfg.resolve_secrets("(string)")?;
+        cfg.validate("(string)")?;
+        Ok(cfg)
+    }
+
+    fn resolve_secrets(&mut self, source: &str) -> Result<(), ConfigError> {
+        if let Some(path) = &self.database.url_file {
+            self.database.url = SecretString::from(read_secret_file(source, "database.url_file", path)?);
+        }
+        let url = expand_env(source, "database.url", self.database.url.expose_secret())?;
+        self.database.url = SecretString::from(url);
+        for (i, table) in self.channels.iter_mut().enumerate() {
+            let name = table.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| format!("channels[{i}]"));
+            resolve_table(source, &format!("channels.{name}"), table)?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, expected: &str| ConfigError::Key { file: source.into(), key: key.into(), expected: expected.into() };
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(err("public_url", "an http:// or https:// URL"));
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(err("database.url", "empty (SQLite under data_dir), sqlite://FILE or postgres://..."));
+        }
+        if self.database.max_connections == 0 {
+            return Err(err("database.max_connections", "at least 1"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(err("log.format", "\"text\" or \"json\""));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, ch) in self.channels.iter().enumerate() {
+            let key = |k: &str| format!("channels[{i}].{k}");
+            match ch.get("kind").and_then(|v| v.as_str()) {
+                Some(_) => {}
+                None => return Err(err(&key("kind"), "a channel kind, for example \"webform\"")),
+            }
+            let Some(name) = ch.get("name").and_then(|v| v.as_str()) else {
+                return Err(err(&key("name"), "a channel name"));
+            };
+            if let Err(e) = aduan_kit::ChannelName::parse(name) {
+                return Err(err(&key("name"), &e.to_string()));
+            }
+            if !names.insert(name.to_owned()) {
+                return Err(err(&key("name"), &format!("a name not used by another channel ({name:?} is)")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to.
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.expose_secret();
+        if url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("aduan.db").display())
+        } else {
+            url.to_owned()
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.http.shutdown_grace_secs)
+    }
+
+    /// Channels that are not switched off with `enabled = false`.
+    pub fn enabled_channels(&self) -> impl Iterator<Item = &toml::Table> {
+        self.channels.iter().filter(|t| t.get("enabled").and_then(|v| v.as_bool()).unwrap_or(true))
+    }
+}
+
+fn strip_default_channels() -> String {
+    match DEFAULT_TOML.find("[[channels]]") {
+        Some(i) => DEFAULT_TOML[..i].to_owned(),
+        None => DEFAULT_TOML.to_owned(),
+    }
+}
+
+fn read_secret_file(source: &str, key: &str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+        .map_err(|e| ConfigError::Key {
+            file: source.into(),
+            key: key.into(),
+            expected: format!("a readable file ({}: {e})", path.display()),
+        })
+}
+
+/// Replaces `${VAR}` with the variable's value; an unset variable is an error.
+fn expand_env(source: &str, key: &str, s: &str) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let var = &after[..end];
+        let val = std::env::var(var).map_err(|_| ConfigError::Key {
+            file: source.into(),
+            key: key.into(),
+            expected: format!("environment variable {var} to be set"),
+        })?;
+        out.push_str(&val);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn resolve_table(source: &str, prefix: &str, table: &mut toml::Table) -> Result<(), ConfigError> {
+    let file_keys: Vec<String> = table.keys().filter(|k| k.ends_with("_file")).cloned().collect();
+    for fk in file_keys {
+        if let Some(toml::Value::String(path)) = table.remove(&fk) {
+            let key = fk.trim_end_matches("_file").to_owned();
+            let value = read_secret_file(source, &format!("{prefix}.{fk}"), Path::new(&path))?;
+            table.insert(key, toml::Value::String(value));
+        }
+    }
+    for (k, v) in table.iter_mut() {
+        let key = format!("{prefix}.{k}");
+        match v {
+            toml::Value::String(s) => *s = expand_env(source, &key, s)?,
+            toml::Value::Table(t) => resolve_table(source, &key, t)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_has_the_web_form_on_sqlite() {
+        let cfg = Config::load(None).expect("default loads");
+        assert_eq!(cfg.http.listen.to_string(), "127.0.0.1:8080");
+        assert!(cfg.database_url().starts_with("sqlite://"));
+        assert_eq!(cfg.channels.len(), 1);
+        assert!(!cfg.form.categories.is_empty());
+    }
+
+    #[test]
+    fn secrets_come_from_env_and_files_and_never_print() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "dari-berkas-rahasia-panjang\n").expect("write");
+        std::env::set_var("ADUAN_TEST_FORM_SECRET", "dari-env-rahasia-panjang");
+        let cfg = Config::from_toml_str(&format!(
+            r#"
+            [[channels]]
+            kind = "webform"
+            name = "a"
+            secret = "${{ADUAN_TEST_FORM_SECRET}}"
+            [[channels]]
+            kind = "webform"
+            name = "b"
+            secret_file = "{}"
+            "#,
+            f.display()
+        ))
+        .expect("loads");
+        assert_eq!(cfg.channels[0]["secret"].as_str(), Some("dari-env-rahasia-panjang"));
+        assert_eq!(cfg.channels[1]["secret"].as_str(), Some("dari-berkas-rahasia-panjang"));
+        let printed = format!("{:?}", cfg.database);
+        assert!(!printed.contains("postgres"), "{printed}");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_toml_str("[database]\nurl = \"mysql://x\"").err().expect("refused");
+        assert!(e.to_string().contains("database.url"), "{e}");
+        let e = Config::from_toml_str("[http]\nlisten = \"nope\"").err().expect("refused");
+        assert!(e.to_string().contains("listen"), "{e}");
+        let e = Config::from_toml_str("[[channels]]\nkind = \"webform\"\nname = \"Bad Name\"").err().expect("refused");
+        assert!(e.to_string().contains("channels[0].name"), "{e}");
+        let e = Config::from_toml_str("[[channels]]\nkind = \"webform\"\nname = \"x\"\nsecret = \"${ADUAN_TEST_UNSET_VAR}\"").err().expect("refused");
+        assert!(e.to_string().contains("ADUAN_TEST_UNSET_VAR"), "{e}");
+    }
+}

@@ -1,0 +1,86 @@
+//! The HTTP server: the citizen form and status pages, the reports API, webhooks, and
+//! the operational endpoints.
+
+mod form;
+mod ops;
+mod problem;
+mod reports;
+mod webhooks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aduan_webform::FormRules;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::registry::Channels;
+use crate::store::{StoreSink, Store};
+use crate::supervisor::ChannelHealth;
+
+pub use problem::Problem;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub sink: StoreSink,
+    pub channels: Arc<Channels>,
+    pub health: ChannelHealth,
+    pub form: Arc<FormRules>,
+    pub public_url: Arc<str>,
+    pub max_request_bytes: usize,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn status_url(&self, tracking_id: &str) -> String {
+        format!("{}/laporan/{tracking_id}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let limit = state.max_request_bytes;
+    Router::new()
+        .route("/", get(form::show).post(form::submit))
+        .route("/laporan", get(form::lookup))
+        .route("/laporan/{tracking_id}", get(form::status_page))
+        .route("/static/aduan.css", get(form::stylesheet))
+        .route("/api/v1/reports", post(reports::create))
+        .route("/api/v1/reports/{tracking_id}", get(reports::status))
+        .route("/webhooks/{channel}", get(webhooks::handle).post(webhooks::handle))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(record_request))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ))
+        .with_state(state)
+}
+
+async fn record_request(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = std::time::Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("aduan_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    metrics::histogram!("aduan_http_request_duration_seconds", "route" => route).record(start.elapsed().as_secs_f64());
+    res
+}

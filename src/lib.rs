@@ -1,0 +1,12 @@
+//! aduan: collects citizens' complaints from every channel into one SP4N-LAPOR! queue.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod outbox;
+pub mod registry;
+pub mod store;
+pub mod supervisor;
+pub mod telemetry;
+pub mod tracking;

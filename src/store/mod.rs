@@ -1,0 +1,147 @@
+//! The store is the queue: complaints, their messages and attachments, raw originals,
+//! cursors, audit events and the outbox, on SQLite (embedded default) or PostgreSQL.
+//!
+//! Both back ends go through sqlx's `Any` driver with one set of SQL (`$n` parameters
+//! work on both); the few statements that must differ branch on [`Backend`].
+
+mod blobs;
+mod ingest;
+mod outbox;
+mod read;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use blobs::BlobStore;
+pub use ingest::{IngestWriter, StoreSink};
+pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
+pub use read::{
+    status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, MessageRecord, PublicReport, PublicUpdate, ReporterRecord,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("attachment storage: {0}")]
+    Blob(#[from] std::io::Error),
+    #[error("the ingest writer has stopped")]
+    WriterStopped,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A handle on the database and the attachment directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) blobs: Arc<BlobStore>,
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(us).single().unwrap_or_default()
+}
+
+pub(crate) fn now_micros() -> i64 {
+    micros(Utc::now())
+}
+
+impl Store {
+    /// Connects (creating the SQLite file and the data directory when needed). Does not
+    /// migrate: call [`Store::migrate`].
+    pub async fn connect(url: &str, data_dir: &Path, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        std::fs::create_dir_all(data_dir)?;
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
+                if let Some(parent) = Path::new(path).parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            // WAL lets readers go on while the writer commits; synchronous=FULL makes a
+            // commit durable before a 201 is sent; foreign keys are off by default in SQLite.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(opts).await?;
+        let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
+        Ok(Self { pool, backend, blobs })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies the embedded migrations; returns how many were applied now.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.applied_migrations().await.unwrap_or(0);
+        self.migrator().run(&self.pool).await?;
+        Ok(self.applied_migrations().await?.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Database reachable and every embedded migration applied.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let applied = self.applied_migrations().await?;
+        let known = self.migrator().iter().count();
+        if applied < known {
+            return Err(StoreError::Invalid(format!("{applied} of {known} migrations applied")));
+        }
+        Ok(())
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,222 @@
+//! The outbox table: durable outbound messages. The dispatcher (`crate::outbox`) claims
+//! due rows with a lease, sends them, and records the result here.
+
+use aduan_kit::{ChannelName, OutboundKind, OutboundMessage, Recipient};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{from_micros, micros, now_micros, Backend, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl OutboxStatus {
+    fn parse(s: &str) -> Self {
+        match s {
+            "sending" => Self::Sending,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// What the workflow (or a connector's acknowledgement) queues.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub tracking_id: String,
+    pub channel_name: ChannelName,
+    pub kind: OutboundKind,
+    /// Unique per logical message: queueing the same key twice queues it once.
+    pub idempotency_key: String,
+    pub recipient: Recipient,
+    pub subject: Option<String>,
+    pub body: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub external_id: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub complaint_id: i64,
+    pub message: OutboundMessage,
+}
+
+const OUTBOX_COLUMNS: &str = "o.id, o.status, o.attempts, o.last_error, o.external_id, o.next_attempt_at, o.complaint_id,
+    o.idempotency_key, o.channel_name, o.kind, c.tracking_id, o.recipient_address, o.recipient_name, o.subject, o.body,
+    o.in_reply_to, o.refs";
+
+fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
+    let attempts: i64 = r.try_get("attempts")?;
+    let kind: String = r.try_get("kind")?;
+    let channel: String = r.try_get("channel_name")?;
+    let refs: String = r.try_get("refs")?;
+    let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+    Ok(OutboxRow {
+        id: r.try_get("id")?,
+        status: OutboxStatus::parse(&r.try_get::<String, _>("status")?),
+        attempts,
+        last_error: r.try_get("last_error")?,
+        external_id: r.try_get("external_id")?,
+        next_attempt_at: from_micros(r.try_get("next_attempt_at")?),
+        complaint_id: r.try_get("complaint_id")?,
+        message: OutboundMessage {
+            idempotency_key: r.try_get("idempotency_key")?,
+            channel_name: ChannelName::parse(&channel).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            kind: if kind == "answer" { OutboundKind::Answer } else { OutboundKind::Acknowledgement },
+            tracking_id: r.try_get("tracking_id")?,
+            recipient: Recipient { address: r.try_get("recipient_address")?, name: r.try_get("recipient_name")? },
+            subject: r.try_get("subject")?,
+            body: r.try_get("body")?,
+            in_reply_to: r.try_get("in_reply_to")?,
+            references: serde_json::from_str(&refs).unwrap_or_default(),
+            // The attempt being made now is `attempts`; those before it:
+            attempt: attempts.saturating_sub(1),
+        },
+    })
+}
+
+impl Store {
+    /// Queues a message; returns its id. Idempotent on `idempotency_key`.
+    pub async fn enqueue_outbound(&self, m: &NewOutbound) -> Result<i64, StoreError> {
+        let complaint_id: Option<i64> = sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
+            .bind(&m.tracking_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let complaint_id = complaint_id.ok_or_else(|| StoreError::Invalid(format!("no complaint {}", m.tracking_id)))?;
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, recipient_name,
+                subject, body, in_reply_to, refs, status, attempts, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(complaint_id)
+        .bind(m.channel_name.as_str())
+        .bind(m.kind.as_str())
+        .bind(&m.idempotency_key)
+        .bind(&m.recipient.address)
+        .bind(m.recipient.name.as_deref())
+        .bind(m.subject.as_deref())
+        .bind(&m.body)
+        .bind(m.in_reply_to.as_deref())
+        .bind(serde_json::to_string(&m.references).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = $1")
+            .bind(&m.idempotency_key)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Takes up to `limit` due messages (pending and due, or sending with an expired
+    /// lease: its dispatcher died) and leases them until `lease_until`. Two dispatchers
+    /// never get the same row: PostgreSQL skips rows another claim has locked, SQLite
+    /// has one writer.
+    pub async fn claim_outbound(&self, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError> {
+        let lock = if self.backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let now = now_micros();
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2)
+                          ORDER BY next_attempt_at, id LIMIT $3 {lock})
+             RETURNING id"
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(micros(lease_until)).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.outbound(id).await? {
+                rows.push(r);
+            }
+        }
+        Ok(rows)
+    }
+
+    pub async fn outbound(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN complaints c ON c.id = o.complaint_id WHERE o.id = $1");
+        sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row_to_outbox).transpose()
+    }
+
+    pub async fn outbound_for(&self, tracking_id: &str) -> Result<Vec<OutboxRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN complaints c ON c.id = o.complaint_id WHERE c.tracking_id = $1 ORDER BY o.id"
+        );
+        sqlx::query(&sql).bind(tracking_id).fetch_all(&self.pool).await?.iter().map(row_to_outbox).collect()
+    }
+
+    /// Records a confirmed send: the row, the outgoing message in the thread and its
+    /// provider id as a thread key commit together. Only a row still leased to us moves.
+    pub async fn outbound_sent(&self, row: &OutboxRow, external_id: Option<&str>) -> Result<(), StoreError> {
+        let now = now_micros();
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, external_id = $2, lease_until = NULL, last_error = NULL WHERE id = $3 AND status = 'sending'")
+            .bind(now)
+            .bind(external_id)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if moved == 1 {
+            let ext = external_id.map(str::to_owned).unwrap_or_else(|| format!("outbox:{}", row.id));
+            let channel: String = sqlx::query_scalar("SELECT channel FROM complaints WHERE id = $1")
+                .bind(row.complaint_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let public = row.message.kind == OutboundKind::Answer;
+            sqlx::query(
+                "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at, public)
+                 VALUES ($1, 'out', $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(row.complaint_id)
+            .bind(channel)
+            .bind(row.message.channel_name.as_str())
+            .bind(&ext)
+            .bind(&row.message.body)
+            .bind(now)
+            .bind(public)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO thread_keys (channel_name, key, complaint_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(row.message.channel_name.as_str())
+                .bind(&ext)
+                .bind(row.complaint_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: back to pending at `retry_at`, or failed for good.
+    pub async fn outbound_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        match retry_at {
+            Some(at) => sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, lease_until = NULL WHERE id = $3 AND status = 'sending'")
+                .bind(micros(at))
+                .bind(error)
+                .bind(id),
+            None => sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, lease_until = NULL WHERE id = $2 AND status = 'sending'")
+                .bind(error)
+                .bind(id),
+        }
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

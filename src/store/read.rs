@@ -1,0 +1,269 @@
+//! Reading complaints back: the full record (DESIGN.md's complaint JSON) and the public
+//! status view that carries no personal data.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{from_micros, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReporterRecord {
+    pub name: Option<String>,
+    pub handle: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LocationRecord {
+    pub text: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttachmentMeta {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageRecord {
+    pub direction: String,
+    pub channel: String,
+    pub external_id: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The normalized complaint record; field names are the public contract.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComplaintRecord {
+    pub tracking_id: String,
+    pub channel: String,
+    pub channel_name: String,
+    pub external_id: String,
+    pub status: String,
+    pub title: String,
+    pub body: String,
+    pub category: Option<String>,
+    pub unit: Option<String>,
+    /// `None` where the caller may not see who filed it.
+    pub reporter: Option<ReporterRecord>,
+    pub anonymous: bool,
+    pub confidential: bool,
+    pub received_at: DateTime<Utc>,
+    pub occurred_on: Option<NaiveDate>,
+    pub location: Option<LocationRecord>,
+    pub attachments: Vec<AttachmentMeta>,
+    pub messages: Vec<MessageRecord>,
+}
+
+/// What anyone holding a tracking number may see.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PublicReport {
+    pub tracking_id: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub received_at: DateTime<Utc>,
+    /// Omitted for confidential (rahasia) complaints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub updates: Vec<PublicUpdate>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PublicUpdate {
+    pub at: DateTime<Utc>,
+    pub status: Option<String>,
+    pub status_label: Option<&'static str>,
+    /// An answer published to the citizen; omitted for confidential complaints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// Status key → label in the Indonesian UI (SP4N-LAPOR!).
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "new" => "Belum terverifikasi",
+        "verified" => "Terverifikasi",
+        "forwarded" => "Didisposisikan",
+        "in_progress" => "Ditindaklanjuti",
+        "answered" => "Ditanggapi",
+        "closed" => "Selesai",
+        "on_hold" => "Ditunda",
+        "not_authority" => "Bukan wewenang",
+        "archived" => "Diarsipkan",
+        "rejected" => "Ditolak",
+        "merged" => "Digabungkan",
+        _ => "Tidak diketahui",
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ComplaintFilter {
+    pub status: Option<String>,
+    pub limit: i64,
+}
+
+const COMPLAINT_COLUMNS: &str = "id, tracking_id, channel, channel_name, external_id, status, title, body, category, unit,
+    reporter_name, reporter_handle, reporter_email, reporter_phone, anonymous, confidential, received_at, occurred_on,
+    location_text, location_lat, location_lon";
+
+fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Error> {
+    let loc_text: Option<String> = row.try_get("location_text")?;
+    let lat: Option<f64> = row.try_get("location_lat")?;
+    let lon: Option<f64> = row.try_get("location_lon")?;
+    let location = (loc_text.is_some() || lat.is_some() || lon.is_some()).then_some(LocationRecord { text: loc_text, lat, lon });
+    let occurred: Option<String> = row.try_get("occurred_on")?;
+    Ok((
+        row.try_get("id")?,
+        ComplaintRecord {
+            tracking_id: row.try_get("tracking_id")?,
+            channel: row.try_get("channel")?,
+            channel_name: row.try_get("channel_name")?,
+            external_id: row.try_get("external_id")?,
+            status: row.try_get("status")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            category: row.try_get("category")?,
+            unit: row.try_get("unit")?,
+            reporter: Some(ReporterRecord {
+                name: row.try_get("reporter_name")?,
+                handle: row.try_get("reporter_handle")?,
+                email: row.try_get("reporter_email")?,
+                phone: row.try_get("reporter_phone")?,
+            }),
+            anonymous: row.try_get("anonymous")?,
+            confidential: row.try_get("confidential")?,
+            received_at: from_micros(row.try_get("received_at")?),
+            occurred_on: occurred.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
+            location,
+            attachments: Vec::new(),
+            messages: Vec::new(),
+        },
+    ))
+}
+
+impl Store {
+    /// The whole record with its thread in time order and its attachments.
+    pub async fn complaint(&self, tracking_id: &str) -> Result<Option<ComplaintRecord>, StoreError> {
+        let sql = format!("SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE tracking_id = $1");
+        let Some(row) = sqlx::query(&sql).bind(tracking_id).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let (id, mut rec) = complaint_from_row(&row)?;
+        rec.attachments = sqlx::query(
+            "SELECT filename, content_type, size, sha256 FROM attachments WHERE complaint_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AttachmentMeta {
+                filename: r.try_get(0)?,
+                content_type: r.try_get(1)?,
+                size: r.try_get(2)?,
+                sha256: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        rec.messages = sqlx::query(
+            "SELECT direction, channel, external_id, body, at FROM messages WHERE complaint_id = $1 ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(MessageRecord {
+                direction: r.try_get(0)?,
+                channel: r.try_get(1)?,
+                external_id: r.try_get(2)?,
+                body: r.try_get(3)?,
+                at: from_micros(r.try_get(4)?),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        Ok(Some(rec))
+    }
+
+    /// Newest first, without threads or attachments.
+    pub async fn complaints(&self, filter: &ComplaintFilter) -> Result<Vec<ComplaintRecord>, StoreError> {
+        let limit = if filter.limit <= 0 { 100 } else { filter.limit.min(10_000) };
+        let rows = match &filter.status {
+            Some(s) => {
+                let sql = format!("SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE status = $1 ORDER BY received_at DESC, id DESC LIMIT $2");
+                sqlx::query(&sql).bind(s).bind(limit).fetch_all(&self.pool).await?
+            }
+            None => {
+                let sql = format!("SELECT {COMPLAINT_COLUMNS} FROM complaints ORDER BY received_at DESC, id DESC LIMIT $1");
+                sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?
+            }
+        };
+        rows.iter().map(|r| complaint_from_row(r).map(|(_, c)| c).map_err(StoreError::from)).collect()
+    }
+
+    /// The public status view: no personal data; for a confidential complaint only the
+    /// status and its dates.
+    pub async fn public_report(&self, tracking_id: &str) -> Result<Option<PublicReport>, StoreError> {
+        let row = sqlx::query("SELECT id, status, title, confidential, received_at FROM complaints WHERE tracking_id = $1")
+            .bind(tracking_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get(0)?;
+        let status: String = row.try_get(1)?;
+        let confidential: bool = row.try_get(3)?;
+        let mut updates: Vec<PublicUpdate> = sqlx::query(
+            "SELECT at, after_state FROM audit_events WHERE complaint_id = $1 AND public = TRUE ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let st: Option<String> = r.try_get(1)?;
+            Ok(PublicUpdate {
+                at: from_micros(r.try_get(0)?),
+                status_label: st.as_deref().map(status_label),
+                status: st,
+                text: None,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        if !confidential {
+            for r in sqlx::query("SELECT at, body FROM messages WHERE complaint_id = $1 AND direction = 'out' AND public = TRUE ORDER BY at, id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                updates.push(PublicUpdate { at: from_micros(r.try_get(0)?), status: None, status_label: None, text: Some(r.try_get(1)?) });
+            }
+            updates.sort_by_key(|u| u.at);
+        }
+        Ok(Some(PublicReport {
+            tracking_id: tracking_id.to_owned(),
+            status_label: status_label(&status),
+            status,
+            received_at: from_micros(row.try_get(4)?),
+            title: if confidential { None } else { Some(row.try_get(2)?) },
+            updates,
+        }))
+    }
+
+    /// Counts by table, for tests and `aduan check`.
+    pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
+        const TABLES: &[&str] =
+            &["complaints", "messages", "attachments", "raw_originals", "intake_rejects", "inbound_keys", "outbox", "audit_events"];
+        if !TABLES.contains(&table) {
+            return Err(StoreError::Invalid(format!("unknown table {table}")));
+        }
+        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.pool).await?)
+    }
+}

@@ -1,0 +1,125 @@
+//! Runs each pull channel as its own task. A channel that fails or panics is reported
+//! in its health and restarted with exponential backoff and jitter; the others go on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aduan_kit::{ChannelName, ConnectorError, HealthHandle, PullContext, PullSource, Sink};
+use rand::Rng;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::SupervisorConfig;
+use crate::registry::Channels;
+
+/// Health of every channel, by name.
+#[derive(Clone, Default)]
+pub struct ChannelHealth(Arc<BTreeMap<ChannelName, (&'static str, HealthHandle)>>);
+
+impl ChannelHealth {
+    pub fn for_channels(channels: &Channels) -> Self {
+        Self(Arc::new(channels.iter().map(|c| (c.name.clone(), (c.kind, HealthHandle::default()))).collect()))
+    }
+
+    pub fn get(&self, name: &ChannelName) -> Option<&HealthHandle> {
+        self.0.get(name).map(|(_, h)| h)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&ChannelName, &'static str, &HealthHandle)> {
+        self.0.iter().map(|(n, (k, h))| (n, *k, h))
+    }
+}
+
+/// Exponential backoff with full jitter between `min` and the doubled delay.
+pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let exp = min.saturating_mul(2u32.saturating_pow(attempt.min(20)));
+    let cap = exp.min(max).max(min);
+    let jitter = rand::thread_rng().gen_range(0.5..=1.0);
+    cap.mul_f64(jitter).max(min.min(cap))
+}
+
+pub fn start(
+    channels: &Channels,
+    health: &ChannelHealth,
+    sink: Arc<dyn Sink>,
+    shutdown: CancellationToken,
+    cfg: SupervisorConfig,
+) -> Vec<JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for ch in channels.iter() {
+        let (Some(source), Some(h)) = (ch.pull.clone(), health.get(&ch.name)) else { continue };
+        handles.push(tokio::spawn(supervise(ch.name.clone(), source, h.clone(), sink.clone(), shutdown.clone(), cfg.clone())));
+    }
+    handles
+}
+
+async fn supervise(
+    name: ChannelName,
+    source: Arc<dyn PullSource>,
+    health: HealthHandle,
+    sink: Arc<dyn Sink>,
+    shutdown: CancellationToken,
+    cfg: SupervisorConfig,
+) {
+    let min = Duration::from_millis(cfg.min_backoff_ms);
+    let max = Duration::from_secs(cfg.max_backoff_secs);
+    let mut failures = 0u32;
+    loop {
+        let started = tokio::time::Instant::now();
+        let ctx = PullContext { sink: sink.clone(), shutdown: shutdown.child_token(), health: health.clone() };
+        let src = source.clone();
+        // Its own task, so that a panic ends up here as a JoinError instead of unwinding
+        // through the supervisor.
+        let outcome = tokio::spawn(async move { src.run(ctx).await }).await;
+        if shutdown.is_cancelled() {
+            health.stopped();
+            return;
+        }
+        let err = match outcome {
+            Ok(Ok(())) => ConnectorError::transient(&name, "channel task returned without being asked to stop"),
+            Ok(Err(e)) => e,
+            Err(join) => ConnectorError::transient(&name, format!("channel task panicked: {}", panic_message(join))),
+        };
+        if started.elapsed() > max {
+            failures = 0;
+        }
+        let delay = err.retry_after.unwrap_or_else(|| backoff(failures, min, max));
+        failures = failures.saturating_add(1);
+        tracing::warn!(channel = %name, kind = ?err.kind, error = %err.message, retry_in = ?delay, "channel failed; restarting");
+        metrics::counter!("aduan_channel_restarts_total", "channel" => name.to_string()).increment(1);
+        health.error(&err);
+        health.restarted();
+        tokio::select! {
+            _ = shutdown.cancelled() => { health.stopped(); return; }
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let min = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        for attempt in 0..30 {
+            let d = backoff(attempt, min, max);
+            assert!(d >= min.min(max) / 2 && d <= max, "attempt {attempt}: {d:?}");
+        }
+        assert!(backoff(10, min, max) >= Duration::from_secs(1));
+    }
+}
