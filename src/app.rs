@@ -36,9 +36,13 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Opens the store named by the configuration and applies pending migrations.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&cfg.database_url(), &cfg.data_dir, cfg.database.max_connections)
-        .await
-        .context("cannot open the database")?;
+    let store = Store::connect(
+        &cfg.database_url(),
+        &cfg.data_dir,
+        cfg.database.max_connections,
+    )
+    .await
+    .context("cannot open the database")?;
     let applied = store.migrate().await.context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
@@ -73,9 +77,21 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
     let health = ChannelHealth::for_channels(&channels);
     let shutdown = CancellationToken::new();
 
-    let mut workers = supervisor::start(&channels, &health, Arc::new(sink.clone()), shutdown.clone(), cfg.supervisor.clone());
+    let mut workers = supervisor::start(
+        &channels,
+        &health,
+        Arc::new(sink.clone()),
+        shutdown.clone(),
+        cfg.supervisor.clone(),
+    );
     let outbox_wake = Arc::new(Notify::new());
-    let dispatcher = Dispatcher::new(store.clone(), &channels, health.clone(), cfg.outbox.clone(), outbox_wake.clone());
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        &channels,
+        health.clone(),
+        cfg.outbox.clone(),
+        outbox_wake.clone(),
+    );
     workers.push(tokio::spawn(dispatcher.run(shutdown.clone())));
 
     let state = AppState {
@@ -88,14 +104,19 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         max_request_bytes: cfg.http.max_request_bytes,
         metrics: metrics_handle(),
     };
-    let router = http::router(state, Duration::from_secs(cfg.http.request_timeout_secs.max(1)));
+    let router = http::router(
+        state,
+        Duration::from_secs(cfg.http.request_timeout_secs.max(1)),
+    );
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.http.listen))?;
     let addr = listener.local_addr()?;
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
     });
     tracing::info!(%addr, channels = channels.iter().count(), "aduan is listening");
     Ok(RunningApp {

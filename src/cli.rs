@@ -12,7 +12,11 @@ use crate::registry::{builtin_factories, Channels};
 use crate::store::{ComplaintFilter, ComplaintRecord};
 
 #[derive(Parser)]
-#[command(name = "aduan", version, about = "Citizens' complaints from every channel, in one SP4N-LAPOR! queue")]
+#[command(
+    name = "aduan",
+    version,
+    about = "Citizens' complaints from every channel, in one SP4N-LAPOR! queue"
+)]
 struct Cli {
     /// Configuration file (TOML). Without one, the built-in default: SQLite under ./data,
     /// HTTP on 127.0.0.1:8080, the web form on.
@@ -61,7 +65,10 @@ enum ComplaintsCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("aduan: cannot start the async runtime: {e}");
@@ -125,9 +132,16 @@ async fn wait_for_signal() {
     }
 }
 
-async fn check(cfg: &Config, file: Option<&std::path::Path>, online: bool) -> anyhow::Result<ExitCode> {
-    let source = file.map(|f| f.display().to_string()).unwrap_or_else(|| "built-in default".into());
-    let channels = Channels::build(cfg, &builtin_factories()).with_context(|| format!("in {source}"))?;
+async fn check(
+    cfg: &Config,
+    file: Option<&std::path::Path>,
+    online: bool,
+) -> anyhow::Result<ExitCode> {
+    let source = file
+        .map(|f| f.display().to_string())
+        .unwrap_or_else(|| "built-in default".into());
+    let channels =
+        Channels::build(cfg, &builtin_factories()).with_context(|| format!("in {source}"))?;
     println!("configuration: {source}: ok");
     let mut failed = false;
     if online {
@@ -151,33 +165,57 @@ async fn check(cfg: &Config, file: Option<&std::path::Path>, online: bool) -> an
         .into_iter()
         .flatten()
         .collect();
-        let caps = if caps.is_empty() { "form".to_owned() } else { caps.join(", ") };
+        let caps = if caps.is_empty() {
+            "form".to_owned()
+        } else {
+            caps.join(", ")
+        };
         if !online {
-            println!("channel {} ({}; {caps}): configuration ok", ch.name, ch.kind);
+            println!(
+                "channel {} ({}; {caps}): configuration ok",
+                ch.name, ch.kind
+            );
             continue;
         }
         match &ch.health_check {
-            None => println!("channel {} ({}; {caps}): ok (nothing to connect to)", ch.name, ch.kind),
+            None => println!(
+                "channel {} ({}; {caps}): ok (nothing to connect to)",
+                ch.name, ch.kind
+            ),
             Some(h) => match tokio::time::timeout(Duration::from_secs(30), h.check()).await {
                 Ok(Ok(msg)) => println!("channel {} ({}): ok: {msg}", ch.name, ch.kind),
                 Ok(Err(e)) => {
                     failed = true;
-                    println!("channel {} ({}): FAILED ({:?}): {}", ch.name, ch.kind, e.kind, e.message);
+                    println!(
+                        "channel {} ({}): FAILED ({:?}): {}",
+                        ch.name, ch.kind, e.kind, e.message
+                    );
                 }
                 Err(_) => {
                     failed = true;
-                    println!("channel {} ({}): FAILED: no answer within 30 s", ch.name, ch.kind);
+                    println!(
+                        "channel {} ({}): FAILED: no answer within 30 s",
+                        ch.name, ch.kind
+                    );
                 }
             },
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn complaints(cfg: &Config, command: ComplaintsCommand) -> anyhow::Result<ExitCode> {
     let store = crate::app::open_store(cfg).await?;
     match command {
-        ComplaintsCommand::List { status, limit, json } => {
+        ComplaintsCommand::List {
+            status,
+            limit,
+            json,
+        } => {
             let list = store.complaints(&ComplaintFilter { status, limit }).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
@@ -213,7 +251,10 @@ fn short(s: &str, n: usize) -> String {
 }
 
 fn print_table(list: &[ComplaintRecord]) {
-    println!("{:<10} {:<14} {:<10} {:<20} TITLE", "TRACKING", "STATUS", "CHANNEL", "RECEIVED (UTC)");
+    println!(
+        "{:<10} {:<14} {:<10} {:<20} TITLE",
+        "TRACKING", "STATUS", "CHANNEL", "RECEIVED (UTC)"
+    );
     for c in list {
         println!(
             "{:<10} {:<14} {:<10} {:<20} {}",
@@ -227,25 +268,43 @@ fn print_table(list: &[ComplaintRecord]) {
 }
 
 fn print_complaint(c: &ComplaintRecord) {
-    println!("{}  [{}]  {} / {}", c.tracking_id, c.status, c.channel, c.channel_name);
+    println!(
+        "{}  [{}]  {} / {}",
+        c.tracking_id, c.status, c.channel, c.channel_name
+    );
     println!("received: {}", c.received_at.to_rfc3339());
     println!("title:    {}", c.title);
     if let Some(cat) = &c.category {
         println!("category: {cat}");
     }
     if let Some(r) = &c.reporter {
-        let who: Vec<&str> = [&r.name, &r.handle, &r.email, &r.phone].into_iter().filter_map(|v| v.as_deref()).collect();
+        let who: Vec<&str> = [&r.name, &r.handle, &r.email, &r.phone]
+            .into_iter()
+            .filter_map(|v| v.as_deref())
+            .collect();
         if !who.is_empty() {
             println!("reporter: {}", who.join(", "));
         }
     }
-    println!("flags:    anonymous={} confidential={}", c.anonymous, c.confidential);
+    println!(
+        "flags:    anonymous={} confidential={}",
+        c.anonymous, c.confidential
+    );
     for a in &c.attachments {
-        println!("attachment: {} ({}, {} bytes, sha256 {})", a.filename, a.content_type, a.size, a.sha256);
+        println!(
+            "attachment: {} ({}, {} bytes, sha256 {})",
+            a.filename, a.content_type, a.size, a.sha256
+        );
     }
     println!();
     println!("{}", c.body);
     for m in &c.messages {
-        println!("\n--- {} {} {} ---\n{}", m.at.to_rfc3339(), m.direction, m.channel, m.body);
+        println!(
+            "\n--- {} {} {} ---\n{}",
+            m.at.to_rfc3339(),
+            m.direction,
+            m.channel,
+            m.body
+        );
     }
 }

@@ -73,7 +73,12 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: SecretString::from(""), url_file: None, max_connections: 16, max_batch: 256 }
+        Self {
+            url: SecretString::from(""),
+            url_file: None,
+            max_connections: 16,
+            max_batch: 256,
+        }
     }
 }
 
@@ -91,7 +96,13 @@ pub struct OutboxConfig {
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        Self { max_attempts: 8, base_backoff_ms: 5_000, max_backoff_secs: 3_600, poll_interval_ms: 1_000, lease_secs: 120 }
+        Self {
+            max_attempts: 8,
+            base_backoff_ms: 5_000,
+            max_backoff_secs: 3_600,
+            poll_interval_ms: 1_000,
+            lease_secs: 120,
+        }
     }
 }
 
@@ -104,7 +115,10 @@ pub struct SupervisorConfig {
 
 impl Default for SupervisorConfig {
     fn default() -> Self {
-        Self { min_backoff_ms: 1_000, max_backoff_secs: 300 }
+        Self {
+            min_backoff_ms: 1_000,
+            max_backoff_secs: 300,
+        }
     }
 }
 
@@ -119,7 +133,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -129,7 +146,11 @@ pub enum ConfigError {
     #[error("{0}")]
     Figment(Box<figment::Error>),
     #[error("{file}: key `{key}`: {expected}")]
-    Key { file: String, key: String, expected: String },
+    Key {
+        file: String,
+        key: String,
+        expected: String,
+    },
 }
 
 impl Config {
@@ -146,12 +167,15 @@ impl Config {
             }
             // A file that names channels replaces the default's channel list rather than
             // appending to it.
-            fig = Figment::from(Toml::string(&strip_default_channels()))
-                .merge(Toml::file_exact(f));
+            fig = Figment::from(Toml::string(&strip_default_channels())).merge(Toml::file_exact(f));
         }
         fig = fig.merge(Env::prefixed("ADUAN_").split("__").ignore(&["config"]));
-        let source = file.map(|f| f.display().to_string()).unwrap_or_else(|| "(built-in default)".into());
-        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        let source = file
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| "(built-in default)".into());
+        let mut cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         cfg.resolve_secrets(&source)?;
         cfg.validate(&source)?;
         Ok(cfg)
@@ -159,7 +183,9 @@ impl Config {
 
     pub fn from_toml_str(s: &str) -> Result<Self, ConfigError> {
         let fig = Figment::from(Toml::string(&strip_default_channels())).merge(Toml::string(s));
-        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        let mut cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         cfg.resolve_secrets("(string)")?;
         cfg.validate("(string)")?;
         Ok(cfg)
@@ -167,25 +193,41 @@ impl Config {
 
     fn resolve_secrets(&mut self, source: &str) -> Result<(), ConfigError> {
         if let Some(path) = &self.database.url_file {
-            self.database.url = SecretString::from(read_secret_file(source, "database.url_file", path)?);
+            self.database.url =
+                SecretString::from(read_secret_file(source, "database.url_file", path)?);
         }
         let url = expand_env(source, "database.url", self.database.url.expose_secret())?;
         self.database.url = SecretString::from(url);
         for (i, table) in self.channels.iter_mut().enumerate() {
-            let name = table.get("name").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| format!("channels[{i}]"));
+            let name = table
+                .get("name")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("channels[{i}]"));
             resolve_table(source, &format!("channels.{name}"), table)?;
         }
         Ok(())
     }
 
     fn validate(&self, source: &str) -> Result<(), ConfigError> {
-        let err = |key: &str, expected: &str| ConfigError::Key { file: source.into(), key: key.into(), expected: expected.into() };
+        let err = |key: &str, expected: &str| ConfigError::Key {
+            file: source.into(),
+            key: key.into(),
+            expected: expected.into(),
+        };
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return Err(err("public_url", "an http:// or https:// URL"));
         }
         let url = self.database.url.expose_secret();
-        if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(err("database.url", "empty (SQLite under data_dir), sqlite://FILE or postgres://..."));
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "database.url",
+                "empty (SQLite under data_dir), sqlite://FILE or postgres://...",
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "at least 1"));
@@ -207,7 +249,10 @@ impl Config {
                 return Err(err(&key("name"), &e.to_string()));
             }
             if !names.insert(name.to_owned()) {
-                return Err(err(&key("name"), &format!("a name not used by another channel ({name:?} is)")));
+                return Err(err(
+                    &key("name"),
+                    &format!("a name not used by another channel ({name:?} is)"),
+                ));
             }
         }
         Ok(())
@@ -217,7 +262,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         let url = self.database.url.expose_secret();
         if url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("aduan.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("aduan.db").display()
+            )
         } else {
             url.to_owned()
         }
@@ -229,7 +277,9 @@ impl Config {
 
     /// Channels that are not switched off with `enabled = false`.
     pub fn enabled_channels(&self) -> impl Iterator<Item = &toml::Table> {
-        self.channels.iter().filter(|t| t.get("enabled").and_then(|v| v.as_bool()).unwrap_or(true))
+        self.channels
+            .iter()
+            .filter(|t| t.get("enabled").and_then(|v| v.as_bool()).unwrap_or(true))
     }
 }
 
@@ -275,7 +325,11 @@ fn expand_env(source: &str, key: &str, s: &str) -> Result<String, ConfigError> {
 }
 
 fn resolve_table(source: &str, prefix: &str, table: &mut toml::Table) -> Result<(), ConfigError> {
-    let file_keys: Vec<String> = table.keys().filter(|k| k.ends_with("_file")).cloned().collect();
+    let file_keys: Vec<String> = table
+        .keys()
+        .filter(|k| k.ends_with("_file"))
+        .cloned()
+        .collect();
     for fk in file_keys {
         if let Some(toml::Value::String(path)) = table.remove(&fk) {
             let key = fk.trim_end_matches("_file").to_owned();
@@ -327,21 +381,37 @@ mod tests {
             f.display()
         ))
         .expect("loads");
-        assert_eq!(cfg.channels[0]["secret"].as_str(), Some("dari-env-rahasia-panjang"));
-        assert_eq!(cfg.channels[1]["secret"].as_str(), Some("dari-berkas-rahasia-panjang"));
+        assert_eq!(
+            cfg.channels[0]["secret"].as_str(),
+            Some("dari-env-rahasia-panjang")
+        );
+        assert_eq!(
+            cfg.channels[1]["secret"].as_str(),
+            Some("dari-berkas-rahasia-panjang")
+        );
         let printed = format!("{:?}", cfg.database);
         assert!(!printed.contains("postgres"), "{printed}");
     }
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::from_toml_str("[database]\nurl = \"mysql://x\"").err().expect("refused");
+        let e = Config::from_toml_str("[database]\nurl = \"mysql://x\"")
+            .err()
+            .expect("refused");
         assert!(e.to_string().contains("database.url"), "{e}");
-        let e = Config::from_toml_str("[http]\nlisten = \"nope\"").err().expect("refused");
+        let e = Config::from_toml_str("[http]\nlisten = \"nope\"")
+            .err()
+            .expect("refused");
         assert!(e.to_string().contains("listen"), "{e}");
-        let e = Config::from_toml_str("[[channels]]\nkind = \"webform\"\nname = \"Bad Name\"").err().expect("refused");
+        let e = Config::from_toml_str("[[channels]]\nkind = \"webform\"\nname = \"Bad Name\"")
+            .err()
+            .expect("refused");
         assert!(e.to_string().contains("channels[0].name"), "{e}");
-        let e = Config::from_toml_str("[[channels]]\nkind = \"webform\"\nname = \"x\"\nsecret = \"${ADUAN_TEST_UNSET_VAR}\"").err().expect("refused");
+        let e = Config::from_toml_str(
+            "[[channels]]\nkind = \"webform\"\nname = \"x\"\nsecret = \"${ADUAN_TEST_UNSET_VAR}\"",
+        )
+        .err()
+        .expect("refused");
         assert!(e.to_string().contains("ADUAN_TEST_UNSET_VAR"), "{e}");
     }
 }

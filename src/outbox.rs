@@ -28,12 +28,24 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, channels: &Channels, health: ChannelHealth, cfg: OutboxConfig, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        store: Store,
+        channels: &Channels,
+        health: ChannelHealth,
+        cfg: OutboxConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
         let senders = channels
             .iter()
             .filter_map(|c| c.outbound.clone().map(|o| (c.name.to_string(), o)))
             .collect();
-        Self { store, senders, health, cfg, wake }
+        Self {
+            store,
+            senders,
+            health,
+            cfg,
+            wake,
+        }
     }
 
     /// Runs until `shutdown`; a send in progress is finished, not abandoned.
@@ -72,20 +84,31 @@ impl Dispatcher {
     async fn deliver(&self, row: OutboxRow) {
         let channel = row.message.channel_name.to_string();
         let Some(sender) = self.senders.get(&channel) else {
-            self.record_failure(&row, ErrorKind::Permanent, &format!("channel {channel} cannot send messages"), None).await;
+            self.record_failure(
+                &row,
+                ErrorKind::Permanent,
+                &format!("channel {channel} cannot send messages"),
+                None,
+            )
+            .await;
             return;
         };
         let limit = Duration::from_secs(self.cfg.lease_secs.max(2) / 2);
         let result = tokio::time::timeout(limit, sender.send(&row.message)).await;
         match result {
             Ok(Ok(receipt)) => {
-                if let Err(e) = self.store.outbound_sent(&row, receipt.external_id.as_deref()).await {
+                if let Err(e) = self
+                    .store
+                    .outbound_sent(&row, receipt.external_id.as_deref())
+                    .await
+                {
                     // Sent but not recorded: the lease expires and it is sent again with the
                     // same idempotency key. Nothing else can be done without the database.
                     tracing::error!(outbox_id = row.id, error = %e, "outbox: sent but could not record it");
                     return;
                 }
-                metrics::counter!("aduan_outbound_total", "channel" => channel, "result" => "sent").increment(1);
+                metrics::counter!("aduan_outbound_total", "channel" => channel, "result" => "sent")
+                    .increment(1);
                 if let Some(h) = self.health.get(&row.message.channel_name) {
                     h.ok();
                 }
@@ -94,24 +117,42 @@ impl Dispatcher {
                 if let Some(h) = self.health.get(&row.message.channel_name) {
                     h.error(&e);
                 }
-                self.record_failure(&row, e.kind, &e.message, e.retry_after).await;
+                self.record_failure(&row, e.kind, &e.message, e.retry_after)
+                    .await;
             }
-            Err(_) => self.record_failure(&row, ErrorKind::Transient, &format!("no answer within {limit:?}"), None).await,
+            Err(_) => {
+                self.record_failure(
+                    &row,
+                    ErrorKind::Transient,
+                    &format!("no answer within {limit:?}"),
+                    None,
+                )
+                .await
+            }
         }
     }
 
-    async fn record_failure(&self, row: &OutboxRow, kind: ErrorKind, error: &str, retry_after: Option<Duration>) {
+    async fn record_failure(
+        &self,
+        row: &OutboxRow,
+        kind: ErrorKind,
+        error: &str,
+        retry_after: Option<Duration>,
+    ) {
         let give_up = kind == ErrorKind::Permanent || row.attempts >= self.cfg.max_attempts;
         let retry_at = (!give_up).then(|| {
             let min = Duration::from_millis(self.cfg.base_backoff_ms);
             let max = Duration::from_secs(self.cfg.max_backoff_secs);
-            let wait = retry_after.unwrap_or_else(|| backoff(row.attempts.saturating_sub(1), min, max));
-            Utc::now() + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1))
+            let wait =
+                retry_after.unwrap_or_else(|| backoff(row.attempts.saturating_sub(1), min, max));
+            Utc::now()
+                + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1))
         });
         let channel = row.message.channel_name.to_string();
         let result = if give_up { "failed" } else { "retry" };
         tracing::warn!(outbox_id = row.id, channel = %channel, attempt = row.attempts, error = %error, result, "outbox: send failed");
-        metrics::counter!("aduan_outbound_total", "channel" => channel, "result" => result).increment(1);
+        metrics::counter!("aduan_outbound_total", "channel" => channel, "result" => result)
+            .increment(1);
         if let Err(e) = self.store.outbound_failed(row.id, error, retry_at).await {
             tracing::error!(outbox_id = row.id, error = %e, "outbox: could not record failure");
         }

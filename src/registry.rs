@@ -9,9 +9,7 @@ use crate::config::Config;
 
 /// Every channel kind, one line each. Adding a channel is a crate and a line here.
 pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
-    vec![
-        Arc::new(aduan_webform::WebformFactory),
-    ]
+    vec![Arc::new(aduan_webform::WebformFactory)]
 }
 
 /// The configured, built channels by name.
@@ -27,16 +25,28 @@ impl Channels {
         let mut globals = toml::Table::new();
         globals.insert(
             "form".into(),
-            toml::Value::try_from(&cfg.form).map_err(|e| ConfigError::new("form", "form", e.to_string()))?,
+            toml::Value::try_from(&cfg.form)
+                .map_err(|e| ConfigError::new("form", "form", e.to_string()))?,
         );
         let mut out = Channels::default();
         for (i, table) in cfg.enabled_channels().enumerate() {
-            let kind = table.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
-            let raw_name = table.get("name").and_then(|v| v.as_str()).unwrap_or_default();
-            let name = ChannelName::parse(raw_name).map_err(|e| ConfigError::new(format!("channels[{i}]"), "name", e.to_string()))?;
+            let kind = table
+                .get("kind")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let raw_name = table
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let name = ChannelName::parse(raw_name)
+                .map_err(|e| ConfigError::new(format!("channels[{i}]"), "name", e.to_string()))?;
             let factory = factories.iter().find(|f| f.kind() == kind).ok_or_else(|| {
                 let known: Vec<_> = factories.iter().map(|f| f.kind()).collect();
-                ConfigError::new(name.as_str(), "kind", format!("one of {}, got {kind:?}", known.join(", ")))
+                ConfigError::new(
+                    name.as_str(),
+                    "kind",
+                    format!("one of {}, got {kind:?}", known.join(", ")),
+                )
             })?;
             let channel = factory.build(BuildContext {
                 name: name.clone(),
@@ -45,10 +55,18 @@ impl Channels {
                 public_url: &cfg.public_url,
                 data_dir: cfg.data_dir.clone(),
             })?;
-            let is_form = kind == aduan_webform::KIND && table.get("public_form").and_then(|v| v.as_bool()).unwrap_or(channel.push.is_none());
+            let is_form = kind == aduan_webform::KIND
+                && table
+                    .get("public_form")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(channel.push.is_none());
             if is_form {
                 if let Some(other) = &out.public_form {
-                    return Err(ConfigError::new(name.as_str(), "public_form", format!("only one public form; {other} is one already")));
+                    return Err(ConfigError::new(
+                        name.as_str(),
+                        "public_form",
+                        format!("only one public form; {other} is one already"),
+                    ));
                 }
                 out.public_form = Some(name.clone());
             }
@@ -58,7 +76,9 @@ impl Channels {
     }
 
     pub fn get(&self, name: &str) -> Option<&Channel> {
-        ChannelName::parse(name).ok().and_then(|n| self.by_name.get(&n))
+        ChannelName::parse(name)
+            .ok()
+            .and_then(|n| self.by_name.get(&n))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Channel> {

@@ -19,7 +19,12 @@ pub struct ChannelHealth(Arc<BTreeMap<ChannelName, (&'static str, HealthHandle)>
 
 impl ChannelHealth {
     pub fn for_channels(channels: &Channels) -> Self {
-        Self(Arc::new(channels.iter().map(|c| (c.name.clone(), (c.kind, HealthHandle::default()))).collect()))
+        Self(Arc::new(
+            channels
+                .iter()
+                .map(|c| (c.name.clone(), (c.kind, HealthHandle::default())))
+                .collect(),
+        ))
     }
 
     pub fn get(&self, name: &ChannelName) -> Option<&HealthHandle> {
@@ -48,8 +53,17 @@ pub fn start(
 ) -> Vec<JoinHandle<()>> {
     let mut handles = Vec::new();
     for ch in channels.iter() {
-        let (Some(source), Some(h)) = (ch.pull.clone(), health.get(&ch.name)) else { continue };
-        handles.push(tokio::spawn(supervise(ch.name.clone(), source, h.clone(), sink.clone(), shutdown.clone(), cfg.clone())));
+        let (Some(source), Some(h)) = (ch.pull.clone(), health.get(&ch.name)) else {
+            continue;
+        };
+        handles.push(tokio::spawn(supervise(
+            ch.name.clone(),
+            source,
+            h.clone(),
+            sink.clone(),
+            shutdown.clone(),
+            cfg.clone(),
+        )));
     }
     handles
 }
@@ -67,7 +81,11 @@ async fn supervise(
     let mut failures = 0u32;
     loop {
         let started = tokio::time::Instant::now();
-        let ctx = PullContext { sink: sink.clone(), shutdown: shutdown.child_token(), health: health.clone() };
+        let ctx = PullContext {
+            sink: sink.clone(),
+            shutdown: shutdown.child_token(),
+            health: health.clone(),
+        };
         let src = source.clone();
         // Its own task, so that a panic ends up here as a JoinError instead of unwinding
         // through the supervisor.
@@ -77,17 +95,26 @@ async fn supervise(
             return;
         }
         let err = match outcome {
-            Ok(Ok(())) => ConnectorError::transient(&name, "channel task returned without being asked to stop"),
+            Ok(Ok(())) => ConnectorError::transient(
+                &name,
+                "channel task returned without being asked to stop",
+            ),
             Ok(Err(e)) => e,
-            Err(join) => ConnectorError::transient(&name, format!("channel task panicked: {}", panic_message(join))),
+            Err(join) => ConnectorError::transient(
+                &name,
+                format!("channel task panicked: {}", panic_message(join)),
+            ),
         };
         if started.elapsed() > max {
             failures = 0;
         }
-        let delay = err.retry_after.unwrap_or_else(|| backoff(failures, min, max));
+        let delay = err
+            .retry_after
+            .unwrap_or_else(|| backoff(failures, min, max));
         failures = failures.saturating_add(1);
         tracing::warn!(channel = %name, kind = ?err.kind, error = %err.message, retry_in = ?delay, "channel failed; restarting");
-        metrics::counter!("aduan_channel_restarts_total", "channel" => name.to_string()).increment(1);
+        metrics::counter!("aduan_channel_restarts_total", "channel" => name.to_string())
+            .increment(1);
         health.error(&err);
         health.restarted();
         tokio::select! {
@@ -118,7 +145,10 @@ mod tests {
         let max = Duration::from_secs(2);
         for attempt in 0..30 {
             let d = backoff(attempt, min, max);
-            assert!(d >= min.min(max) / 2 && d <= max, "attempt {attempt}: {d:?}");
+            assert!(
+                d >= min.min(max) / 2 && d <= max,
+                "attempt {attempt}: {d:?}"
+            );
         }
         assert!(backoff(10, min, max) >= Duration::from_secs(1));
     }

@@ -65,11 +65,18 @@ impl TrackingId {
     /// Accepts what people type: any case, spaces or hyphens anywhere, O for 0, I or L
     /// for 1. Rejects a wrong check character.
     pub fn parse(input: &str) -> Result<Self, InvalidTrackingId> {
-        let chars: Vec<u8> = input.bytes().filter(|b| !matches!(b, b'-' | b' ' | b'\t')).collect();
+        let chars: Vec<u8> = input
+            .bytes()
+            .filter(|b| !matches!(b, b'-' | b' ' | b'\t'))
+            .collect();
         if chars.len() != BODY_LEN + 1 {
             return Err(InvalidTrackingId);
         }
-        let values = chars.iter().map(|&c| value(c)).collect::<Option<Vec<u32>>>().ok_or(InvalidTrackingId)?;
+        let values = chars
+            .iter()
+            .map(|&c| value(c))
+            .collect::<Option<Vec<u32>>>()
+            .ok_or(InvalidTrackingId)?;
         let (body, check) = values.split_at(BODY_LEN);
         let id = Self::from_values(body);
         if ALPHABET[check[0] as usize] == check_char(body) {
@@ -121,7 +128,10 @@ mod tests {
             let id = TrackingId::generate();
             assert_eq!(id.as_str().len(), 9);
             assert_eq!(TrackingId::parse(id.as_str()), Ok(id.clone()));
-            assert_eq!(TrackingId::parse(&id.as_str().to_lowercase().replace('-', " ")), Ok(id));
+            assert_eq!(
+                TrackingId::parse(&id.as_str().to_lowercase().replace('-', " ")),
+                Ok(id)
+            );
         }
     }
 
@@ -145,7 +155,11 @@ mod tests {
     #[test]
     fn lookalike_letters_read_as_digits() {
         let id = TrackingId::from_values(&[0, 1, 1, 0, 5, 6, 7]);
-        let typed = id.as_str().replacen('0', "o", 1).replacen('1', "l", 1).replacen('1', "I", 1);
+        let typed = id
+            .as_str()
+            .replacen('0', "o", 1)
+            .replacen('1', "l", 1)
+            .replacen('1', "I", 1);
         assert_eq!(TrackingId::parse(&typed), Ok(id));
     }
 

@@ -26,8 +26,8 @@ CREATE TABLE complaints (
     reporter_email   TEXT,
     reporter_phone   TEXT,
     reporter_user_id TEXT,
-    anonymous        BOOLEAN NOT NULL DEFAULT FALSE,
-    confidential     BOOLEAN NOT NULL DEFAULT FALSE,
+    anonymous        INTEGER NOT NULL DEFAULT 0,
+    confidential     INTEGER NOT NULL DEFAULT 0,
     received_at      BIGINT  NOT NULL,
     occurred_on      TEXT,
     location_text    TEXT,
@@ -50,7 +50,7 @@ CREATE TABLE messages (
     body          TEXT    NOT NULL,
     at            BIGINT  NOT NULL,
     raw_id        BIGINT  REFERENCES raw_originals (id),
-    public        BOOLEAN NOT NULL DEFAULT FALSE,
+    public        INTEGER NOT NULL DEFAULT 0,
     UNIQUE (channel_name, direction, external_id)
 );
 CREATE INDEX messages_thread ON messages (complaint_id, at, id);
@@ -116,7 +116,7 @@ CREATE TABLE audit_events (
     reason        TEXT,
     before_state  TEXT,
     after_state   TEXT,
-    public        BOOLEAN NOT NULL DEFAULT FALSE,
+    public        INTEGER NOT NULL DEFAULT 0,
     at            BIGINT  NOT NULL
 );
 CREATE INDEX audit_events_complaint ON audit_events (complaint_id, at, id);

@@ -2,8 +2,8 @@
 //! lookup and the status page. Server-rendered, no JavaScript; every value escaped by
 //! the templates.
 
-use aduan_webform::{FieldError, FormRules, ReportFields};
 use aduan_webform::fields::Category;
+use aduan_webform::{FieldError, FormRules, ReportFields};
 use askama::Template;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -47,14 +47,24 @@ impl<'a> FormPage<'a> {
     fn new(rules: &'a FormRules, values: ReportFields, errors: Vec<FieldError>) -> Self {
         let view = |field: &str, v: &Option<String>| FieldView {
             value: v.clone().unwrap_or_default(),
-            error: errors.iter().find(|e| e.field == field).map(|e| e.message.clone()),
+            error: errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone()),
         };
         let attachments_error = {
-            let msgs: Vec<_> = errors.iter().filter(|e| e.field == "attachments").map(|e| e.message.as_str()).collect();
+            let msgs: Vec<_> = errors
+                .iter()
+                .filter(|e| e.field == "attachments")
+                .map(|e| e.message.as_str())
+                .collect();
             (!msgs.is_empty()).then(|| msgs.join(" "))
         };
         Self {
-            submission_id: values.submission_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            submission_id: values
+                .submission_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             categories: &rules.categories,
             max_title: rules.max_title_chars,
             max_files: rules.max_files,
@@ -124,20 +134,31 @@ fn render(status: StatusCode, t: &impl Template) -> Response {
 /// Jakarta time for people (WIB, UTC+7, no daylight saving).
 fn wib(t: chrono::DateTime<chrono::Utc>) -> String {
     match chrono::FixedOffset::east_opt(7 * 3600) {
-        Some(offset) => t.with_timezone(&offset).format("%d-%m-%Y %H:%M WIB").to_string(),
+        Some(offset) => t
+            .with_timezone(&offset)
+            .format("%d-%m-%Y %H:%M WIB")
+            .to_string(),
         None => t.to_rfc3339(),
     }
 }
 
 pub fn not_found_page() -> Response {
-    render(StatusCode::NOT_FOUND, &NotFoundPage { message: "Alamat yang Anda buka tidak ada.".into() })
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFoundPage {
+            message: "Alamat yang Anda buka tidak ada.".into(),
+        },
+    )
 }
 
 pub async fn show(State(st): State<AppState>) -> Response {
     if st.channels.public_form.is_none() {
         return not_found_page();
     }
-    render(StatusCode::OK, &FormPage::new(&st.form, ReportFields::default(), Vec::new()))
+    render(
+        StatusCode::OK,
+        &FormPage::new(&st.form, ReportFields::default(), Vec::new()),
+    )
 }
 
 pub async fn submit_form(st: &AppState, req: Request) -> Response {
@@ -145,7 +166,10 @@ pub async fn submit_form(st: &AppState, req: Request) -> Response {
         Ok(r) => r,
         Err(p) => {
             let msg = match p.status {
-                413 => format!("Ukuran kiriman terlalu besar. {}", p.detail.unwrap_or_default()),
+                413 => format!(
+                    "Ukuran kiriman terlalu besar. {}",
+                    p.detail.unwrap_or_default()
+                ),
                 _ => "Kiriman tidak dapat dibaca. Silakan coba lagi.".into(),
             };
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -153,7 +177,10 @@ pub async fn submit_form(st: &AppState, req: Request) -> Response {
         }
     };
     match reports::submit(st, received).await {
-        Ok(Submitted::Filed { tracking_id, status }) => render(
+        Ok(Submitted::Filed {
+            tracking_id,
+            status,
+        }) => render(
             StatusCode::OK,
             &SubmittedPage {
                 status_label: status_label(&status),
@@ -162,12 +189,16 @@ pub async fn submit_form(st: &AppState, req: Request) -> Response {
                 tracking_id,
             },
         ),
-        Ok(Submitted::Invalid(errors, values)) => {
-            render(StatusCode::UNPROCESSABLE_ENTITY, &FormPage::new(&st.form, values, errors))
-        }
+        Ok(Submitted::Invalid(errors, values)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FormPage::new(&st.form, values, errors),
+        ),
         Err(p) => render(
             StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            &NotFoundPage { message: "Laporan belum tersimpan karena gangguan sistem. Silakan kirim ulang.".into() },
+            &NotFoundPage {
+                message: "Laporan belum tersimpan karena gangguan sistem. Silakan kirim ulang."
+                    .into(),
+            },
         ),
     }
 }
@@ -183,20 +214,38 @@ pub struct LookupQuery {
 
 pub async fn lookup(Query(q): Query<LookupQuery>) -> Response {
     match q.nomor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => render(StatusCode::OK, &LookupPage { value: String::new(), error: None }),
+        None => render(
+            StatusCode::OK,
+            &LookupPage {
+                value: String::new(),
+                error: None,
+            },
+        ),
         Some(n) => match TrackingId::parse(n) {
             Ok(t) => Redirect::to(&format!("/laporan/{t}")).into_response(),
             Err(_) => render(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &LookupPage { value: n.to_owned(), error: Some("Nomor laporan tidak valid. Periksa kembali 8 karakternya.".into()) },
+                &LookupPage {
+                    value: n.to_owned(),
+                    error: Some("Nomor laporan tidak valid. Periksa kembali 8 karakternya.".into()),
+                },
             ),
         },
     }
 }
 
 pub async fn status_page(State(st): State<AppState>, Path(tracking_id): Path<String>) -> Response {
-    let missing = || render(StatusCode::NOT_FOUND, &NotFoundPage { message: "Laporan dengan nomor ini tidak ditemukan.".into() });
-    let Ok(tid) = TrackingId::parse(&tracking_id) else { return missing() };
+    let missing = || {
+        render(
+            StatusCode::NOT_FOUND,
+            &NotFoundPage {
+                message: "Laporan dengan nomor ini tidak ditemukan.".into(),
+            },
+        )
+    };
+    let Ok(tid) = TrackingId::parse(&tracking_id) else {
+        return missing();
+    };
     if tid.as_str() != tracking_id {
         return Redirect::permanent(&format!("/laporan/{tid}")).into_response();
     }
@@ -205,21 +254,40 @@ pub async fn status_page(State(st): State<AppState>, Path(tracking_id): Path<Str
             let updates = report
                 .updates
                 .iter()
-                .map(|u| UpdateView { at: wib(u.at), label: u.status_label, text: u.text.clone() })
+                .map(|u| UpdateView {
+                    at: wib(u.at),
+                    label: u.status_label,
+                    text: u.text.clone(),
+                })
                 .collect();
-            render(StatusCode::OK, &StatusPage { received: wib(report.received_at), updates, report })
+            render(
+                StatusCode::OK,
+                &StatusPage {
+                    received: wib(report.received_at),
+                    updates,
+                    report,
+                },
+            )
         }
         Ok(None) => missing(),
         Err(e) => {
             tracing::error!(error = %e, "status page failed");
-            render(StatusCode::INTERNAL_SERVER_ERROR, &NotFoundPage { message: "Gangguan sistem. Coba lagi nanti.".into() })
+            render(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &NotFoundPage {
+                    message: "Gangguan sistem. Coba lagi nanti.".into(),
+                },
+            )
         }
     }
 }
 
 pub async fn stylesheet() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../../static/aduan.css"),
     )
         .into_response()

@@ -21,7 +21,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::registry::Channels;
-use crate::store::{StoreSink, Store};
+use crate::store::{Store, StoreSink};
 use crate::supervisor::ChannelHealth;
 
 pub use problem::Problem;
@@ -41,7 +41,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn status_url(&self, tracking_id: &str) -> String {
-        format!("{}/laporan/{tracking_id}", self.public_url.trim_end_matches('/'))
+        format!(
+            "{}/laporan/{tracking_id}",
+            self.public_url.trim_end_matches('/')
+        )
     }
 }
 
@@ -75,12 +78,17 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
 }
 
 async fn record_request(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let start = std::time::Instant::now();
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("aduan_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("aduan_http_request_duration_seconds", "route" => route).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("aduan_http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
     res
 }

@@ -38,7 +38,10 @@ fn content_type(headers: &HeaderMap) -> String {
 /// Reads a report in any of the accepted encodings, enforcing the body and file limits.
 pub(super) async fn receive(st: &AppState, req: Request) -> Result<Received, Problem> {
     let headers = req.headers().clone();
-    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut received = match content_type(&headers).as_str() {
         "application/json" => {
             let body = Bytes::from_request(req, st).await.map_err(|e| Problem::new(e.status(), "body", e.body_text()))?;
@@ -73,7 +76,9 @@ pub(super) async fn receive(st: &AppState, req: Request) -> Result<Received, Pro
 }
 
 async fn read_multipart(mut mp: Multipart, max_file_bytes: usize) -> Result<Received, Problem> {
-    let mp_err = |e: axum::extract::multipart::MultipartError| Problem::new(e.status(), "multipart", e.body_text());
+    let mp_err = |e: axum::extract::multipart::MultipartError| {
+        Problem::new(e.status(), "multipart", e.body_text())
+    };
     let mut map = serde_json::Map::new();
     let mut files = Vec::new();
     let mut described = Vec::new();
@@ -96,42 +101,78 @@ async fn read_multipart(mut mp: Multipart, max_file_bytes: usize) -> Result<Rece
                 continue;
             }
             described.push(json!({"field": name, "filename": filename, "size": buf.len()}));
-            files.push(FileUpload { field: name, filename, bytes: buf.into() });
+            files.push(FileUpload {
+                field: name,
+                filename,
+                bytes: buf.into(),
+            });
         } else {
-            let value = field
-                .text()
-                .await
-                .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "encoding", format!("field {name:?} is not valid UTF-8 text")))?;
+            let value = field.text().await.map_err(|_| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "encoding",
+                    format!("field {name:?} is not valid UTF-8 text"),
+                )
+            })?;
             map.insert(name, Value::String(value));
         }
     }
     let raw = serde_json::to_vec(&json!({"fields": map, "files": described})).unwrap_or_default();
-    let fields: ReportFields = serde_json::from_value(Value::Object(map))
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "form", format!("invalid form data: {e}")))?;
-    Ok(Received { fields, files, raw: Raw { content_type: "application/vnd.aduan.form+json".into(), bytes: raw.into() } })
+    let fields: ReportFields = serde_json::from_value(Value::Object(map)).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "form",
+            format!("invalid form data: {e}"),
+        )
+    })?;
+    Ok(Received {
+        fields,
+        files,
+        raw: Raw {
+            content_type: "application/vnd.aduan.form+json".into(),
+            bytes: raw.into(),
+        },
+    })
 }
 
 /// Validates and commits a report through the public form channel.
 pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Problem> {
     let Some(channel) = st.channels.public_form.clone() else {
-        return Err(Problem::new(StatusCode::NOT_FOUND, "no-form", "the web form is not enabled"));
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "no-form",
+            "the web form is not enabled",
+        ));
     };
     let report = match r.fields.validate(&st.form, r.files) {
         Ok(v) => v,
         Err(errors) => return Ok(Submitted::Invalid(errors, r.fields)),
     };
     let inbound = report.into_inbound(channel, r.raw);
-    let deliveries = st.sink.ingest(Batch { items: vec![inbound], cursor: None }).await.map_err(|e| {
-        tracing::error!(error = %e, "report not stored");
-        Problem::internal()
-    })?;
+    let deliveries = st
+        .sink
+        .ingest(Batch {
+            items: vec![inbound],
+            cursor: None,
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "report not stored");
+            Problem::internal()
+        })?;
     match deliveries.into_iter().next() {
-        Some(Delivery::Committed { tracking_id: Some(tracking_id), .. }) => {
+        Some(Delivery::Committed {
+            tracking_id: Some(tracking_id),
+            ..
+        }) => {
             let status = match st.store.public_report(&tracking_id).await {
                 Ok(Some(r)) => r.status,
                 _ => "new".into(),
             };
-            Ok(Submitted::Filed { tracking_id, status })
+            Ok(Submitted::Filed {
+                tracking_id,
+                status,
+            })
         }
         other => {
             tracing::error!(?other, "report not filed as a complaint");
@@ -146,12 +187,17 @@ pub async fn create(State(st): State<AppState>, req: Request) -> Response {
         Err(p) => return p.into_response(),
     };
     match submit(&st, received).await {
-        Ok(Submitted::Filed { tracking_id, status }) => {
+        Ok(Submitted::Filed {
+            tracking_id,
+            status,
+        }) => {
             let status_url = st.status_url(&tracking_id);
             (
                 StatusCode::CREATED,
                 [(header::LOCATION, format!("/api/v1/reports/{tracking_id}"))],
-                Json(json!({"tracking_id": tracking_id, "status": status, "status_url": status_url})),
+                Json(
+                    json!({"tracking_id": tracking_id, "status": status, "status_url": status_url}),
+                ),
             )
                 .into_response()
         }
@@ -161,8 +207,17 @@ pub async fn create(State(st): State<AppState>, req: Request) -> Response {
 }
 
 pub async fn status(State(st): State<AppState>, Path(tracking_id): Path<String>) -> Response {
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "not-found", "no report with this tracking number").into_response();
-    let Ok(tid) = TrackingId::parse(&tracking_id) else { return not_found() };
+    let not_found = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no report with this tracking number",
+        )
+        .into_response()
+    };
+    let Ok(tid) = TrackingId::parse(&tracking_id) else {
+        return not_found();
+    };
     match st.store.public_report(tid.as_str()).await {
         Ok(Some(r)) => Json(r).into_response(),
         Ok(None) => not_found(),

@@ -20,11 +20,25 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let Some(push) = st.channels.get(&channel).and_then(|c| c.push.clone()) else {
-        return Problem::new(StatusCode::NOT_FOUND, "not-found", "no webhook channel with this name").into_response();
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no webhook channel with this name",
+        )
+        .into_response();
     };
-    let req = WebhookRequest { method, query: uri.query().map(str::to_owned), headers, body };
+    let req = WebhookRequest {
+        method,
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+    };
     let items = match push.handle(&req) {
-        Ok(PushReply::Respond { status, content_type, body }) => {
+        Ok(PushReply::Respond {
+            status,
+            content_type,
+            body,
+        }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
         }
@@ -32,19 +46,41 @@ pub async fn handle(
         Err(PushError::Unauthorized(reason)) => {
             tracing::warn!(channel = %channel, %reason, "webhook refused");
             metrics::counter!("aduan_webhook_refused_total", "channel" => channel).increment(1);
-            return Problem::new(StatusCode::UNAUTHORIZED, "signature", "signature missing or invalid").into_response();
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "signature",
+                "signature missing or invalid",
+            )
+            .into_response();
         }
-        Err(PushError::BadRequest(reason)) => return Problem::new(StatusCode::BAD_REQUEST, "webhook", reason).into_response(),
+        Err(PushError::BadRequest(reason)) => {
+            return Problem::new(StatusCode::BAD_REQUEST, "webhook", reason).into_response()
+        }
         Err(PushError::MethodNotAllowed) => {
-            return Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method", "method not allowed").into_response()
+            return Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method",
+                "method not allowed",
+            )
+            .into_response()
         }
     };
-    match st.sink.ingest(Batch { items, cursor: None }).await {
+    match st
+        .sink
+        .ingest(Batch {
+            items,
+            cursor: None,
+        })
+        .await
+    {
         Ok(ds) if ds.iter().all(Delivery::is_committed) => {
             let results: Vec<_> = ds
                 .iter()
                 .map(|d| match d {
-                    Delivery::Committed { outcome, tracking_id } => json!({"outcome": outcome, "tracking_id": tracking_id}),
+                    Delivery::Committed {
+                        outcome,
+                        tracking_id,
+                    } => json!({"outcome": outcome, "tracking_id": tracking_id}),
                     Delivery::Retry { .. } => json!({"outcome": "retry"}),
                 })
                 .collect();
@@ -52,7 +88,12 @@ pub async fn handle(
         }
         Ok(_) | Err(_) => {
             // Not committed: a non-2xx makes the provider deliver it again.
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store", "not stored; deliver again later").into_response()
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store",
+                "not stored; deliver again later",
+            )
+            .into_response()
         }
     }
 }

@@ -24,7 +24,10 @@ impl BlobStore {
     }
 
     pub fn path_of(&self, sha256: &str) -> Option<PathBuf> {
-        let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let valid = sha256.len() == 64
+            && sha256
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         valid.then(|| self.root.join(&sha256[..2]).join(&sha256[2..]))
     }
 
@@ -37,7 +40,10 @@ impl BlobStore {
         if dest.exists() {
             return Ok(hash);
         }
-        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
+        let dir = dest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
         std::fs::create_dir_all(&dir)?;
         let mut tmp = tempfile_in(&self.root.join("tmp"))?;
         tmp.1.write_all(bytes)?;
@@ -48,7 +54,9 @@ impl BlobStore {
     }
 
     pub fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
-        let path = self.path_of(sha256).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "bad hash"))?;
+        let path = self
+            .path_of(sha256)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "bad hash"))?;
         std::fs::read(path)
     }
 }
@@ -56,7 +64,10 @@ impl BlobStore {
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let name = format!("{}.part", uuid::Uuid::new_v4());
     let path = dir.join(name);
-    let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
     Ok((path, f))
 }
 
@@ -73,7 +84,9 @@ mod tests {
         assert_eq!(h1, h2);
         assert_eq!(b.get(&h1).expect("get"), b"foto");
         assert!(b.path_of("../../etc/passwd").is_none());
-        let files = std::fs::read_dir(dir.path().join("blobs/tmp")).expect("tmp dir").count();
+        let files = std::fs::read_dir(dir.path().join("blobs/tmp"))
+            .expect("tmp dir")
+            .count();
         assert_eq!(files, 0, "temporary files left behind");
     }
 }

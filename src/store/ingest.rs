@@ -4,7 +4,8 @@
 //! durable write; and many concurrent requests cost one fsync instead of one each.
 
 use aduan_kit::{
-    Batch, ChannelName, Cursor, CursorUpdate, Delivery, Inbound, InboundKind, Outcome, Sink, SinkError,
+    Batch, ChannelName, Cursor, CursorUpdate, Delivery, Inbound, InboundKind, Outcome, Sink,
+    SinkError,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -65,7 +66,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
 }
 
 async fn commit_jobs(store: &Store, jobs: &[Job]) -> Vec<Result<Vec<Delivery>, StoreError>> {
-    let fail_all = |e: &sqlx::Error| jobs.iter().map(|_| Err(StoreError::Invalid(format!("commit failed: {e}")))).collect();
+    let fail_all = |e: &sqlx::Error| {
+        jobs.iter()
+            .map(|_| Err(StoreError::Invalid(format!("commit failed: {e}"))))
+            .collect()
+    };
     let mut tx = match store.pool.begin().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(&e),
@@ -81,7 +86,10 @@ async fn commit_jobs(store: &Store, jobs: &[Job]) -> Vec<Result<Vec<Delivery>, S
     results
 }
 
-async fn commit_job(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Vec<Delivery>, StoreError> {
+async fn commit_job(
+    tx: &mut Transaction<'static, Any>,
+    job: &Job,
+) -> Result<Vec<Delivery>, StoreError> {
     let mut out = Vec::with_capacity(job.items.len());
     for p in &job.items {
         out.push(commit_item(tx, p).await?);
@@ -106,27 +114,42 @@ async fn commit_job(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Vec
 /// One item in its own savepoint: a database error on it (odd data, a constraint) turns
 /// it into a quarantine record with the error as the reason instead of failing the
 /// others, so bad input never blocks a channel.
-async fn commit_item(tx: &mut Transaction<'static, Any>, p: &Prepared) -> Result<Delivery, StoreError> {
+async fn commit_item(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+) -> Result<Delivery, StoreError> {
     sqlx::query("SAVEPOINT item").execute(&mut **tx).await?;
     match insert_item(tx, p, None).await {
         Ok(d) => {
-            sqlx::query("RELEASE SAVEPOINT item").execute(&mut **tx).await?;
+            sqlx::query("RELEASE SAVEPOINT item")
+                .execute(&mut **tx)
+                .await?;
             Ok(d)
         }
         Err(e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT item").execute(&mut **tx).await?;
+            sqlx::query("ROLLBACK TO SAVEPOINT item")
+                .execute(&mut **tx)
+                .await?;
             tracing::warn!(channel = %p.item.channel_name, external_id = %p.item.external_id, error = %e,
                 "could not store item; quarantining it");
             let reason = format!("could not be stored: {e}");
             match insert_item(tx, p, Some(reason)).await {
                 Ok(d) => {
-                    sqlx::query("RELEASE SAVEPOINT item").execute(&mut **tx).await?;
+                    sqlx::query("RELEASE SAVEPOINT item")
+                        .execute(&mut **tx)
+                        .await?;
                     Ok(d)
                 }
                 Err(e2) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT item").execute(&mut **tx).await?;
-                    sqlx::query("RELEASE SAVEPOINT item").execute(&mut **tx).await?;
-                    Ok(Delivery::Retry { reason: e2.to_string() })
+                    sqlx::query("ROLLBACK TO SAVEPOINT item")
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT item")
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(Delivery::Retry {
+                        reason: e2.to_string(),
+                    })
                 }
             }
         }
@@ -168,7 +191,10 @@ async fn insert_item(
         .fetch_optional(&mut **tx)
         .await?
         .flatten();
-        return Ok(Delivery::Committed { outcome: Outcome::Duplicate, tracking_id: tracking });
+        return Ok(Delivery::Committed {
+            outcome: Outcome::Duplicate,
+            tracking_id: tracking,
+        });
     }
 
     let raw_id: i64 = sqlx::query_scalar(
@@ -185,8 +211,12 @@ async fn insert_item(
 
     let reject = match (&force_quarantine, &item.kind) {
         (Some(reason), _) => Some(("quarantined", reason.as_str(), Outcome::Quarantined)),
-        (None, InboundKind::Quarantine { reason }) => Some(("quarantined", reason.as_str(), Outcome::Quarantined)),
-        (None, InboundKind::Ignored { reason }) => Some(("ignored", reason.as_str(), Outcome::Ignored)),
+        (None, InboundKind::Quarantine { reason }) => {
+            Some(("quarantined", reason.as_str(), Outcome::Quarantined))
+        }
+        (None, InboundKind::Ignored { reason }) => {
+            Some(("ignored", reason.as_str(), Outcome::Ignored))
+        }
         (None, InboundKind::Complaint(_)) => None,
     };
     if let Some((disposition, reason, outcome)) = reject {
@@ -203,13 +233,18 @@ async fn insert_item(
         .bind(received)
         .fetch_one(&mut **tx)
         .await?;
-        sqlx::query("UPDATE inbound_keys SET reject_id = $1 WHERE channel_name = $2 AND external_id = $3")
-            .bind(id)
-            .bind(ch)
-            .bind(&ext)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(Delivery::Committed { outcome, tracking_id: None });
+        sqlx::query(
+            "UPDATE inbound_keys SET reject_id = $1 WHERE channel_name = $2 AND external_id = $3",
+        )
+        .bind(id)
+        .bind(ch)
+        .bind(&ext)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(Delivery::Committed {
+            outcome,
+            tracking_id: None,
+        });
     }
     let InboundKind::Complaint(d) = &item.kind else {
         unreachable!("non-complaints returned above")
@@ -217,7 +252,11 @@ async fn insert_item(
 
     let (complaint_id, tracking_id, outcome) = match find_thread(tx, item).await? {
         Some((id, tid)) => {
-            sqlx::query("UPDATE complaints SET updated_at = $1 WHERE id = $2").bind(now).bind(id).execute(&mut **tx).await?;
+            sqlx::query("UPDATE complaints SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
             (id, tid, Outcome::FollowUp)
         }
         None => {
@@ -294,7 +333,12 @@ async fn insert_item(
         .execute(&mut **tx)
         .await?;
     }
-    for key in item.thread.keys.iter().chain(std::iter::once(&item.external_id)) {
+    for key in item
+        .thread
+        .keys
+        .iter()
+        .chain(std::iter::once(&item.external_id))
+    {
         sqlx::query("INSERT INTO thread_keys (channel_name, key, complaint_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(ch)
             .bind(text(key))
@@ -302,18 +346,26 @@ async fn insert_item(
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("UPDATE inbound_keys SET complaint_id = $1 WHERE channel_name = $2 AND external_id = $3")
-        .bind(complaint_id)
-        .bind(ch)
-        .bind(&ext)
-        .execute(&mut **tx)
-        .await?;
-    Ok(Delivery::Committed { outcome, tracking_id: Some(tracking_id) })
+    sqlx::query(
+        "UPDATE inbound_keys SET complaint_id = $1 WHERE channel_name = $2 AND external_id = $3",
+    )
+    .bind(complaint_id)
+    .bind(ch)
+    .bind(&ext)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Delivery::Committed {
+        outcome,
+        tracking_id: Some(tracking_id),
+    })
 }
 
 /// The complaint a message follows up on: a thread key it names, else a tracking number
 /// it quotes.
-async fn find_thread(tx: &mut Transaction<'static, Any>, item: &Inbound) -> Result<Option<(i64, String)>, sqlx::Error> {
+async fn find_thread(
+    tx: &mut Transaction<'static, Any>,
+    item: &Inbound,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
     for r in &item.thread.refs {
         let row: Option<AnyRow> = sqlx::query(
             "SELECT c.id, c.tracking_id FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
@@ -327,11 +379,17 @@ async fn find_thread(tx: &mut Transaction<'static, Any>, item: &Inbound) -> Resu
             return Ok(Some((row.try_get(0)?, row.try_get(1)?)));
         }
     }
-    if let Some(tid) = item.thread.tracking_hint.as_deref().and_then(|h| TrackingId::parse(h).ok()) {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
-            .bind(tid.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
+    if let Some(tid) = item
+        .thread
+        .tracking_hint
+        .as_deref()
+        .and_then(|h| TrackingId::parse(h).ok())
+    {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
+                .bind(tid.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
         if let Some(id) = id {
             return Ok(Some((id, tid.to_string())));
         }
@@ -342,10 +400,11 @@ async fn find_thread(tx: &mut Transaction<'static, Any>, item: &Inbound) -> Resu
 async fn free_tracking_id(tx: &mut Transaction<'static, Any>) -> Result<String, sqlx::Error> {
     loop {
         let tid = TrackingId::generate().to_string();
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
-            .bind(&tid)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
+                .bind(&tid)
+                .fetch_optional(&mut **tx)
+                .await?;
         if taken.is_none() {
             return Ok(tid);
         }
@@ -367,26 +426,42 @@ impl StoreSink {
     /// Writes attachments, then commits through the writer. Returns per-item deliveries.
     pub async fn ingest(&self, batch: Batch) -> Result<Vec<Delivery>, StoreError> {
         let blobs = self.store.blobs.clone();
-        let items = tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, std::io::Error> {
-            batch
-                .items
-                .into_iter()
-                .map(|item| {
-                    let blob_hashes = match &item.kind {
-                        InboundKind::Complaint(d) => {
-                            d.attachments.iter().map(|a| blobs.put(&a.bytes)).collect::<Result<_, _>>()?
-                        }
-                        _ => Vec::new(),
-                    };
-                    Ok(Prepared { item, blob_hashes })
-                })
-                .collect()
-        });
+        let items =
+            tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, std::io::Error> {
+                batch
+                    .items
+                    .into_iter()
+                    .map(|item| {
+                        let blob_hashes = match &item.kind {
+                            InboundKind::Complaint(d) => d
+                                .attachments
+                                .iter()
+                                .map(|a| blobs.put(&a.bytes))
+                                .collect::<Result<_, _>>()?,
+                            _ => Vec::new(),
+                        };
+                        Ok(Prepared { item, blob_hashes })
+                    })
+                    .collect()
+            });
         let cursor = batch.cursor;
-        let items = items.await.map_err(|e| StoreError::Invalid(e.to_string()))??;
-        let labels: Vec<(String, &'static str)> = items.iter().map(|p| (p.item.channel_name.to_string(), p.item.channel)).collect();
+        let items = items
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))??;
+        let labels: Vec<(String, &'static str)> = items
+            .iter()
+            .map(|p| (p.item.channel_name.to_string(), p.item.channel))
+            .collect();
         let (reply, rx) = oneshot::channel();
-        self.writer.tx.send(Job { items, cursor, reply }).await.map_err(|_| StoreError::WriterStopped)?;
+        self.writer
+            .tx
+            .send(Job {
+                items,
+                cursor,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
         let res = rx.await.map_err(|_| StoreError::WriterStopped)?;
         record_metrics(&labels, &res);
         res
@@ -398,11 +473,26 @@ fn record_metrics(labels: &[(String, &'static str)], res: &Result<Vec<Delivery>,
         Ok(ds) => {
             for ((name, kind), d) in labels.iter().zip(ds) {
                 let outcome = match d {
-                    Delivery::Committed { outcome: Outcome::Created, .. } => "created",
-                    Delivery::Committed { outcome: Outcome::FollowUp, .. } => "follow_up",
-                    Delivery::Committed { outcome: Outcome::Duplicate, .. } => "duplicate",
-                    Delivery::Committed { outcome: Outcome::Quarantined, .. } => "quarantined",
-                    Delivery::Committed { outcome: Outcome::Ignored, .. } => "ignored",
+                    Delivery::Committed {
+                        outcome: Outcome::Created,
+                        ..
+                    } => "created",
+                    Delivery::Committed {
+                        outcome: Outcome::FollowUp,
+                        ..
+                    } => "follow_up",
+                    Delivery::Committed {
+                        outcome: Outcome::Duplicate,
+                        ..
+                    } => "duplicate",
+                    Delivery::Committed {
+                        outcome: Outcome::Quarantined,
+                        ..
+                    } => "quarantined",
+                    Delivery::Committed {
+                        outcome: Outcome::Ignored,
+                        ..
+                    } => "ignored",
                     Delivery::Retry { .. } => "error",
                 };
                 metrics::counter!("aduan_inbound_total", "channel" => name.clone(), "kind" => *kind, "outcome" => outcome)
@@ -421,21 +511,35 @@ fn record_metrics(labels: &[(String, &'static str)], res: &Result<Vec<Delivery>,
 #[async_trait::async_trait]
 impl Sink for StoreSink {
     async fn commit(&self, batch: Batch) -> Result<Vec<Delivery>, SinkError> {
-        self.ingest(batch).await.map_err(|e| SinkError(e.to_string()))
+        self.ingest(batch)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
     }
 
-    async fn cursor(&self, channel: &ChannelName, stream: &str) -> Result<Option<Cursor>, SinkError> {
-        self.store.cursor(channel, stream).await.map_err(|e| SinkError(e.to_string()))
+    async fn cursor(
+        &self,
+        channel: &ChannelName,
+        stream: &str,
+    ) -> Result<Option<Cursor>, SinkError> {
+        self.store
+            .cursor(channel, stream)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
     }
 }
 
 impl Store {
-    pub async fn cursor(&self, channel: &ChannelName, stream: &str) -> Result<Option<Cursor>, StoreError> {
-        let v: Option<String> = sqlx::query_scalar("SELECT value FROM cursors WHERE channel_name = $1 AND stream = $2")
-            .bind(channel.as_str())
-            .bind(stream)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn cursor(
+        &self,
+        channel: &ChannelName,
+        stream: &str,
+    ) -> Result<Option<Cursor>, StoreError> {
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM cursors WHERE channel_name = $1 AND stream = $2")
+                .bind(channel.as_str())
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(v.map(Cursor))
     }
 }

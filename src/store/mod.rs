@@ -22,7 +22,8 @@ pub use blobs::BlobStore;
 pub use ingest::{IngestWriter, StoreSink};
 pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
 pub use read::{
-    status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, MessageRecord, PublicReport, PublicUpdate, ReporterRecord,
+    status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, MessageRecord, PublicReport,
+    PublicUpdate, ReporterRecord,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,14 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
 }
 
+/// Flags are BOOLEAN on PostgreSQL and 0/1 INTEGER on SQLite (whose BOOLEAN the `Any`
+/// driver cannot decode).
+pub(crate) fn flag(row: &sqlx::any::AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    row.try_get::<bool, _>(col)
+        .or_else(|_| row.try_get::<i64, _>(col).map(|v| v != 0))
+}
+
 pub(crate) fn now_micros() -> i64 {
     micros(Utc::now())
 }
@@ -71,16 +80,27 @@ pub(crate) fn now_micros() -> i64 {
 impl Store {
     /// Connects (creating the SQLite file and the data directory when needed). Does not
     /// migrate: call [`Store::migrate`].
-    pub async fn connect(url: &str, data_dir: &Path, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        data_dir: &Path,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         std::fs::create_dir_all(data_dir)?;
-        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
         let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let mut pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
-            if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .map(|p| p.split('?').next().unwrap_or(p))
+            {
                 if let Some(parent) = Path::new(path).parent() {
                     std::fs::create_dir_all(parent)?;
                 }
@@ -99,7 +119,11 @@ impl Store {
         }
         let pool = pool.connect_with(opts).await?;
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
-        Ok(Self { pool, backend, blobs })
+        Ok(Self {
+            pool,
+            backend,
+            blobs,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -121,9 +145,10 @@ impl Store {
     }
 
     async fn applied_migrations(&self) -> Result<usize, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -132,13 +157,21 @@ impl Store {
         let applied = self.applied_migrations().await?;
         let known = self.migrator().iter().count();
         if applied < known {
-            return Err(StoreError::Invalid(format!("{applied} of {known} migrations applied")));
+            return Err(StoreError::Invalid(format!(
+                "{applied} of {known} migrations applied"
+            )));
         }
         Ok(())
     }
 
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// The pool, for tests that need to reach under the API (breaking a table on purpose).
+    #[doc(hidden)]
+    pub fn pool_for_tests(&self) -> AnyPool {
+        self.pool.clone()
     }
 
     pub async fn close(&self) {

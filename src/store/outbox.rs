@@ -77,10 +77,18 @@ fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
         complaint_id: r.try_get("complaint_id")?,
         message: OutboundMessage {
             idempotency_key: r.try_get("idempotency_key")?,
-            channel_name: ChannelName::parse(&channel).map_err(|e| StoreError::Invalid(e.to_string()))?,
-            kind: if kind == "answer" { OutboundKind::Answer } else { OutboundKind::Acknowledgement },
+            channel_name: ChannelName::parse(&channel)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            kind: if kind == "answer" {
+                OutboundKind::Answer
+            } else {
+                OutboundKind::Acknowledgement
+            },
             tracking_id: r.try_get("tracking_id")?,
-            recipient: Recipient { address: r.try_get("recipient_address")?, name: r.try_get("recipient_name")? },
+            recipient: Recipient {
+                address: r.try_get("recipient_address")?,
+                name: r.try_get("recipient_name")?,
+            },
             subject: r.try_get("subject")?,
             body: r.try_get("body")?,
             in_reply_to: r.try_get("in_reply_to")?,
@@ -94,11 +102,13 @@ fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
 impl Store {
     /// Queues a message; returns its id. Idempotent on `idempotency_key`.
     pub async fn enqueue_outbound(&self, m: &NewOutbound) -> Result<i64, StoreError> {
-        let complaint_id: Option<i64> = sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
-            .bind(&m.tracking_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let complaint_id = complaint_id.ok_or_else(|| StoreError::Invalid(format!("no complaint {}", m.tracking_id)))?;
+        let complaint_id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
+                .bind(&m.tracking_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let complaint_id = complaint_id
+            .ok_or_else(|| StoreError::Invalid(format!("no complaint {}", m.tracking_id)))?;
         let now = now_micros();
         sqlx::query(
             "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, recipient_name,
@@ -119,18 +129,28 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = $1")
-            .bind(&m.idempotency_key)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = $1")
+                .bind(&m.idempotency_key)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Takes up to `limit` due messages (pending and due, or sending with an expired
     /// lease: its dispatcher died) and leases them until `lease_until`. Two dispatchers
     /// never get the same row: PostgreSQL skips rows another claim has locked, SQLite
     /// has one writer.
-    pub async fn claim_outbound(&self, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+    pub async fn claim_outbound(
+        &self,
+        limit: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let lock = if self.backend == Backend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let now = now_micros();
         let sql = format!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1
@@ -139,7 +159,12 @@ impl Store {
                           ORDER BY next_attempt_at, id LIMIT $3 {lock})
              RETURNING id"
         );
-        let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(micros(lease_until)).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        let ids: Vec<i64> = sqlx::query_scalar(&sql)
+            .bind(micros(lease_until))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(r) = self.outbound(id).await? {
@@ -151,19 +176,35 @@ impl Store {
 
     pub async fn outbound(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN complaints c ON c.id = o.complaint_id WHERE o.id = $1");
-        sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row_to_outbox).transpose()
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(row_to_outbox)
+            .transpose()
     }
 
     pub async fn outbound_for(&self, tracking_id: &str) -> Result<Vec<OutboxRow>, StoreError> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN complaints c ON c.id = o.complaint_id WHERE c.tracking_id = $1 ORDER BY o.id"
         );
-        sqlx::query(&sql).bind(tracking_id).fetch_all(&self.pool).await?.iter().map(row_to_outbox).collect()
+        sqlx::query(&sql)
+            .bind(tracking_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_to_outbox)
+            .collect()
     }
 
     /// Records a confirmed send: the row, the outgoing message in the thread and its
     /// provider id as a thread key commit together. Only a row still leased to us moves.
-    pub async fn outbound_sent(&self, row: &OutboxRow, external_id: Option<&str>) -> Result<(), StoreError> {
+    pub async fn outbound_sent(
+        &self,
+        row: &OutboxRow,
+        external_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = now_micros();
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, external_id = $2, lease_until = NULL, last_error = NULL WHERE id = $3 AND status = 'sending'")
@@ -174,11 +215,14 @@ impl Store {
             .await?
             .rows_affected();
         if moved == 1 {
-            let ext = external_id.map(str::to_owned).unwrap_or_else(|| format!("outbox:{}", row.id));
-            let channel: String = sqlx::query_scalar("SELECT channel FROM complaints WHERE id = $1")
-                .bind(row.complaint_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let ext = external_id
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("outbox:{}", row.id));
+            let channel: String =
+                sqlx::query_scalar("SELECT channel FROM complaints WHERE id = $1")
+                    .bind(row.complaint_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             let public = row.message.kind == OutboundKind::Answer;
             sqlx::query(
                 "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at, public)
@@ -205,7 +249,12 @@ impl Store {
     }
 
     /// Records a failed attempt: back to pending at `retry_at`, or failed for good.
-    pub async fn outbound_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+    pub async fn outbound_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         match retry_at {
             Some(at) => sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, lease_until = NULL WHERE id = $3 AND status = 'sending'")
                 .bind(micros(at))

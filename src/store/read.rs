@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{from_micros, Store, StoreError};
+use super::{flag, from_micros, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReporterRecord {
@@ -118,7 +118,12 @@ fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Erro
     let loc_text: Option<String> = row.try_get("location_text")?;
     let lat: Option<f64> = row.try_get("location_lat")?;
     let lon: Option<f64> = row.try_get("location_lon")?;
-    let location = (loc_text.is_some() || lat.is_some() || lon.is_some()).then_some(LocationRecord { text: loc_text, lat, lon });
+    let location =
+        (loc_text.is_some() || lat.is_some() || lon.is_some()).then_some(LocationRecord {
+            text: loc_text,
+            lat,
+            lon,
+        });
     let occurred: Option<String> = row.try_get("occurred_on")?;
     Ok((
         row.try_get("id")?,
@@ -138,8 +143,8 @@ fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Erro
                 email: row.try_get("reporter_email")?,
                 phone: row.try_get("reporter_phone")?,
             }),
-            anonymous: row.try_get("anonymous")?,
-            confidential: row.try_get("confidential")?,
+            anonymous: flag(row, "anonymous")?,
+            confidential: flag(row, "confidential")?,
             received_at: from_micros(row.try_get("received_at")?),
             occurred_on: occurred.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
             location,
@@ -151,9 +156,16 @@ fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Erro
 
 impl Store {
     /// The whole record with its thread in time order and its attachments.
-    pub async fn complaint(&self, tracking_id: &str) -> Result<Option<ComplaintRecord>, StoreError> {
+    pub async fn complaint(
+        &self,
+        tracking_id: &str,
+    ) -> Result<Option<ComplaintRecord>, StoreError> {
         let sql = format!("SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE tracking_id = $1");
-        let Some(row) = sqlx::query(&sql).bind(tracking_id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query(&sql)
+            .bind(tracking_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         let (id, mut rec) = complaint_from_row(&row)?;
@@ -194,24 +206,44 @@ impl Store {
     }
 
     /// Newest first, without threads or attachments.
-    pub async fn complaints(&self, filter: &ComplaintFilter) -> Result<Vec<ComplaintRecord>, StoreError> {
-        let limit = if filter.limit <= 0 { 100 } else { filter.limit.min(10_000) };
+    pub async fn complaints(
+        &self,
+        filter: &ComplaintFilter,
+    ) -> Result<Vec<ComplaintRecord>, StoreError> {
+        let limit = if filter.limit <= 0 {
+            100
+        } else {
+            filter.limit.min(10_000)
+        };
         let rows = match &filter.status {
             Some(s) => {
                 let sql = format!("SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE status = $1 ORDER BY received_at DESC, id DESC LIMIT $2");
-                sqlx::query(&sql).bind(s).bind(limit).fetch_all(&self.pool).await?
+                sqlx::query(&sql)
+                    .bind(s)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
             }
             None => {
                 let sql = format!("SELECT {COMPLAINT_COLUMNS} FROM complaints ORDER BY received_at DESC, id DESC LIMIT $1");
                 sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?
             }
         };
-        rows.iter().map(|r| complaint_from_row(r).map(|(_, c)| c).map_err(StoreError::from)).collect()
+        rows.iter()
+            .map(|r| {
+                complaint_from_row(r)
+                    .map(|(_, c)| c)
+                    .map_err(StoreError::from)
+            })
+            .collect()
     }
 
     /// The public status view: no personal data; for a confidential complaint only the
     /// status and its dates.
-    pub async fn public_report(&self, tracking_id: &str) -> Result<Option<PublicReport>, StoreError> {
+    pub async fn public_report(
+        &self,
+        tracking_id: &str,
+    ) -> Result<Option<PublicReport>, StoreError> {
         let row = sqlx::query("SELECT id, status, title, confidential, received_at FROM complaints WHERE tracking_id = $1")
             .bind(tracking_id)
             .fetch_optional(&self.pool)
@@ -219,7 +251,7 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let id: i64 = row.try_get(0)?;
         let status: String = row.try_get(1)?;
-        let confidential: bool = row.try_get(3)?;
+        let confidential = flag(&row, "confidential")?;
         let mut updates: Vec<PublicUpdate> = sqlx::query(
             "SELECT at, after_state FROM audit_events WHERE complaint_id = $1 AND public = TRUE ORDER BY at, id",
         )
@@ -252,18 +284,32 @@ impl Store {
             status_label: status_label(&status),
             status,
             received_at: from_micros(row.try_get(4)?),
-            title: if confidential { None } else { Some(row.try_get(2)?) },
+            title: if confidential {
+                None
+            } else {
+                Some(row.try_get(2)?)
+            },
             updates,
         }))
     }
 
     /// Counts by table, for tests and `aduan check`.
     pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: &[&str] =
-            &["complaints", "messages", "attachments", "raw_originals", "intake_rejects", "inbound_keys", "outbox", "audit_events"];
+        const TABLES: &[&str] = &[
+            "complaints",
+            "messages",
+            "attachments",
+            "raw_originals",
+            "intake_rejects",
+            "inbound_keys",
+            "outbox",
+            "audit_events",
+        ];
         if !TABLES.contains(&table) {
             return Err(StoreError::Invalid(format!("unknown table {table}")));
         }
-        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await?)
     }
 }

@@ -1,1 +1,10 @@
+//! One integration test binary (links once): the store on both back ends, the HTTP
+//! surface, the runtime, and the built binary end to end.
 
+mod api;
+mod e2e;
+mod form;
+pub mod harness;
+mod runtime;
+mod store;
+mod webhook;

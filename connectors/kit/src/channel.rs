@@ -60,7 +60,14 @@ pub struct Channel {
 
 impl Channel {
     pub fn new(kind: &'static str, name: ChannelName) -> Self {
-        Self { kind, name, pull: None, push: None, outbound: None, health_check: None }
+        Self {
+            kind,
+            name,
+            pull: None,
+            push: None,
+            outbound: None,
+            health_check: None,
+        }
     }
 }
 
@@ -138,7 +145,11 @@ fn hex_val(b: u8) -> Option<u8> {
 #[derive(Debug)]
 pub enum PushReply {
     /// Answer directly, store nothing (verification handshakes, CRC checks).
-    Respond { status: u16, content_type: &'static str, body: Bytes },
+    Respond {
+        status: u16,
+        content_type: &'static str,
+        body: Bytes,
+    },
     /// Commit these items, then answer 200. An empty list is a valid, acknowledged call.
     Ingest(Vec<Inbound>),
 }

@@ -25,7 +25,12 @@ pub struct ConnectorError {
 
 impl ConnectorError {
     pub fn new(kind: ErrorKind, channel: &ChannelName, message: impl Into<String>) -> Self {
-        Self { kind, channel: channel.clone(), message: message.into(), retry_after: None }
+        Self {
+            kind,
+            channel: channel.clone(),
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn transient(channel: &ChannelName, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Transient, channel, message)
@@ -71,8 +76,16 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(channel: impl Into<String>, key: impl Into<String>, expected: impl Into<String>) -> Self {
-        Self { channel: channel.into(), key: key.into(), expected: expected.into() }
+    pub fn new(
+        channel: impl Into<String>,
+        key: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self {
+            channel: channel.into(),
+            key: key.into(),
+            expected: expected.into(),
+        }
     }
 
     /// Turns a serde error from deserializing a channel's table into a `ConfigError`.

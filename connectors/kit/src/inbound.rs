@@ -114,7 +114,10 @@ pub struct Batch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     /// Committed: the source may acknowledge (2xx, `\Seen`, cursor advance).
-    Committed { outcome: Outcome, tracking_id: Option<String> },
+    Committed {
+        outcome: Outcome,
+        tracking_id: Option<String>,
+    },
     /// Not committed, worth offering again: do not acknowledge.
     Retry { reason: String },
 }

@@ -42,6 +42,9 @@ pub trait Sink: Send + Sync {
     async fn commit(&self, batch: Batch) -> Result<Vec<Delivery>, SinkError>;
 
     /// The last committed cursor of one stream of one channel.
-    async fn cursor(&self, channel: &ChannelName, stream: &str)
-        -> Result<Option<Cursor>, SinkError>;
+    async fn cursor(
+        &self,
+        channel: &ChannelName,
+        stream: &str,
+    ) -> Result<Option<Cursor>, SinkError>;
 }

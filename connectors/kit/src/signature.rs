@@ -19,26 +19,40 @@ fn mac(secret: &[u8], body: &[u8]) -> HmacSha256 {
 
 /// `sha256=` + lowercase hex HMAC (Facebook `X-Hub-Signature-256`, our form webhooks).
 pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(mac(secret, body).finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret, body).finalize().into_bytes())
+    )
 }
 
 /// `sha256=` + base64 HMAC (X webhooks and CRC responses).
 pub fn sign_base64(secret: &[u8], body: &[u8]) -> String {
     let digest = mac(secret, body).finalize().into_bytes();
-    format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(digest))
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// Checks a `sha256=<hex>` header value in constant time. Upper-case hex is accepted.
 pub fn verify_hex(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(sig) = header.trim().strip_prefix("sha256=") else { return false };
-    let Ok(sig) = hex::decode(sig) else { return false };
+    let Some(sig) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(sig) else {
+        return false;
+    };
     mac(secret, body).verify_slice(&sig).is_ok()
 }
 
 /// Checks a `sha256=<base64>` header value in constant time.
 pub fn verify_base64(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(sig) = header.trim().strip_prefix("sha256=") else { return false };
-    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(sig) else { return false };
+    let Some(sig) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(sig) else {
+        return false;
+    };
     mac(secret, body).verify_slice(&sig).is_ok()
 }
 
@@ -55,7 +69,11 @@ mod tests {
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert!(verify_hex(b"Jefe", b"what do ya want for nothing?", &sig));
-        assert!(verify_hex(b"Jefe", b"what do ya want for nothing?", &sig.to_uppercase().replace("SHA256=", "sha256=")));
+        assert!(verify_hex(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &sig.to_uppercase().replace("SHA256=", "sha256=")
+        ));
         assert!(!verify_hex(b"Jefe", b"what do ya want for nothing!", &sig));
         assert!(!verify_hex(b"jefe", b"what do ya want for nothing?", &sig));
         assert!(!verify_hex(b"Jefe", b"x", "sha256=zz"));

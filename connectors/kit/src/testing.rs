@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Batch, ChannelName, Cursor, Delivery, HealthHandle, Inbound, InboundKind, Outcome,
-    PullContext, PullSource, PushError, PushHandler, PushReply, Sink, SinkError, WebhookRequest,
+    Batch, ChannelName, Cursor, Delivery, HealthHandle, Inbound, InboundKind, Outcome, PullContext,
+    PullSource, PushError, PushHandler, PushReply, Sink, SinkError, WebhookRequest,
 };
 
 #[derive(Default)]
@@ -64,12 +64,17 @@ impl MemorySink {
     }
 
     pub fn cursor_of(&self, channel: &ChannelName, stream: &str) -> Option<Cursor> {
-        self.lock().cursors.get(&(channel.to_string(), stream.to_owned())).cloned()
+        self.lock()
+            .cursors
+            .get(&(channel.to_string(), stream.to_owned()))
+            .cloned()
     }
 
     /// Sets a cursor as if an earlier run had committed it.
     pub fn set_cursor(&self, channel: &ChannelName, stream: &str, cursor: Cursor) {
-        self.lock().cursors.insert((channel.to_string(), stream.to_owned()), cursor);
+        self.lock()
+            .cursors
+            .insert((channel.to_string(), stream.to_owned()), cursor);
     }
 }
 
@@ -100,16 +105,24 @@ impl Sink for MemorySink {
                 st.items.push(item);
                 o
             };
-            out.push(Delivery::Committed { outcome, tracking_id: None });
+            out.push(Delivery::Committed {
+                outcome,
+                tracking_id: None,
+            });
         }
         if let Some(c) = batch.cursor {
-            st.cursors.insert((c.channel_name.to_string(), c.stream), c.cursor);
+            st.cursors
+                .insert((c.channel_name.to_string(), c.stream), c.cursor);
         }
         st.commits += 1;
         Ok(out)
     }
 
-    async fn cursor(&self, channel: &ChannelName, stream: &str) -> Result<Option<Cursor>, SinkError> {
+    async fn cursor(
+        &self,
+        channel: &ChannelName,
+        stream: &str,
+    ) -> Result<Option<Cursor>, SinkError> {
         Ok(self.cursor_of(channel, stream))
     }
 }
@@ -117,10 +130,23 @@ impl Sink for MemorySink {
 /// Every item a connector produces: the idempotency key and the raw original are
 /// present, the channel is the one configured, a complaint has text.
 pub fn check_inbound(item: &Inbound, channel: &ChannelName) {
-    assert_eq!(&item.channel_name, channel, "item carries another channel's name");
-    assert!(!item.external_id.trim().is_empty(), "external_id is empty: idempotency needs it");
-    assert!(!item.raw.bytes.is_empty(), "raw original missing for {}", item.external_id);
-    assert!(!item.raw.content_type.is_empty(), "raw content type missing");
+    assert_eq!(
+        &item.channel_name, channel,
+        "item carries another channel's name"
+    );
+    assert!(
+        !item.external_id.trim().is_empty(),
+        "external_id is empty: idempotency needs it"
+    );
+    assert!(
+        !item.raw.bytes.is_empty(),
+        "raw original missing for {}",
+        item.external_id
+    );
+    assert!(
+        !item.raw.content_type.is_empty(),
+        "raw content type missing"
+    );
     match &item.kind {
         InboundKind::Complaint(d) => assert!(
             !(d.title.trim().is_empty() && d.body.trim().is_empty()),
@@ -128,14 +154,21 @@ pub fn check_inbound(item: &Inbound, channel: &ChannelName) {
             item.external_id
         ),
         InboundKind::Quarantine { reason } | InboundKind::Ignored { reason } => {
-            assert!(!reason.trim().is_empty(), "quarantine/ignore without a reason")
+            assert!(
+                !reason.trim().is_empty(),
+                "quarantine/ignore without a reason"
+            )
         }
     }
 }
 
 /// A push handler accepts `signed` and refuses the same request with the body altered by
 /// one byte or with `signature_headers` removed, before parsing anything.
-pub fn check_push_verifies(handler: &dyn PushHandler, signed: &WebhookRequest, signature_headers: &[&str]) {
+pub fn check_push_verifies(
+    handler: &dyn PushHandler,
+    signed: &WebhookRequest,
+    signature_headers: &[&str],
+) {
     match handler.handle(signed) {
         Ok(PushReply::Ingest(items)) => {
             for i in &items {

@@ -1,6 +1,9 @@
 //! The report fields shared by the HTML form, the JSON API and form-provider webhooks.
 
-use aduan_kit::{AttachmentData, ChannelName, ComplaintDraft, Inbound, InboundKind, Location, Raw, Reporter, Threading};
+use aduan_kit::{
+    AttachmentData, ChannelName, ComplaintDraft, Inbound, InboundKind, Location, Raw, Reporter,
+    Threading,
+};
 use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,7 +57,10 @@ fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         None => false,
         Some(Flag::B(b)) => b,
         Some(Flag::N(n)) => n != 0,
-        Some(Flag::S(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "1" | "true" | "on" | "yes" | "ya"),
+        Some(Flag::S(s)) => matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "on" | "yes" | "ya"
+        ),
     })
 }
 
@@ -96,7 +102,10 @@ impl Default for FormRules {
             max_field_chars: 500,
             max_files: 10,
             max_file_bytes: 10 * 1024 * 1024,
-            allowed_types: DEFAULT_ALLOWED_TYPES.iter().map(|s| (*s).to_owned()).collect(),
+            allowed_types: DEFAULT_ALLOWED_TYPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }
@@ -111,7 +120,11 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
-        Self { field: field.to_owned(), code, message: message.into() }
+        Self {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -140,7 +153,10 @@ fn opt(s: &Option<String>) -> Option<String> {
 
 /// Indonesian mobile numbers are written 0812…, 62812… or +62812…; stored as +62….
 pub fn normalize_phone(s: &str) -> Option<String> {
-    let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
     let (plus, rest) = match digits.strip_prefix('+') {
         Some(r) => (true, r),
         None => (false, digits.as_str()),
@@ -183,12 +199,25 @@ fn safe_filename(name: &str) -> String {
 
 impl ReportFields {
     /// Validates every field and every file, collecting all errors at once.
-    pub fn validate(&self, rules: &FormRules, files: Vec<FileUpload>) -> Result<ValidReport, Vec<FieldError>> {
+    pub fn validate(
+        &self,
+        rules: &FormRules,
+        files: Vec<FileUpload>,
+    ) -> Result<ValidReport, Vec<FieldError>> {
         let mut errs = Vec::new();
-        let mut text = |field: &str, v: &Option<String>, required: bool, max: usize, label: &str| -> Option<String> {
+        let mut text = |field: &str,
+                        v: &Option<String>,
+                        required: bool,
+                        max: usize,
+                        label: &str|
+         -> Option<String> {
             let v = opt(v);
             match &v {
-                None if required => errs.push(FieldError::new(field, "required", format!("{label} wajib diisi."))),
+                None if required => errs.push(FieldError::new(
+                    field,
+                    "required",
+                    format!("{label} wajib diisi."),
+                )),
                 Some(s) if s.chars().count() > max => errs.push(FieldError::new(
                     field,
                     "too_long",
@@ -198,26 +227,70 @@ impl ReportFields {
             }
             v
         };
-        let title = text("title", &self.title, true, rules.max_title_chars, "Judul laporan");
-        let body = text("body", &self.body, true, rules.max_body_chars, "Isi laporan");
-        let location = text("location", &self.location, false, rules.max_field_chars, "Lokasi");
-        let name = text("name", &self.name, false, rules.max_field_chars.min(200), "Nama");
+        let title = text(
+            "title",
+            &self.title,
+            true,
+            rules.max_title_chars,
+            "Judul laporan",
+        );
+        let body = text(
+            "body",
+            &self.body,
+            true,
+            rules.max_body_chars,
+            "Isi laporan",
+        );
+        let location = text(
+            "location",
+            &self.location,
+            false,
+            rules.max_field_chars,
+            "Lokasi",
+        );
+        let name = text(
+            "name",
+            &self.name,
+            false,
+            rules.max_field_chars.min(200),
+            "Nama",
+        );
         let email = text("email", &self.email, false, 254, "Alamat e-mail");
         let phone_raw = text("phone", &self.phone, false, 32, "Nomor HP");
         let category = text("category", &self.category, false, 100, "Kategori");
-        let occurred = text("occurred_on", &self.occurred_on, false, 10, "Tanggal kejadian");
-        let submission_id = text("submission_id", &self.submission_id, false, 128, "submission_id");
+        let occurred = text(
+            "occurred_on",
+            &self.occurred_on,
+            false,
+            10,
+            "Tanggal kejadian",
+        );
+        let submission_id = text(
+            "submission_id",
+            &self.submission_id,
+            false,
+            128,
+            "submission_id",
+        );
 
         if let Some(e) = &email {
             if !email_address::EmailAddress::is_valid(e) {
-                errs.push(FieldError::new("email", "invalid_email", "Alamat e-mail tidak valid, contoh: nama@contoh.id."));
+                errs.push(FieldError::new(
+                    "email",
+                    "invalid_email",
+                    "Alamat e-mail tidak valid, contoh: nama@contoh.id.",
+                ));
             }
         }
         let phone = match &phone_raw {
             Some(p) => {
                 let n = normalize_phone(p);
                 if n.is_none() {
-                    errs.push(FieldError::new("phone", "invalid_phone", "Nomor HP tidak valid, contoh: 0812 3456 7890."));
+                    errs.push(FieldError::new(
+                        "phone",
+                        "invalid_phone",
+                        "Nomor HP tidak valid, contoh: 0812 3456 7890.",
+                    ));
                 }
                 n
             }
@@ -225,29 +298,48 @@ impl ReportFields {
         };
         if let Some(c) = &category {
             if !rules.categories.iter().any(|k| &k.slug == c) {
-                errs.push(FieldError::new("category", "unknown_category", "Pilih kategori dari daftar."));
+                errs.push(FieldError::new(
+                    "category",
+                    "unknown_category",
+                    "Pilih kategori dari daftar.",
+                ));
             }
         }
         let occurred_on = match &occurred {
             Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
                 Ok(d) if d > Utc::now().date_naive() + chrono::Days::new(1) => {
-                    errs.push(FieldError::new("occurred_on", "in_future", "Tanggal kejadian tidak boleh di masa depan."));
+                    errs.push(FieldError::new(
+                        "occurred_on",
+                        "in_future",
+                        "Tanggal kejadian tidak boleh di masa depan.",
+                    ));
                     None
                 }
                 Ok(d) if d < NaiveDate::from_ymd_opt(1945, 8, 17).unwrap_or(NaiveDate::MIN) => {
-                    errs.push(FieldError::new("occurred_on", "invalid_date", "Tanggal kejadian tidak valid."));
+                    errs.push(FieldError::new(
+                        "occurred_on",
+                        "invalid_date",
+                        "Tanggal kejadian tidak valid.",
+                    ));
                     None
                 }
                 Ok(d) => Some(d),
                 Err(_) => {
-                    errs.push(FieldError::new("occurred_on", "invalid_date", "Tanggal kejadian tidak valid (format TTTT-BB-HH)."));
+                    errs.push(FieldError::new(
+                        "occurred_on",
+                        "invalid_date",
+                        "Tanggal kejadian tidak valid (format TTTT-BB-HH).",
+                    ));
                     None
                 }
             },
             None => None,
         };
 
-        let files: Vec<FileUpload> = files.into_iter().filter(|f| !f.bytes.is_empty() || !f.filename.is_empty()).collect();
+        let files: Vec<FileUpload> = files
+            .into_iter()
+            .filter(|f| !f.bytes.is_empty() || !f.filename.is_empty())
+            .collect();
         if files.len() > rules.max_files {
             errs.push(FieldError::new(
                 "attachments",
@@ -259,27 +351,38 @@ impl ReportFields {
         for f in files.iter().take(rules.max_files) {
             let filename = safe_filename(&f.filename);
             if f.bytes.is_empty() {
-                errs.push(FieldError::new("attachments", "empty_file", format!("Berkas {filename} kosong.")));
+                errs.push(FieldError::new(
+                    "attachments",
+                    "empty_file",
+                    format!("Berkas {filename} kosong."),
+                ));
                 continue;
             }
             if f.bytes.len() > rules.max_file_bytes {
                 errs.push(FieldError::new(
                     "attachments",
                     "file_too_large",
-                    format!("Berkas {filename} terlalu besar (maksimal {} MB).", rules.max_file_bytes / (1024 * 1024)),
+                    format!(
+                        "Berkas {filename} terlalu besar (maksimal {} MB).",
+                        rules.max_file_bytes / (1024 * 1024)
+                    ),
                 ));
                 continue;
             }
             match sniff_content_type(&f.bytes) {
-                Some(t) if rules.allowed_types.iter().any(|a| a == t) => attachments.push(AttachmentData {
-                    filename,
-                    content_type: t.to_owned(),
-                    bytes: f.bytes.clone(),
-                }),
+                Some(t) if rules.allowed_types.iter().any(|a| a == t) => {
+                    attachments.push(AttachmentData {
+                        filename,
+                        content_type: t.to_owned(),
+                        bytes: f.bytes.clone(),
+                    })
+                }
                 _ => errs.push(FieldError::new(
                     "attachments",
                     "file_type_not_allowed",
-                    format!("Jenis berkas {filename} tidak diizinkan (foto, PDF, video, atau audio)."),
+                    format!(
+                        "Jenis berkas {filename} tidak diizinkan (foto, PDF, video, atau audio)."
+                    ),
                 )),
             }
         }
@@ -292,11 +395,21 @@ impl ReportFields {
                 title: title.unwrap_or_default(),
                 body: body.unwrap_or_default(),
                 category,
-                reporter: Reporter { name, handle: None, email, phone, user_id: None },
+                reporter: Reporter {
+                    name,
+                    handle: None,
+                    email,
+                    phone,
+                    user_id: None,
+                },
                 anonymous: self.anonymous,
                 confidential: self.confidential,
                 occurred_on,
-                location: location.map(|text| Location { text: Some(text), lat: None, lon: None }),
+                location: location.map(|text| Location {
+                    text: Some(text),
+                    lat: None,
+                    lon: None,
+                }),
                 attachments,
             },
             submission_id,
@@ -308,7 +421,9 @@ impl ValidReport {
     /// The normalized record. Without a submission id the report gets a fresh one: a
     /// form post without an idempotency key cannot be told apart from a second report.
     pub fn into_inbound(self, channel_name: ChannelName, raw: Raw) -> Inbound {
-        let external_id = self.submission_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let external_id = self
+            .submission_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         Inbound {
             channel: crate::KIND,
             channel_name,
@@ -327,18 +442,28 @@ mod tests {
 
     fn rules() -> FormRules {
         FormRules {
-            categories: vec![Category { slug: "air-bersih".into(), label: "Air bersih".into() }],
+            categories: vec![Category {
+                slug: "air-bersih".into(),
+                label: "Air bersih".into(),
+            }],
             ..FormRules::default()
         }
     }
 
     fn codes(r: Result<ValidReport, Vec<FieldError>>) -> Vec<(String, &'static str)> {
-        r.err().unwrap_or_default().into_iter().map(|e| (e.field, e.code)).collect()
+        r.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect()
     }
 
     #[test]
     fn requires_title_and_body() {
-        let f = ReportFields { title: Some("  ".into()), ..Default::default() };
+        let f = ReportFields {
+            title: Some("  ".into()),
+            ..Default::default()
+        };
         assert_eq!(
             codes(f.validate(&rules(), vec![])),
             vec![("title".into(), "required"), ("body".into(), "required")]
@@ -389,30 +514,61 @@ mod tests {
 
     #[test]
     fn attachments_are_judged_by_their_bytes() {
-        let png = Bytes::from_static(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89");
+        let png = Bytes::from_static(
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89",
+        );
         let exe = Bytes::from_static(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0");
-        let base = ReportFields { title: Some("t".into()), body: Some("b".into()), ..Default::default() };
+        let base = ReportFields {
+            title: Some("t".into()),
+            body: Some("b".into()),
+            ..Default::default()
+        };
         let ok = base
-            .validate(&rules(), vec![FileUpload { field: "attachments".into(), filename: "../../foto.png".into(), bytes: png }])
+            .validate(
+                &rules(),
+                vec![FileUpload {
+                    field: "attachments".into(),
+                    filename: "../../foto.png".into(),
+                    bytes: png,
+                }],
+            )
             .expect("png allowed");
         assert_eq!(ok.draft.attachments[0].content_type, "image/png");
         assert_eq!(ok.draft.attachments[0].filename, "foto.png");
-        let bad = base.validate(&rules(), vec![FileUpload { field: "attachments".into(), filename: "foto.jpg".into(), bytes: exe }]);
-        assert_eq!(codes(bad), vec![("attachments".into(), "file_type_not_allowed")]);
+        let bad = base.validate(
+            &rules(),
+            vec![FileUpload {
+                field: "attachments".into(),
+                filename: "foto.jpg".into(),
+                bytes: exe,
+            }],
+        );
+        assert_eq!(
+            codes(bad),
+            vec![("attachments".into(), "file_type_not_allowed")]
+        );
     }
 
     #[test]
     fn checkbox_values_are_flags() {
-        let f: ReportFields = serde_json::from_str(r#"{"anonymous":"on","confidential":1}"#).expect("parse");
+        let f: ReportFields =
+            serde_json::from_str(r#"{"anonymous":"on","confidential":1}"#).expect("parse");
         assert!(f.anonymous && f.confidential);
-        let f: ReportFields = serde_json::from_str(r#"{"anonymous":false,"confidential":"0"}"#).expect("parse");
+        let f: ReportFields =
+            serde_json::from_str(r#"{"anonymous":false,"confidential":"0"}"#).expect("parse");
         assert!(!f.anonymous && !f.confidential);
     }
 
     #[test]
     fn phones() {
-        assert_eq!(normalize_phone("+62 812 3456 789").as_deref(), Some("+628123456789"));
-        assert_eq!(normalize_phone("628123456789").as_deref(), Some("+628123456789"));
+        assert_eq!(
+            normalize_phone("+62 812 3456 789").as_deref(),
+            Some("+628123456789")
+        );
+        assert_eq!(
+            normalize_phone("628123456789").as_deref(),
+            Some("+628123456789")
+        );
         assert_eq!(normalize_phone("0812"), None);
     }
 }

@@ -36,10 +36,15 @@ impl ChannelFactory for WebformFactory {
         let mut channel = Channel::new(KIND, ctx.name.clone());
         if cfg.secret.is_some() {
             let rules: FormRules = match ctx.globals.get("form") {
-                Some(v) => v.clone().try_into().map_err(|e| ConfigError::from_toml("form", e))?,
+                Some(v) => v
+                    .clone()
+                    .try_into()
+                    .map_err(|e| ConfigError::from_toml("form", e))?,
                 None => FormRules::default(),
             };
-            channel.push = Some(Arc::new(WebhookHandler::new(ctx.name.clone(), cfg)?.with_rules(rules)));
+            channel.push = Some(Arc::new(
+                WebhookHandler::new(ctx.name.clone(), cfg)?.with_rules(rules),
+            ));
         }
         Ok(channel)
     }

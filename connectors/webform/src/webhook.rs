@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use aduan_kit::signature::verify_hex;
-use aduan_kit::{ChannelName, ConfigError, Inbound, InboundKind, PushError, PushHandler, PushReply, Raw, Threading, WebhookRequest};
+use aduan_kit::{
+    ChannelName, ConfigError, Inbound, InboundKind, PushError, PushHandler, PushReply, Raw,
+    Threading, WebhookRequest,
+};
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -31,7 +34,16 @@ pub struct WebhookConfig {
 }
 
 const FIELD_NAMES: &[&str] = &[
-    "title", "body", "category", "location", "occurred_on", "name", "email", "phone", "anonymous", "confidential",
+    "title",
+    "body",
+    "category",
+    "location",
+    "occurred_on",
+    "name",
+    "email",
+    "phone",
+    "anonymous",
+    "confidential",
 ];
 
 pub struct WebhookHandler {
@@ -45,11 +57,19 @@ pub struct WebhookHandler {
 
 impl WebhookHandler {
     pub fn new(name: ChannelName, cfg: WebhookConfig) -> Result<Self, ConfigError> {
-        let secret = cfg
-            .secret
-            .ok_or_else(|| ConfigError::new(name.as_str(), "secret", "a shared secret for the webhook signature"))?;
+        let secret = cfg.secret.ok_or_else(|| {
+            ConfigError::new(
+                name.as_str(),
+                "secret",
+                "a shared secret for the webhook signature",
+            )
+        })?;
         if secret.expose_secret().len() < 16 {
-            return Err(ConfigError::new(name.as_str(), "secret", "at least 16 characters"));
+            return Err(ConfigError::new(
+                name.as_str(),
+                "secret",
+                "at least 16 characters",
+            ));
         }
         for key in cfg.fields.keys() {
             if !FIELD_NAMES.contains(&key.as_str()) {
@@ -64,19 +84,30 @@ impl WebhookHandler {
             if p.is_empty() || p.starts_with('/') {
                 Ok(p.to_owned())
             } else {
-                Err(ConfigError::new(name.as_str(), key, format!("a JSON pointer starting with '/', got {p:?}")))
+                Err(ConfigError::new(
+                    name.as_str(),
+                    key,
+                    format!("a JSON pointer starting with '/', got {p:?}"),
+                ))
             }
         };
         let fields = FIELD_NAMES
             .iter()
             .map(|f| {
-                let p = cfg.fields.get(*f).cloned().unwrap_or_else(|| format!("/{f}"));
+                let p = cfg
+                    .fields
+                    .get(*f)
+                    .cloned()
+                    .unwrap_or_else(|| format!("/{f}"));
                 pointer(&p, &format!("fields.{f}")).map(|p| (*f, p))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             id_pointer: pointer(cfg.id_field.as_deref().unwrap_or("/id"), "id_field")?,
-            header: cfg.signature_header.unwrap_or_else(|| "x-aduan-signature".to_owned()).to_ascii_lowercase(),
+            header: cfg
+                .signature_header
+                .unwrap_or_else(|| "x-aduan-signature".to_owned())
+                .to_ascii_lowercase(),
             name,
             secret,
             fields,
@@ -98,7 +129,10 @@ impl WebhookHandler {
             received_at: Utc::now(),
             kind,
             thread: Threading::default(),
-            raw: Raw { content_type: "application/json".into(), bytes: raw.clone() },
+            raw: Raw {
+                content_type: "application/json".into(),
+                bytes: raw.clone(),
+            },
         }
     }
 
@@ -131,7 +165,9 @@ impl PushHandler for WebhookHandler {
             .header(&self.header)
             .ok_or_else(|| PushError::Unauthorized(format!("missing {} header", self.header)))?;
         if !verify_hex(self.secret.expose_secret().as_bytes(), &req.body, sig) {
-            return Err(PushError::Unauthorized("signature does not match the body".into()));
+            return Err(PushError::Unauthorized(
+                "signature does not match the body".into(),
+            ));
         }
         // From here on the request is authentic: whatever is wrong with it is kept
         // (quarantined) for an admin to see, never dropped.
@@ -139,8 +175,14 @@ impl PushHandler for WebhookHandler {
         let payload: Value = match serde_json::from_slice(&req.body) {
             Ok(v) => v,
             Err(e) => {
-                let kind = InboundKind::Quarantine { reason: format!("body is not JSON: {e}") };
-                return Ok(PushReply::Ingest(vec![self.inbound(body_hash(), kind, &req.body)]));
+                let kind = InboundKind::Quarantine {
+                    reason: format!("body is not JSON: {e}"),
+                };
+                return Ok(PushReply::Ingest(vec![self.inbound(
+                    body_hash(),
+                    kind,
+                    &req.body,
+                )]));
             }
         };
         let external_id = match payload.pointer(&self.id_pointer) {
@@ -151,10 +193,18 @@ impl PushHandler for WebhookHandler {
         let kind = match self.map_fields(&payload).validate(&self.rules, Vec::new()) {
             Ok(v) => InboundKind::Complaint(Box::new(v.draft)),
             Err(errs) => InboundKind::Quarantine {
-                reason: errs.iter().map(|e| format!("{}: {}", e.field, e.code)).collect::<Vec<_>>().join(", "),
+                reason: errs
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.code))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             },
         };
-        Ok(PushReply::Ingest(vec![self.inbound(external_id, kind, &req.body)]))
+        Ok(PushReply::Ingest(vec![self.inbound(
+            external_id,
+            kind,
+            &req.body,
+        )]))
     }
 }
 
@@ -178,13 +228,22 @@ mod tests {
             "#
         ))
         .expect("config");
-        WebhookHandler::new(ChannelName::parse("formulir-mitra").expect("name"), cfg).expect("handler")
+        WebhookHandler::new(ChannelName::parse("formulir-mitra").expect("name"), cfg)
+            .expect("handler")
     }
 
     fn request(body: &[u8]) -> WebhookRequest {
         let mut headers = http::HeaderMap::new();
-        headers.insert("x-aduan-signature", sign_hex(SECRET.as_bytes(), body).parse().expect("header"));
-        WebhookRequest { method: http::Method::POST, query: None, headers, body: bytes::Bytes::copy_from_slice(body) }
+        headers.insert(
+            "x-aduan-signature",
+            sign_hex(SECRET.as_bytes(), body).parse().expect("header"),
+        );
+        WebhookRequest {
+            method: http::Method::POST,
+            query: None,
+            headers,
+            body: bytes::Bytes::copy_from_slice(body),
+        }
     }
 
     #[test]
@@ -192,11 +251,18 @@ mod tests {
         let body = br#"{"submission":{"id":"S-991"},"answers":{"judul":"Jalan rusak","isi":"Lubang besar di Jl. Sudirman","surel":"a@b.id"}}"#;
         let h = handler();
         check_push_verifies(&h, &request(body), &["x-aduan-signature"]);
-        let Ok(PushReply::Ingest(items)) = h.handle(&request(body)) else { panic!("not ingested") };
+        let Ok(PushReply::Ingest(items)) = h.handle(&request(body)) else {
+            panic!("not ingested")
+        };
         assert_eq!(items.len(), 1);
-        check_inbound(&items[0], &ChannelName::parse("formulir-mitra").expect("name"));
+        check_inbound(
+            &items[0],
+            &ChannelName::parse("formulir-mitra").expect("name"),
+        );
         assert_eq!(items[0].external_id, "S-991");
-        let InboundKind::Complaint(d) = &items[0].kind else { panic!("not a complaint") };
+        let InboundKind::Complaint(d) = &items[0].kind else {
+            panic!("not a complaint")
+        };
         assert_eq!(d.title, "Jalan rusak");
         assert_eq!(d.reporter.email.as_deref(), Some("a@b.id"));
     }
@@ -205,19 +271,34 @@ mod tests {
     fn authentic_but_invalid_payloads_are_quarantined_not_dropped() {
         let h = handler();
         for body in [&b"not json"[..], br#"{"submission":{"id":7},"answers":{}}"#] {
-            let Ok(PushReply::Ingest(items)) = h.handle(&request(body)) else { panic!("refused") };
-            assert!(matches!(items[0].kind, InboundKind::Quarantine { .. }), "{:?}", items[0].kind);
-            check_inbound(&items[0], &ChannelName::parse("formulir-mitra").expect("name"));
+            let Ok(PushReply::Ingest(items)) = h.handle(&request(body)) else {
+                panic!("refused")
+            };
+            assert!(
+                matches!(items[0].kind, InboundKind::Quarantine { .. }),
+                "{:?}",
+                items[0].kind
+            );
+            check_inbound(
+                &items[0],
+                &ChannelName::parse("formulir-mitra").expect("name"),
+            );
         }
     }
 
     #[test]
     fn config_errors_name_the_key() {
         let cfg: WebhookConfig = toml::from_str("secret = \"short\"").expect("config");
-        let err = WebhookHandler::new(ChannelName::parse("f").expect("name"), cfg).err().expect("refused");
+        let err = WebhookHandler::new(ChannelName::parse("f").expect("name"), cfg)
+            .err()
+            .expect("refused");
         assert_eq!(err.key, "secret");
-        let cfg: WebhookConfig = toml::from_str(&format!("secret = \"{SECRET}\"\n[fields]\njudul = \"/a\"")).expect("config");
-        let err = WebhookHandler::new(ChannelName::parse("f").expect("name"), cfg).err().expect("refused");
+        let cfg: WebhookConfig =
+            toml::from_str(&format!("secret = \"{SECRET}\"\n[fields]\njudul = \"/a\""))
+                .expect("config");
+        let err = WebhookHandler::new(ChannelName::parse("f").expect("name"), cfg)
+            .err()
+            .expect("refused");
         assert_eq!(err.key, "fields.judul");
     }
 }

@@ -1,0 +1,282 @@
+//! `spawn_app()`: the real app on port 0 with its own fresh database (a SQLite file in a
+//! temporary directory, or a new PostgreSQL database dropped afterwards).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aduan::app::RunningApp;
+use aduan::config::Config;
+use aduan::store::Store;
+use aduan_kit::Channel;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per back end, each as its own `#[tokio::test]`.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name($crate::harness::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name($crate::harness::Backend::Postgres).await }
+        }
+    )*};
+}
+
+pub const FORM_SECRET: &str = "rahasia-mitra-formulir-uji";
+
+fn admin_url() -> String {
+    std::env::var("ADUAN_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database; dropped (PostgreSQL) or deleted with its directory (SQLite).
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        aduan::telemetry::init_for_tests();
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("aduan.db").display()
+                );
+                Self {
+                    url,
+                    dir,
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = admin_url();
+                let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {admin}: {e}. Start it with \
+                         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+                         or set ADUAN_TEST_PG (scripts/test.sh does both)"
+                    )
+                });
+                let name = format!("aduan_t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let _ = conn.close().await;
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                Self {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url, &self.data_dir(), 8)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        let admin = admin_url();
+        // Drop runs inside a runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub app: Option<RunningApp>,
+    pub db: TestDb,
+}
+
+/// Extra configuration appended to the test default.
+pub struct Options {
+    /// Appended to the test configuration (more `[[channels]]`).
+    pub extra_toml: String,
+    /// Fake channels added to the configured ones.
+    pub channels: Vec<Channel>,
+    /// Changes to the loaded configuration (limits, intervals).
+    pub configure: fn(&mut Config),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            extra_toml: String::new(),
+            channels: Vec::new(),
+            configure: |_| {},
+        }
+    }
+}
+
+pub fn config_for(db: &TestDb, extra_toml: &str) -> Config {
+    let toml = format!(
+        r#"
+data_dir = "{data}"
+public_url = "https://lapor.contoh.go.id"
+[http]
+listen = "127.0.0.1:0"
+shutdown_grace_secs = 10
+[database]
+url = "{url}"
+[outbox]
+base_backoff_ms = 10
+max_backoff_secs = 1
+poll_interval_ms = 20
+max_attempts = 3
+[supervisor]
+min_backoff_ms = 10
+max_backoff_secs = 1
+[[form.categories]]
+slug = "air-bersih"
+label = "Air bersih"
+[[channels]]
+kind = "webform"
+name = "web"
+[[channels]]
+kind = "webform"
+name = "mitra"
+secret = "{secret}"
+id_field = "/submission_id"
+{extra_toml}
+"#,
+        data = db.data_dir().display(),
+        url = db.url,
+        secret = FORM_SECRET,
+    );
+    Config::from_toml_str(&toml).expect("test configuration")
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let mut cfg = config_for(&db, &opts.extra_toml);
+    (opts.configure)(&mut cfg);
+    let app = aduan::app::start(cfg, opts.channels)
+        .await
+        .expect("app starts");
+    let base = format!("http://{}", app.addr);
+    TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        store: app.store.clone(),
+        app: Some(app),
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.store.count(table).await.expect("count")
+    }
+
+    /// Files in the blob store (attachments), excluding the temporary directory.
+    pub fn blob_files(&self) -> usize {
+        let root = self.db.data_dir().join("blobs");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            if entry.file_name() == "tmp" {
+                n += std::fs::read_dir(entry.path())
+                    .map(|d| d.count())
+                    .unwrap_or(0);
+                continue;
+            }
+            n += std::fs::read_dir(entry.path())
+                .map(|d| d.count())
+                .unwrap_or(0);
+        }
+        n
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(app) = self.app.take() {
+            assert!(
+                app.stop(Duration::from_secs(10)).await,
+                "app did not stop within its grace period"
+            );
+        }
+    }
+}
+
+/// Polls `f` until it returns true or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
