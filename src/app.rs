@@ -72,7 +72,8 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         channels.insert(c);
     }
     let channels = Arc::new(channels);
-    let (writer, writer_handle) = IngestWriter::spawn(store.clone(), cfg.database.max_batch);
+    let (writer, writer_handle) =
+        IngestWriter::spawn(store.clone(), cfg.database.max_batch, cfg.ingest_writers());
     let sink = StoreSink::new(store.clone(), writer);
     let health = ChannelHealth::for_channels(&channels);
     let shutdown = CancellationToken::new();

@@ -209,7 +209,13 @@ async fn check(
 }
 
 async fn complaints(cfg: &Config, command: ComplaintsCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::app::open_store(cfg).await?;
+    // Reading never changes the schema: a database that is not migrated says so.
+    let store = crate::store::Store::connect(&cfg.database_url(), &cfg.data_dir, 2).await?;
+    store.ready().await.map_err(|e| {
+        anyhow::anyhow!(
+            "the database is not ready ({e}); run `aduan migrate` or start the daemon once"
+        )
+    })?;
     match command {
         ComplaintsCommand::List {
             status,

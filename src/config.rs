@@ -67,8 +67,11 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     pub url_file: Option<PathBuf>,
     pub max_connections: u32,
-    /// Most items committed in one transaction by the ingest writer.
+    /// Most items committed in one transaction by an ingest writer.
     pub max_batch: usize,
+    /// Ingest writer tasks; 0 picks 1 for SQLite (one writer at a time anyway) and 4 for
+    /// PostgreSQL (overlapping round trips).
+    pub writers: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -78,6 +81,7 @@ impl Default for DatabaseConfig {
             url_file: None,
             max_connections: 16,
             max_batch: 256,
+            writers: 0,
         }
     }
 }
@@ -165,11 +169,11 @@ impl Config {
                     expected: "an existing TOML file".into(),
                 });
             }
-            // A file that names channels replaces the default's channel list rather than
-            // appending to it.
-            fig = Figment::from(Toml::string(&strip_default_channels())).merge(Toml::file_exact(f));
+            // `merge` replaces arrays: a file that lists channels (or categories) replaces
+            // the default's list; a file without them keeps the default's.
+            fig = fig.merge(Toml::file_exact(f));
         }
-        fig = fig.merge(Env::prefixed("ADUAN_").split("__").ignore(&["config"]));
+        fig = fig.merge(Env::prefixed("ADUAN_").filter(is_config_key).split("__"));
         let source = file
             .map(|f| f.display().to_string())
             .unwrap_or_else(|| "(built-in default)".into());
@@ -182,7 +186,7 @@ impl Config {
     }
 
     pub fn from_toml_str(s: &str) -> Result<Self, ConfigError> {
-        let fig = Figment::from(Toml::string(&strip_default_channels())).merge(Toml::string(s));
+        let fig = Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(s));
         let mut cfg: Config = fig
             .extract()
             .map_err(|e| ConfigError::Figment(Box::new(e)))?;
@@ -271,6 +275,14 @@ impl Config {
         }
     }
 
+    pub fn ingest_writers(&self) -> usize {
+        match self.database.writers {
+            0 if self.database_url().starts_with("sqlite:") => 1,
+            0 => 4,
+            n => n,
+        }
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.http.shutdown_grace_secs)
     }
@@ -283,11 +295,24 @@ impl Config {
     }
 }
 
-fn strip_default_channels() -> String {
-    match DEFAULT_TOML.find("[[channels]]") {
-        Some(i) => DEFAULT_TOML[..i].to_owned(),
-        None => DEFAULT_TOML.to_owned(),
-    }
+/// Only `ADUAN_<SECTION>__<KEY>` variables of known sections are configuration; others
+/// (`ADUAN_CONFIG`, a test's `ADUAN_TEST_PG`, an `${ADUAN_FORM_SECRET}` referenced from
+/// the file) are not.
+fn is_config_key(key: &uncased::UncasedStr) -> bool {
+    const SECTIONS: &[&str] = &[
+        "data_dir",
+        "public_url",
+        "http",
+        "database",
+        "form",
+        "outbox",
+        "supervisor",
+        "log",
+    ];
+    let k = key.as_str().to_ascii_lowercase();
+    SECTIONS
+        .iter()
+        .any(|s| k == *s || k.starts_with(&format!("{s}__")) || k.starts_with(&format!("{s}.")))
 }
 
 fn read_secret_file(source: &str, key: &str, path: &Path) -> Result<String, ConfigError> {
@@ -395,23 +420,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::from_toml_str("[database]\nurl = \"mysql://x\"")
-            .err()
-            .expect("refused");
+        let e = Config::from_toml_str("[database]\nurl = \"mysql://x\"").expect_err("refused");
         assert!(e.to_string().contains("database.url"), "{e}");
-        let e = Config::from_toml_str("[http]\nlisten = \"nope\"")
-            .err()
-            .expect("refused");
+        let e = Config::from_toml_str("[http]\nlisten = \"nope\"").expect_err("refused");
         assert!(e.to_string().contains("listen"), "{e}");
         let e = Config::from_toml_str("[[channels]]\nkind = \"webform\"\nname = \"Bad Name\"")
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(e.to_string().contains("channels[0].name"), "{e}");
         let e = Config::from_toml_str(
             "[[channels]]\nkind = \"webform\"\nname = \"x\"\nsecret = \"${ADUAN_TEST_UNSET_VAR}\"",
         )
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert!(e.to_string().contains("ADUAN_TEST_UNSET_VAR"), "{e}");
     }
 }

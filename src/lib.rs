@@ -9,4 +9,6 @@ pub mod registry;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;
-pub mod tracking;
+
+/// Tracking numbers live in the connector kit so channels can recognize them too.
+pub use aduan_kit::tracking;

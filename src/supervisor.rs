@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aduan_kit::{ChannelName, ConnectorError, HealthHandle, PullContext, PullSource, Sink};
+use aduan_kit::{
+    ChannelName, ConnectorError, ErrorKind, HealthHandle, PullContext, PullSource, Sink,
+};
 use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -108,9 +110,13 @@ async fn supervise(
         if started.elapsed() > max {
             failures = 0;
         }
-        let delay = err
-            .retry_after
-            .unwrap_or_else(|| backoff(failures, min, max));
+        // Credentials an operator must renew, or a configuration that cannot work, are
+        // retried at the slowest pace: often enough to notice a fix, never hammering.
+        let delay = match (err.retry_after, err.kind) {
+            (Some(after), _) => after,
+            (None, ErrorKind::AuthExpired | ErrorKind::Permanent) => max,
+            (None, ErrorKind::Transient) => backoff(failures, min, max),
+        };
         failures = failures.saturating_add(1);
         tracing::warn!(channel = %name, kind = ?err.kind, error = %err.message, retry_in = ?delay, "channel failed; restarting");
         metrics::counter!("aduan_channel_restarts_total", "channel" => name.to_string())

@@ -77,16 +77,16 @@ CREATE TABLE intake_rejects (
     disposition   TEXT    NOT NULL CHECK (disposition IN ('quarantined', 'ignored')),
     reason        TEXT    NOT NULL,
     raw_id        BIGINT  NOT NULL REFERENCES raw_originals (id),
-    received_at   BIGINT  NOT NULL
+    received_at   BIGINT  NOT NULL,
+    UNIQUE (channel_name, external_id)
 );
 CREATE INDEX intake_rejects_recent ON intake_rejects (received_at, id);
 
 -- The idempotency ledger: one row per (channel instance, external id) ever accepted.
+-- Its first insert serializes concurrent writers of the same message.
 CREATE TABLE inbound_keys (
     channel_name  TEXT    NOT NULL,
     external_id   TEXT    NOT NULL,
-    complaint_id  BIGINT  REFERENCES complaints (id),
-    reject_id     BIGINT  REFERENCES intake_rejects (id),
     at            BIGINT  NOT NULL,
     PRIMARY KEY (channel_name, external_id)
 );

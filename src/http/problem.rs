@@ -20,7 +20,7 @@ pub struct Problem {
 impl Problem {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         Self {
-            kind: format!("https://aduan.dev/problems/{code}"),
+            kind: format!("urn:aduan:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: Some(detail.into()),
@@ -30,7 +30,7 @@ impl Problem {
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         Self {
-            kind: "https://aduan.dev/problems/validation".into(),
+            kind: "urn:aduan:problem:validation".into(),
             title: "Unprocessable Content".into(),
             status: 422,
             detail: Some("one or more fields are invalid".into()),

@@ -1,7 +1,7 @@
 //! `POST /api/v1/reports` (JSON, multipart/form-data or urlencoded) and the public
 //! status lookup `GET /api/v1/reports/{tracking_id}`.
 
-use aduan_kit::{Batch, Delivery, Raw};
+use aduan_kit::{Batch, Delivery, Outcome, Raw};
 use aduan_webform::{FieldError, FileUpload, ReportFields};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -65,7 +65,7 @@ pub(super) async fn receive(st: &AppState, req: Request) -> Result<Received, Pro
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "media-type",
-                format!("content type {other:?} is not accepted; use application/json or multipart/form-data"),
+                format!("content type {other:?} is not accepted; use application/json, multipart/form-data or application/x-www-form-urlencoded"),
             ))
         }
     };
@@ -163,11 +163,15 @@ pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Prob
     match deliveries.into_iter().next() {
         Some(Delivery::Committed {
             tracking_id: Some(tracking_id),
-            ..
+            outcome,
         }) => {
-            let status = match st.store.public_report(&tracking_id).await {
-                Ok(Some(r)) => r.status,
-                _ => "new".into(),
+            let status = match outcome {
+                Outcome::Created => "new".into(),
+                // A retried submission: answer with where the complaint stands now.
+                _ => match st.store.public_report(&tracking_id).await {
+                    Ok(Some(r)) => r.status,
+                    _ => "new".into(),
+                },
             };
             Ok(Submitted::Filed {
                 tracking_id,

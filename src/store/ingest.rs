@@ -3,13 +3,15 @@
 //! commit, so a 201, a webhook 2xx, an IMAP `\Seen` or a cursor advance always follows a
 //! durable write; and many concurrent requests cost one fsync instead of one each.
 
+use std::sync::Arc;
+
 use aduan_kit::{
     Batch, ChannelName, Cursor, CursorUpdate, Delivery, Inbound, InboundKind, Outcome, Sink,
     SinkError,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{micros, now_micros, Store, StoreError};
 use crate::tracking::TrackingId;
@@ -33,28 +35,50 @@ pub struct IngestWriter {
 }
 
 impl IngestWriter {
-    /// Starts the writer task. It ends when every `IngestWriter` clone is dropped, after
-    /// committing what was queued.
-    pub fn spawn(store: Store, max_batch: usize) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
-        let handle = tokio::spawn(run(store, rx, max_batch.max(1)));
+    /// Starts `writers` writer tasks sharing one queue. They end when every
+    /// `IngestWriter` clone is dropped, after committing what was queued. SQLite has one
+    /// writer at a time anyway; on PostgreSQL several overlap their round trips.
+    pub fn spawn(
+        store: Store,
+        max_batch: usize,
+        writers: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let max_batch = max_batch.max(1);
+        let (tx, rx) = mpsc::channel(max_batch * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        let tasks: Vec<_> = (0..writers.max(1))
+            .map(|_| tokio::spawn(run(store.clone(), rx.clone(), max_batch)))
+            .collect();
+        let handle = tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
         (Self { tx }, handle)
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        let mut items = jobs[0].items.len();
-        while items < max_batch {
-            match rx.try_recv() {
-                Ok(j) => {
-                    items += j.items.len();
-                    jobs.push(j);
+async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
+    loop {
+        // Take what is waiting (at least one job) under the lock, commit outside it, so
+        // the next writer can gather the next batch meanwhile.
+        let jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut items = first.items.len();
+            let mut jobs = vec![first];
+            while items < max_batch {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        items += j.items.len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            jobs
+        };
+        let items: usize = jobs.iter().map(|j| j.items.len()).sum();
         metrics::histogram!("aduan_ingest_batch_items").record(items as f64);
         let results = commit_jobs(&store, &jobs).await;
         for (job, res) in jobs.into_iter().zip(results) {
@@ -65,34 +89,59 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
-async fn commit_jobs(store: &Store, jobs: &[Job]) -> Vec<Result<Vec<Delivery>, StoreError>> {
-    let fail_all = |e: &sqlx::Error| {
-        jobs.iter()
-            .map(|_| Err(StoreError::Invalid(format!("commit failed: {e}"))))
-            .collect()
+type JobResults = Vec<Result<Vec<Delivery>, StoreError>>;
+
+/// The fast path commits the whole batch with one statement per row. If anything in it
+/// fails, it is rolled back and done again carefully: each item in its own savepoint,
+/// where a failing item becomes a quarantine record instead of failing the others.
+async fn commit_jobs(store: &Store, jobs: &[Job]) -> JobResults {
+    let mut last = match try_commit(store, jobs, false).await {
+        Ok(results) => return results,
+        Err(e) => e,
     };
-    let mut tx = match store.pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(&e),
-    };
+    // Several writers on PostgreSQL can deadlock when two batches hold the same new keys
+    // in opposite order; the database aborts one of them, which then goes again.
+    for attempt in 0..3u64 {
+        tracing::debug!(error = %last, attempt, "ingest batch failed; retrying item by item");
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                10 * attempt + rand::random::<u64>() % 20,
+            ))
+            .await;
+        }
+        match try_commit(store, jobs, true).await {
+            Ok(results) => return results,
+            Err(e) => last = e,
+        }
+    }
+    tracing::error!(error = %last, "ingest commit failed; callers will retry");
+    jobs.iter()
+        .map(|_| Err(StoreError::Invalid(format!("commit failed: {last}"))))
+        .collect()
+}
+
+async fn try_commit(store: &Store, jobs: &[Job], careful: bool) -> Result<JobResults, sqlx::Error> {
+    let mut tx = store.pool.begin().await?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        results.push(commit_job(&mut tx, job).await);
+        results.push(Ok(commit_job(&mut tx, job, careful).await?));
     }
-    if let Err(e) = tx.commit().await {
-        tracing::error!(error = %e, "ingest commit failed; callers will retry");
-        return fail_all(&e);
-    }
-    results
+    tx.commit().await?;
+    Ok(results)
 }
 
 async fn commit_job(
     tx: &mut Transaction<'static, Any>,
     job: &Job,
-) -> Result<Vec<Delivery>, StoreError> {
+    careful: bool,
+) -> Result<Vec<Delivery>, sqlx::Error> {
     let mut out = Vec::with_capacity(job.items.len());
     for p in &job.items {
-        out.push(commit_item(tx, p).await?);
+        out.push(if careful {
+            commit_item_carefully(tx, p).await?
+        } else {
+            insert_item(tx, p, None, false).await?
+        });
     }
     if let Some(c) = &job.cursor {
         if out.iter().all(Delivery::is_committed) {
@@ -101,8 +150,8 @@ async fn commit_job(
                  ON CONFLICT (channel_name, stream) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             )
             .bind(c.channel_name.as_str())
-            .bind(&c.stream)
-            .bind(&c.cursor.0)
+            .bind(text(&c.stream))
+            .bind(text(&c.cursor.0))
             .bind(now_micros())
             .execute(&mut **tx)
             .await?;
@@ -114,46 +163,66 @@ async fn commit_job(
 /// One item in its own savepoint: a database error on it (odd data, a constraint) turns
 /// it into a quarantine record with the error as the reason instead of failing the
 /// others, so bad input never blocks a channel.
-async fn commit_item(
+async fn commit_item_carefully(
     tx: &mut Transaction<'static, Any>,
     p: &Prepared,
-) -> Result<Delivery, StoreError> {
+) -> Result<Delivery, sqlx::Error> {
     sqlx::query("SAVEPOINT item").execute(&mut **tx).await?;
-    match insert_item(tx, p, None).await {
+    let err = match insert_item(tx, p, None, true).await {
+        Ok(d) => {
+            sqlx::query("RELEASE SAVEPOINT item")
+                .execute(&mut **tx)
+                .await?;
+            return Ok(d);
+        }
+        // A deadlock, a busy database or a lost connection says nothing about the item:
+        // the whole batch goes again rather than quarantining a good message.
+        Err(e) if is_transient(&e) => return Err(e),
+        Err(e) => e,
+    };
+    sqlx::query("ROLLBACK TO SAVEPOINT item")
+        .execute(&mut **tx)
+        .await?;
+    tracing::warn!(channel = %p.item.channel_name, external_id = %p.item.external_id, error = %err,
+        "could not store item; quarantining it");
+    match insert_item(tx, p, Some(format!("could not be stored: {err}")), true).await {
         Ok(d) => {
             sqlx::query("RELEASE SAVEPOINT item")
                 .execute(&mut **tx)
                 .await?;
             Ok(d)
         }
-        Err(e) => {
+        Err(e2) => {
             sqlx::query("ROLLBACK TO SAVEPOINT item")
                 .execute(&mut **tx)
                 .await?;
-            tracing::warn!(channel = %p.item.channel_name, external_id = %p.item.external_id, error = %e,
-                "could not store item; quarantining it");
-            let reason = format!("could not be stored: {e}");
-            match insert_item(tx, p, Some(reason)).await {
-                Ok(d) => {
-                    sqlx::query("RELEASE SAVEPOINT item")
-                        .execute(&mut **tx)
-                        .await?;
-                    Ok(d)
-                }
-                Err(e2) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT item")
-                        .execute(&mut **tx)
-                        .await?;
-                    sqlx::query("RELEASE SAVEPOINT item")
-                        .execute(&mut **tx)
-                        .await?;
-                    Ok(Delivery::Retry {
-                        reason: e2.to_string(),
-                    })
-                }
-            }
+            sqlx::query("RELEASE SAVEPOINT item")
+                .execute(&mut **tx)
+                .await?;
+            Ok(Delivery::Retry {
+                reason: e2.to_string(),
+            })
         }
     }
+}
+
+/// Errors caused by the moment rather than by the data.
+fn is_transient(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        // I/O, pool timeouts, protocol errors: the database, not the item.
+        return true;
+    };
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    if let Ok(n) = code.parse::<i64>() {
+        // SQLite (extended) result codes: BUSY, LOCKED, IOERR, FULL, PROTOCOL.
+        return matches!(n & 0xff, 5 | 6 | 10 | 13 | 15);
+    }
+    // PostgreSQL SQLSTATE classes: transaction rollback (deadlock, serialization),
+    // connection, resources, operator intervention, lock not available.
+    ["40", "08", "53", "57", "58"]
+        .iter()
+        .any(|c| code.starts_with(c))
+        || code == "55P03"
 }
 
 /// PostgreSQL text cannot hold NUL; SQLite would but nothing downstream wants it.
@@ -165,6 +234,7 @@ async fn insert_item(
     tx: &mut Transaction<'static, Any>,
     p: &Prepared,
     force_quarantine: Option<String>,
+    careful: bool,
 ) -> Result<Delivery, sqlx::Error> {
     let item = &p.item;
     let ch = item.channel_name.as_str();
@@ -183,8 +253,8 @@ async fn insert_item(
     .rows_affected();
     if fresh == 0 {
         let tracking: Option<String> = sqlx::query_scalar(
-            "SELECT c.tracking_id FROM inbound_keys k LEFT JOIN complaints c ON c.id = k.complaint_id
-             WHERE k.channel_name = $1 AND k.external_id = $2",
+            "SELECT c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
+             WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2",
         )
         .bind(ch)
         .bind(&ext)
@@ -220,9 +290,9 @@ async fn insert_item(
         (None, InboundKind::Complaint(_)) => None,
     };
     if let Some((disposition, reason, outcome)) = reject {
-        let id: i64 = sqlx::query_scalar(
+        sqlx::query(
             "INSERT INTO intake_rejects (channel, channel_name, external_id, disposition, reason, raw_id, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(item.channel)
         .bind(ch)
@@ -231,14 +301,6 @@ async fn insert_item(
         .bind(text(reason))
         .bind(raw_id)
         .bind(received)
-        .fetch_one(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE inbound_keys SET reject_id = $1 WHERE channel_name = $2 AND external_id = $3",
-        )
-        .bind(id)
-        .bind(ch)
-        .bind(&ext)
         .execute(&mut **tx)
         .await?;
         return Ok(Delivery::Committed {
@@ -260,7 +322,13 @@ async fn insert_item(
             (id, tid, Outcome::FollowUp)
         }
         None => {
-            let tid = free_tracking_id(tx).await?;
+            // The unique index catches the (2^-35) collision; the careful path then picks
+            // a number it checked first.
+            let tid = if careful {
+                free_tracking_id(tx).await?
+            } else {
+                TrackingId::generate().to_string()
+            };
             let loc = d.location.clone().unwrap_or_default();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body, category,
@@ -292,14 +360,6 @@ async fn insert_item(
             .bind(raw_id)
             .bind(now)
             .fetch_one(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO audit_events (complaint_id, actor, action, after_state, public, at) VALUES ($1, $2, 'received', 'new', TRUE, $3)",
-            )
-            .bind(id)
-            .bind(format!("channel:{ch}"))
-            .bind(now)
-            .execute(&mut **tx)
             .await?;
             (id, tid, Outcome::Created)
         }
@@ -333,12 +393,8 @@ async fn insert_item(
         .execute(&mut **tx)
         .await?;
     }
-    for key in item
-        .thread
-        .keys
-        .iter()
-        .chain(std::iter::once(&item.external_id))
-    {
+    // The message's own id is found through `messages`; only extra keys go here.
+    for key in &item.thread.keys {
         sqlx::query("INSERT INTO thread_keys (channel_name, key, complaint_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(ch)
             .bind(text(key))
@@ -346,14 +402,6 @@ async fn insert_item(
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query(
-        "UPDATE inbound_keys SET complaint_id = $1 WHERE channel_name = $2 AND external_id = $3",
-    )
-    .bind(complaint_id)
-    .bind(ch)
-    .bind(&ext)
-    .execute(&mut **tx)
-    .await?;
     Ok(Delivery::Committed {
         outcome,
         tracking_id: Some(tracking_id),
@@ -369,7 +417,11 @@ async fn find_thread(
     for r in &item.thread.refs {
         let row: Option<AnyRow> = sqlx::query(
             "SELECT c.id, c.tracking_id FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
-             WHERE t.channel_name = $1 AND t.key = $2",
+             WHERE t.channel_name = $1 AND t.key = $2
+             UNION ALL
+             SELECT c.id, c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
+             WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2
+             LIMIT 1",
         )
         .bind(item.channel_name.as_str())
         .bind(text(r))

@@ -252,7 +252,14 @@ impl Store {
         let id: i64 = row.try_get(0)?;
         let status: String = row.try_get(1)?;
         let confidential = flag(&row, "confidential")?;
-        let mut updates: Vec<PublicUpdate> = sqlx::query(
+        let received_at = from_micros(row.try_get(4)?);
+        let received = PublicUpdate {
+            at: received_at,
+            status: Some("new".into()),
+            status_label: Some(status_label("new")),
+            text: None,
+        };
+        let mut updates: Vec<PublicUpdate> = std::iter::once(Ok(received)).chain(sqlx::query(
             "SELECT at, after_state FROM audit_events WHERE complaint_id = $1 AND public = TRUE ORDER BY at, id",
         )
         .bind(id)
@@ -267,7 +274,7 @@ impl Store {
                 status: st,
                 text: None,
             })
-        })
+        }))
         .collect::<Result<_, sqlx::Error>>()?;
         if !confidential {
             for r in sqlx::query("SELECT at, body FROM messages WHERE complaint_id = $1 AND direction = 'out' AND public = TRUE ORDER BY at, id")
@@ -283,7 +290,7 @@ impl Store {
             tracking_id: tracking_id.to_owned(),
             status_label: status_label(&status),
             status,
-            received_at: from_micros(row.try_get(4)?),
+            received_at,
             title: if confidential {
                 None
             } else {

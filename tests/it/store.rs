@@ -43,7 +43,7 @@ pub fn complaint(ch: &str, ext: &str, title: &str) -> Inbound {
 
 async fn sink(db: &TestDb) -> (Store, StoreSink) {
     let store = db.store().await;
-    let (writer, _) = IngestWriter::spawn(store.clone(), 64);
+    let (writer, _) = IngestWriter::spawn(store.clone(), 64, 2);
     (store.clone(), StoreSink::new(store, writer))
 }
 

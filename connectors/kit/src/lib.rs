@@ -20,6 +20,7 @@ mod outbound;
 pub mod signature;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tracking;
 
 pub use channel::{
     BuildContext, Channel, ChannelFactory, HealthCheck, HealthHandle, HealthState, OutboundSender,
@@ -32,6 +33,7 @@ pub use inbound::{
 };
 pub use names::{ChannelName, InvalidName};
 pub use outbound::{OutboundKind, OutboundMessage, Recipient, SendReceipt};
+pub use tracking::{InvalidTrackingId, TrackingId};
 
 /// The store as a connector sees it: commit batches, read cursors.
 #[async_trait::async_trait]

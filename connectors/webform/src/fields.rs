@@ -74,7 +74,7 @@ pub struct FileUpload {
 
 /// Limits and choices that come from configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FormRules {
     /// Allowed categories (slug → label); empty means any category text is refused
     /// except none.
@@ -88,6 +88,7 @@ pub struct FormRules {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Category {
     pub slug: String,
     pub label: String,

@@ -1,4 +1,4 @@
-//! Tracking numbers: `7KQM-3XW9`, eight characters from Crockford's base-32 alphabet
+//! Tracking numbers: `7KQM-3XW0`, eight characters from Crockford's base-32 alphabet
 //! (no I, L, O or U, so nothing reads like another letter or a rude word), the last a
 //! Luhn mod 32 check character that catches any single mistyped character and most
 //! swapped neighbours. 35 random bits: collisions are checked by the store regardless.
@@ -87,7 +87,7 @@ impl TrackingId {
     }
 
     /// Finds a tracking number inside free text such as an e-mail subject
-    /// (`Re: Air mati [7KQM-3XW9]`).
+    /// (`Re: Air mati [7KQM-3XW0]`).
     pub fn find_in(text: &str) -> Option<Self> {
         text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
             .filter(|w| w.len() == 9 && w.as_bytes().get(4) == Some(&b'-'))
