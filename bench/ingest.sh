@@ -64,7 +64,7 @@ TOML
   "$BIN" run --config "$dir/aduan.toml" 2>"$dir/log" &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$port/api/v1/reports" > "$dir/wrk.txt"
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port/api/v1/reports" > "$dir/wrk.txt"
   kill -TERM $pid; wait $pid || true
   local rps non201
   rps=$(awk '/Requests\/sec/ {print $2}' "$dir/wrk.txt")

@@ -244,3 +244,115 @@ pub async fn check_pull(
     );
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ComplaintDraft, ConnectorError, Raw, Threading};
+
+    fn item(name: &ChannelName, n: usize) -> Inbound {
+        Inbound {
+            channel: "toy",
+            channel_name: name.clone(),
+            external_id: format!("m{n}"),
+            received_at: chrono::Utc::now(),
+            kind: InboundKind::Complaint(Box::new(ComplaintDraft {
+                title: format!("laporan {n}"),
+                body: "isi".into(),
+                ..ComplaintDraft::default()
+            })),
+            thread: Threading::default(),
+            raw: Raw {
+                content_type: "text/plain".into(),
+                bytes: format!("m{n}").into(),
+            },
+        }
+    }
+
+    /// A source over a fixed list that resumes from its cursor; `careless` advances its
+    /// own position even when the commit failed, which loses messages.
+    struct Toy {
+        name: ChannelName,
+        total: usize,
+        careless: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl PullSource for Toy {
+        async fn run(&self, ctx: PullContext) -> Result<(), ConnectorError> {
+            let cursor = ctx
+                .sink
+                .cursor(&self.name, "s")
+                .await
+                .map_err(|e| ConnectorError::transient(&self.name, e.0))?;
+            let mut next: usize = cursor.and_then(|c| c.0.parse().ok()).unwrap_or(0);
+            while !ctx.shutdown.is_cancelled() {
+                if next < self.total {
+                    let end = (next + 2).min(self.total);
+                    let batch = Batch {
+                        items: (next..end).map(|n| item(&self.name, n)).collect(),
+                        cursor: Some(crate::CursorUpdate {
+                            channel_name: self.name.clone(),
+                            stream: "s".into(),
+                            cursor: Cursor(end.to_string()),
+                        }),
+                    };
+                    match ctx.sink.commit(batch).await {
+                        Ok(_) => next = end,
+                        Err(_) if self.careless => next = end,
+                        Err(_) => {}
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(())
+        }
+    }
+
+    fn name() -> ChannelName {
+        ChannelName::parse("toy").expect("name")
+    }
+
+    #[tokio::test]
+    async fn a_source_that_retries_uncommitted_batches_passes() {
+        let sink = MemorySink::new();
+        let src = Arc::new(Toy {
+            name: name(),
+            total: 7,
+            careless: false,
+        });
+        let items = check_pull(src, sink.clone(), 7, 2, Duration::from_secs(5)).await;
+        assert_eq!(items.len(), 7);
+        assert_eq!(sink.cursor_of(&name(), "s"), Some(Cursor("7".into())));
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected 7 committed items")]
+    async fn a_source_that_skips_failed_batches_is_caught() {
+        let src = Arc::new(Toy {
+            name: name(),
+            total: 7,
+            careless: true,
+        });
+        check_pull(src, MemorySink::new(), 7, 2, Duration::from_millis(500)).await;
+    }
+
+    #[test]
+    fn the_sink_keeps_one_record_per_key() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let sink = MemorySink::new();
+        rt.block_on(async {
+            let b = || Batch {
+                items: vec![item(&name(), 1)],
+                cursor: None,
+            };
+            sink.commit(b()).await.expect("commit");
+            sink.commit(b()).await.expect("commit");
+        });
+        assert_eq!(sink.items().len(), 1);
+        assert_eq!(sink.duplicates(), 1);
+        check_inbound(&sink.items()[0], &name());
+    }
+}
