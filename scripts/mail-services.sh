@@ -355,16 +355,17 @@ wait_for() { # SECONDS CMD...
 }
 
 # --- start / stop ---------------------------------------------------------------------
+# Each stop_* signals its service and sets STOP_PIDS; wait_stopped then waits for all
+# of them (Postfix takes ~2 s and Dovecot ~3 s to exit, so `stop` signals both first).
+STOP_PIDS=()
+
 stop_dovecot() {
   local pid
   pid="$(dovecot_pid || true)"
   [ -n "$pid" ] || return 0
   log "stopping Dovecot (pid $pid)"
   kill "$pid" 2>/dev/null || true
-  if ! wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"; then
-    log "Dovecot did not stop in 10 s; killing pid $pid"
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  STOP_PIDS+=("$pid")
 }
 
 stop_postfix() {
@@ -372,11 +373,19 @@ stop_postfix() {
   pid="$(postfix_pid || true)"
   [ -n "$pid" ] || return 0
   log "stopping Postfix (pid $pid)"
-  postfix -c "$POSTFIX_ETC" stop >>"$POSTFIX_LOG" 2>&1 </dev/null || kill "$pid" 2>/dev/null || true
-  if ! wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"; then
-    log "Postfix did not stop in 10 s; killing pid $pid"
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  postfix -c "$POSTFIX_ETC" stop </dev/null >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  STOP_PIDS+=("$pid")
+}
+
+wait_stopped() {
+  local pid
+  for pid in "${STOP_PIDS[@]}"; do
+    if ! wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"; then
+      log "pid $pid did not stop in 10 s; killing it"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  STOP_PIDS=()
 }
 
 fail_start() { # NAME LOG WHAT
@@ -395,7 +404,7 @@ start_dovecot() {
     die "Dovecot rejects $DOVECOT_CONF: $err"
   fi
   log "starting Dovecot (IMAP 127.0.0.1:$IMAP_PORT, LMTP 127.0.0.1:$LMTP_PORT)"
-  if ! dovecot -c "$DOVECOT_CONF" </dev/null >>"$DOVECOT_LOG" 2>&1; then
+  if ! dovecot -c "$DOVECOT_CONF" </dev/null >>"$DOVECOT_LOG" 2>&1 9>&-; then
     fail_start Dovecot "$DOVECOT_LOG" "dovecot -c $DOVECOT_CONF failed"
   fi
   wait_for "$WAIT_SECS" dovecot_ok ||
@@ -406,7 +415,7 @@ start_postfix() {
   port_busy "$SMTP_PORT" && die "port $SMTP_PORT is already in use by another process (not this Postfix)"
   log "starting Postfix (SMTP 127.0.0.1:$SMTP_PORT)"
   touch "$POSTFIX_LOG"
-  if ! postfix -c "$POSTFIX_ETC" start </dev/null >>"$POSTFIX_LOG" 2>&1; then
+  if ! postfix -c "$POSTFIX_ETC" start </dev/null >>"$POSTFIX_LOG" 2>&1 9>&-; then
     fail_start Postfix "$POSTFIX_LOG" "postfix -c $POSTFIX_ETC start failed"
   fi
   wait_for "$WAIT_SECS" postfix_ok ||
@@ -503,6 +512,7 @@ cmd_start() {
       if [ -n "$DOVECOT_CHANGED" ]; then log "Dovecot config changed: restarting";
       else log "Dovecot is running but not answering: restarting"; fi
       stop_dovecot
+      wait_stopped
     fi
     start_dovecot
     dovecot_started=1
@@ -510,12 +520,13 @@ cmd_start() {
 
   if postfix_ok && [ -z "$POSTFIX_CHANGED" ]; then
     # Mail deferred while Dovecot was down goes out now rather than after the backoff.
-    [ -z "$dovecot_started" ] || postqueue -c "$POSTFIX_ETC" -f >/dev/null 2>&1 || true
+    [ -z "$dovecot_started" ] || postqueue -c "$POSTFIX_ETC" -f >/dev/null 2>&1 9>&- || true
   else
     if postfix_running; then
       if [ -n "$POSTFIX_CHANGED" ]; then log "Postfix config changed: restarting";
       else log "Postfix is running but not answering: restarting"; fi
       stop_postfix
+      wait_stopped
     fi
     start_postfix
   fi
@@ -527,6 +538,7 @@ cmd_start() {
 cmd_stop() {
   stop_postfix
   stop_dovecot
+  wait_stopped
   log "stopped"
 }
 

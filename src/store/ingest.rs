@@ -17,9 +17,9 @@ use super::{micros, now_micros, Store, StoreError};
 use crate::tracking::TrackingId;
 
 /// One inbound item with its attachments already written to the blob store.
-struct Prepared {
-    item: Inbound,
-    blob_hashes: Vec<String>,
+pub(super) struct Prepared {
+    pub(super) item: Inbound,
+    pub(super) blob_hashes: Vec<String>,
 }
 
 struct Job {
@@ -123,38 +123,57 @@ async fn commit_jobs(store: &Store, jobs: &[Job]) -> JobResults {
 async fn try_commit(store: &Store, jobs: &[Job], careful: bool) -> Result<JobResults, sqlx::Error> {
     let mut tx = store.pool.begin().await?;
     let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        results.push(Ok(commit_job(&mut tx, job, careful).await?));
+    if careful {
+        for job in jobs {
+            results.push(Ok(commit_job_carefully(&mut tx, job).await?));
+        }
+    } else {
+        let items: Vec<&Prepared> = jobs.iter().flat_map(|j| j.items.iter()).collect();
+        let mut deliveries = super::bulk::insert_batch(&mut tx, &items)
+            .await?
+            .into_iter();
+        for job in jobs {
+            let ds: Vec<Delivery> = deliveries.by_ref().take(job.items.len()).collect();
+            if let Some(c) = &job.cursor {
+                if ds.iter().all(Delivery::is_committed) {
+                    save_cursor(&mut tx, c).await?;
+                }
+            }
+            results.push(Ok(ds));
+        }
     }
     tx.commit().await?;
     Ok(results)
 }
 
-async fn commit_job(
+async fn save_cursor(
+    tx: &mut Transaction<'static, Any>,
+    c: &CursorUpdate,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cursors (channel_name, stream, value, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (channel_name, stream) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(c.channel_name.as_str())
+    .bind(text(&c.stream))
+    .bind(text(&c.cursor.0))
+    .bind(now_micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn commit_job_carefully(
     tx: &mut Transaction<'static, Any>,
     job: &Job,
-    careful: bool,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let mut out = Vec::with_capacity(job.items.len());
     for p in &job.items {
-        out.push(if careful {
-            commit_item_carefully(tx, p).await?
-        } else {
-            insert_item(tx, p, None, false).await?
-        });
+        out.push(commit_item_carefully(tx, p).await?);
     }
     if let Some(c) = &job.cursor {
         if out.iter().all(Delivery::is_committed) {
-            sqlx::query(
-                "INSERT INTO cursors (channel_name, stream, value, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (channel_name, stream) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(c.channel_name.as_str())
-            .bind(text(&c.stream))
-            .bind(text(&c.cursor.0))
-            .bind(now_micros())
-            .execute(&mut **tx)
-            .await?;
+            save_cursor(tx, c).await?;
         }
     }
     Ok(out)
@@ -226,11 +245,11 @@ fn is_transient(e: &sqlx::Error) -> bool {
 }
 
 /// PostgreSQL text cannot hold NUL; SQLite would but nothing downstream wants it.
-fn text(s: &str) -> String {
+pub(super) fn text(s: &str) -> String {
     s.replace('\0', "")
 }
 
-async fn insert_item(
+pub(super) async fn insert_item(
     tx: &mut Transaction<'static, Any>,
     p: &Prepared,
     force_quarantine: Option<String>,

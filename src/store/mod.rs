@@ -5,6 +5,7 @@
 //! work on both); the few statements that must differ branch on [`Backend`].
 
 mod blobs;
+mod bulk;
 mod ingest;
 mod outbox;
 mod read;
