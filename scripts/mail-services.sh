@@ -72,12 +72,8 @@ password_note() {
   fi
 }
 
-pick_python() {
-  local py
-  for py in python3 /usr/bin/python3; do
-    if "$py" -c 'import smtplib, imaplib' >/dev/null 2>&1; then echo "$py"; return 0; fi
-  done
-  return 1
+pick_python() { # Debian's own python3 first (no pyenv shim in the way), else PATH's
+  if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
 }
 
 # --- packages -------------------------------------------------------------------------
@@ -327,17 +323,23 @@ lmtp_up() { [[ "$(greeting "$LMTP_PORT" 'QUIT')" == 220* ]]; }
 smtp_up() { [[ "$(greeting "$SMTP_PORT" 'QUIT')" == 220* ]]; }
 port_busy() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
+# True if PID is a live (not zombie) process named NAME.
+alive_as() {
+  [[ "$1" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] &&
+    [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+pid_gone() {
+  [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
 dovecot_pid() {
   local pid
   pid="$(cat "$DOVECOT_RUN/master.pid" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dovecot ] &&
-    echo "$pid"
+  alive_as "$pid" dovecot && echo "$pid"
 }
 postfix_pid() {
   local pid
   pid="$(tr -d ' ' 2>/dev/null <"$POSTFIX_SPOOL/pid/master.pid" || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = master ] &&
-    echo "$pid"
+  alive_as "$pid" master && echo "$pid"
 }
 dovecot_running() { [ -n "$(dovecot_pid)" ]; }
 postfix_running() { [ -n "$(postfix_pid)" ]; }
@@ -380,7 +382,7 @@ stop_postfix() {
 wait_stopped() {
   local pid
   for pid in "${STOP_PIDS[@]}"; do
-    if ! wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"; then
+    if ! wait_for 10 pid_gone "$pid"; then
       log "pid $pid did not stop in 10 s; killing it"
       kill -9 "$pid" 2>/dev/null || true
     fi
@@ -395,10 +397,6 @@ fail_start() { # NAME LOG WHAT
 }
 
 start_dovecot() {
-  local p
-  for p in "$IMAP_PORT" "$LMTP_PORT"; do
-    port_busy "$p" && die "port $p is already in use by another process (not this Dovecot)"
-  done
   local err
   if ! err="$(doveconf -c "$DOVECOT_CONF" -n 2>&1 >/dev/null)"; then
     die "Dovecot rejects $DOVECOT_CONF: $err"
@@ -412,7 +410,6 @@ start_dovecot() {
 }
 
 start_postfix() {
-  port_busy "$SMTP_PORT" && die "port $SMTP_PORT is already in use by another process (not this Postfix)"
   log "starting Postfix (SMTP 127.0.0.1:$SMTP_PORT)"
   touch "$POSTFIX_LOG"
   if ! postfix -c "$POSTFIX_ETC" start </dev/null >>"$POSTFIX_LOG" 2>&1 9>&-; then
@@ -427,7 +424,7 @@ start_postfix() {
 # INBOX over IMAP, deletes it, and checks that every test user can log in.
 self_test() {
   local py
-  py="$(pick_python)" || die "python3 (with smtplib/imaplib) is needed for the self-test"
+  py="$(pick_python)" || die "python3 is needed for the self-test"
   local out
   if ! out="$(MS_PASSWORD="$PASSWORD" MS_USERS="${USERS[*]}" "$py" - \
     "$SMTP_PORT" "$IMAP_PORT" "$SELFTEST_USER" 2>&1 <<'PY'
@@ -504,31 +501,41 @@ cmd_start() {
   write_dovecot_config
   write_postfix_config
 
-  local dovecot_started=""
-  if dovecot_ok && [ -z "$DOVECOT_CHANGED" ]; then
-    :
-  else
-    if dovecot_running; then
-      if [ -n "$DOVECOT_CHANGED" ]; then log "Dovecot config changed: restarting";
-      else log "Dovecot is running but not answering: restarting"; fi
-      stop_dovecot
-      wait_stopped
-    fi
-    start_dovecot
-    dovecot_started=1
+  local need_dovecot="" need_postfix=""
+  dovecot_ok && [ -z "$DOVECOT_CHANGED" ] || need_dovecot=1
+  postfix_ok && [ -z "$POSTFIX_CHANGED" ] || need_postfix=1
+
+  if [ -n "$need_dovecot" ] && dovecot_running; then
+    if [ -n "$DOVECOT_CHANGED" ]; then log "Dovecot config changed: restarting"
+    else log "Dovecot is running but not answering: restarting"; fi
+    stop_dovecot
+  fi
+  if [ -n "$need_postfix" ] && postfix_running; then
+    if [ -n "$POSTFIX_CHANGED" ]; then log "Postfix config changed: restarting"
+    else log "Postfix is running but not answering: restarting"; fi
+    stop_postfix
+  fi
+  wait_stopped
+
+  # Refuse before starting anything if another program holds one of our ports.
+  local p
+  if [ -n "$need_dovecot" ]; then
+    for p in "$IMAP_PORT" "$LMTP_PORT"; do
+      if port_busy "$p"; then
+        die "port $p is already in use by another program (not this Dovecot); choose another with ADUAN_IMAP_PORT / ADUAN_LMTP_PORT"
+      fi
+    done
+  fi
+  if [ -n "$need_postfix" ] && port_busy "$SMTP_PORT"; then
+    die "port $SMTP_PORT is already in use by another program (not this Postfix); choose another with ADUAN_SMTP_PORT"
   fi
 
-  if postfix_ok && [ -z "$POSTFIX_CHANGED" ]; then
-    # Mail deferred while Dovecot was down goes out now rather than after the backoff.
-    [ -z "$dovecot_started" ] || postqueue -c "$POSTFIX_ETC" -f >/dev/null 2>&1 9>&- || true
-  else
-    if postfix_running; then
-      if [ -n "$POSTFIX_CHANGED" ]; then log "Postfix config changed: restarting";
-      else log "Postfix is running but not answering: restarting"; fi
-      stop_postfix
-      wait_stopped
-    fi
+  if [ -n "$need_dovecot" ]; then start_dovecot; fi
+  if [ -n "$need_postfix" ]; then
     start_postfix
+  elif [ -n "$need_dovecot" ]; then
+    # Mail deferred while Dovecot was down goes out now rather than after the backoff.
+    postqueue -c "$POSTFIX_ETC" -f >/dev/null 2>&1 9>&- || true
   fi
 
   self_test
