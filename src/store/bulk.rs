@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aduan_kit::{Delivery, InboundKind, Outcome};
+use aduan_kit::{ComplaintDraft, Delivery, InboundKind, Outcome};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments, Row, Transaction};
 
@@ -15,7 +15,7 @@ use super::{micros, now_micros};
 use crate::tracking::TrackingId;
 
 /// A value to bind; owned so rows can be built before the statement.
-enum V {
+pub(super) enum V {
     I(i64),
     S(String),
     Os(Option<String>),
@@ -40,7 +40,7 @@ fn add(args: &mut AnyArguments<'static>, v: V) -> Result<(), sqlx::Error> {
 const CHUNK: usize = 64;
 
 /// `INSERT INTO {head} VALUES (...), (...) {tail}` over `rows`, in chunks.
-async fn insert_rows(
+pub(super) async fn insert_rows(
     tx: &mut Transaction<'static, Any>,
     head: &str,
     rows: Vec<Vec<V>>,
@@ -78,17 +78,134 @@ async fn insert_rows(
     Ok(out)
 }
 
-type Key = (String, String);
+pub(super) type Key = (String, String);
 
-fn key_of(row: &AnyRow) -> Result<(i64, Key), sqlx::Error> {
-    Ok((
-        row.try_get("id")?,
-        (row.try_get("channel_name")?, row.try_get("external_id")?),
-    ))
+pub(super) fn key(p: &Prepared) -> Key {
+    (p.item.channel_name.to_string(), text(&p.item.external_id))
 }
 
-fn key(p: &Prepared) -> Key {
-    (p.item.channel_name.to_string(), text(&p.item.external_id))
+pub(super) const COMPLAINTS: &str =
+    "complaints (tracking_id, channel, channel_name, external_id, title, body,
+    category, reporter_name, reporter_handle, reporter_email, reporter_phone, reporter_user_id,
+    anonymous, confidential, received_at, occurred_on, location_text, location_lat, location_lon,
+    raw_id, created_at, updated_at)";
+pub(super) const MESSAGES: &str =
+    "messages (complaint_id, direction, channel, channel_name, external_id, body, at, raw_id)";
+pub(super) const ATTACHMENTS: &str =
+    "attachments (complaint_id, message_id, filename, content_type, size, sha256)";
+pub(super) const THREAD_KEYS: &str = "thread_keys (channel_name, key, complaint_id)";
+const RETURNING_KEY: &str = "RETURNING id, channel_name, external_id";
+
+fn draft(p: &Prepared) -> Result<&ComplaintDraft, sqlx::Error> {
+    match &p.item.kind {
+        InboundKind::Complaint(d) => Ok(d),
+        _ => Err(sqlx::Error::Protocol("not a complaint".into())),
+    }
+}
+
+pub(super) fn complaint_row(
+    p: &Prepared,
+    tracking_id: &str,
+    raw_id: i64,
+    now: i64,
+) -> Result<Vec<V>, sqlx::Error> {
+    let d = draft(p)?;
+    let (ch, ext) = key(p);
+    let loc = d.location.clone().unwrap_or_default();
+    Ok(vec![
+        V::S(tracking_id.to_owned()),
+        V::S(p.item.channel.to_owned()),
+        V::S(ch),
+        V::S(ext),
+        V::S(text(&d.title)),
+        V::S(text(&d.body)),
+        V::Os(d.category.as_deref().map(text)),
+        V::Os(d.reporter.name.as_deref().map(text)),
+        V::Os(d.reporter.handle.as_deref().map(text)),
+        V::Os(d.reporter.email.as_deref().map(text)),
+        V::Os(d.reporter.phone.as_deref().map(text)),
+        V::Os(d.reporter.user_id.as_deref().map(text)),
+        V::B(d.anonymous),
+        V::B(d.confidential),
+        V::I(micros(p.item.received_at)),
+        V::Os(d.occurred_on.map(|d| d.format("%Y-%m-%d").to_string())),
+        V::Os(loc.text.as_deref().map(text)),
+        V::Of(loc.lat),
+        V::Of(loc.lon),
+        V::I(raw_id),
+        V::I(now),
+        V::I(now),
+    ])
+}
+
+/// The citizen's message that opens or follows up a complaint.
+pub(super) fn message_row(
+    p: &Prepared,
+    complaint_id: i64,
+    raw_id: i64,
+) -> Result<Vec<V>, sqlx::Error> {
+    let (ch, ext) = key(p);
+    Ok(vec![
+        V::I(complaint_id),
+        V::S("in".into()),
+        V::S(p.item.channel.to_owned()),
+        V::S(ch),
+        V::S(ext),
+        V::S(text(&draft(p)?.body)),
+        V::I(micros(p.item.received_at)),
+        V::I(raw_id),
+    ])
+}
+
+pub(super) fn attachment_rows(
+    p: &Prepared,
+    complaint_id: i64,
+    message_id: i64,
+) -> Result<Vec<Vec<V>>, sqlx::Error> {
+    Ok(draft(p)?
+        .attachments
+        .iter()
+        .zip(&p.blob_hashes)
+        .map(|(a, hash)| {
+            vec![
+                V::I(complaint_id),
+                V::I(message_id),
+                V::S(text(&a.filename)),
+                V::S(text(&a.content_type)),
+                V::I(i64::try_from(a.bytes.len()).unwrap_or(i64::MAX)),
+                V::S(hash.clone()),
+            ]
+        })
+        .collect())
+}
+
+/// Extra keys that let later messages join (a message's own id is found through
+/// `messages`).
+pub(super) fn thread_key_rows(p: &Prepared, complaint_id: i64) -> Vec<Vec<V>> {
+    let ch = p.item.channel_name.to_string();
+    p.item
+        .thread
+        .keys
+        .iter()
+        .map(|k| vec![V::S(ch.clone()), V::S(text(k)), V::I(complaint_id)])
+        .collect()
+}
+
+fn ids_by_key(rows: &[AnyRow]) -> Result<HashMap<Key, i64>, sqlx::Error> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                (r.try_get("channel_name")?, r.try_get("external_id")?),
+                r.try_get("id")?,
+            ))
+        })
+        .collect()
+}
+
+fn lookup(map: &HashMap<Key, i64>, k: &Key, what: &str) -> Result<i64, sqlx::Error> {
+    map.get(k)
+        .copied()
+        .ok_or_else(|| sqlx::Error::Protocol(format!("{what} not returned by its insert")))
 }
 
 pub(super) async fn insert_batch(
@@ -98,11 +215,9 @@ pub(super) async fn insert_batch(
     let now = now_micros();
     let mut out: Vec<Option<Delivery>> = vec![None; items.len()];
 
-    // Plain complaints, first occurrence of each key; repeats within the batch; the rest.
+    // Plain complaints (first occurrence of each key), repeats within the batch, the rest.
     let mut first_of: HashMap<Key, usize> = HashMap::new();
-    let mut plain = Vec::new();
-    let mut repeats = Vec::new();
-    let mut rest = Vec::new();
+    let (mut plain, mut repeats, mut rest) = (Vec::new(), Vec::new(), Vec::new());
     for (i, p) in items.iter().enumerate() {
         let is_plain = matches!(p.item.kind, InboundKind::Complaint(_))
             && p.item.thread.refs.is_empty()
@@ -119,13 +234,14 @@ pub(super) async fn insert_batch(
 
     // The ledger decides what is new; its unique key also makes a concurrent writer of the
     // same message wait for this transaction.
+    let ledger = plain.iter().map(|&i| {
+        let (ch, ext) = key(items[i]);
+        vec![V::S(ch), V::S(ext), V::I(now)]
+    });
     let fresh: HashSet<Key> = insert_rows(
         tx,
         "inbound_keys (channel_name, external_id, at)",
-        plain
-            .iter()
-            .map(|&i| vec![V::S(key(items[i]).0), V::S(key(items[i]).1), V::I(now)])
-            .collect(),
+        ledger.collect(),
         "ON CONFLICT DO NOTHING RETURNING channel_name, external_id",
     )
     .await?
@@ -135,188 +251,87 @@ pub(super) async fn insert_batch(
 
     let mut new = Vec::new();
     for &i in &plain {
-        let k = key(items[i]);
-        if fresh.contains(&k) {
+        let (ch, ext) = key(items[i]);
+        if fresh.contains(&(ch.clone(), ext.clone())) {
             new.push(i);
         } else {
-            let tracking: Option<String> = sqlx::query_scalar(
-                "SELECT c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
-                 WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2",
-            )
-            .bind(&k.0)
-            .bind(&k.1)
-            .fetch_optional(&mut **tx)
-            .await?;
-            out[i] = Some(Delivery::Committed {
-                outcome: Outcome::Duplicate,
-                tracking_id: tracking,
-            });
+            out[i] = Some(duplicate(tx, &ch, &ext).await?);
         }
     }
 
     if !new.is_empty() {
-        let raw_ids: HashMap<Key, i64> = insert_rows(
+        let raws = new.iter().map(|&i| {
+            let it = &items[i].item;
+            let (ch, ext) = key(items[i]);
+            vec![
+                V::S(ch),
+                V::S(ext),
+                V::S(text(&it.raw.content_type)),
+                V::Bytes(it.raw.bytes.to_vec()),
+                V::I(micros(it.received_at)),
+            ]
+        });
+        let raw_rows = insert_rows(
             tx,
             "raw_originals (channel_name, external_id, content_type, body, received_at)",
-            new.iter()
-                .map(|&i| {
-                    let it = &items[i].item;
-                    let (ch, ext) = key(items[i]);
-                    vec![
-                        V::S(ch),
-                        V::S(ext),
-                        V::S(text(&it.raw.content_type)),
-                        V::Bytes(it.raw.bytes.to_vec()),
-                        V::I(micros(it.received_at)),
-                    ]
-                })
-                .collect(),
-            "RETURNING id, channel_name, external_id",
+            raws.collect(),
+            RETURNING_KEY,
         )
-        .await?
-        .iter()
-        .map(|r| key_of(r).map(|(id, k)| (k, id)))
-        .collect::<Result<_, sqlx::Error>>()?;
+        .await?;
+        let raw_ids = ids_by_key(&raw_rows)?;
 
-        // A colliding tracking number (one in 2^35) fails the statement; the careful
-        // path then checks each number before using it.
+        // A colliding tracking number (one in 2^35) fails the statement; the careful path
+        // then checks each number before using it.
         let tids: HashMap<Key, String> = new
             .iter()
             .map(|&i| (key(items[i]), TrackingId::generate().to_string()))
             .collect();
-        let mut rows = Vec::with_capacity(new.len());
+        let rows = new
+            .iter()
+            .map(|&i| {
+                let k = key(items[i]);
+                complaint_row(
+                    items[i],
+                    &tids[&k],
+                    lookup(&raw_ids, &k, "raw original")?,
+                    now,
+                )
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let complaint_ids = ids_by_key(&insert_rows(tx, COMPLAINTS, rows, RETURNING_KEY).await?)?;
+
+        let rows = new
+            .iter()
+            .map(|&i| {
+                let k = key(items[i]);
+                message_row(
+                    items[i],
+                    lookup(&complaint_ids, &k, "complaint")?,
+                    lookup(&raw_ids, &k, "raw original")?,
+                )
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let message_ids = ids_by_key(&insert_rows(tx, MESSAGES, rows, RETURNING_KEY).await?)?;
+
+        let (mut files, mut keys) = (Vec::new(), Vec::new());
         for &i in &new {
-            let it = &items[i].item;
-            let InboundKind::Complaint(d) = &it.kind else {
-                continue;
-            };
             let k = key(items[i]);
-            let loc = d.location.clone().unwrap_or_default();
-            rows.push(vec![
-                V::S(tids[&k].clone()),
-                V::S(it.channel.to_owned()),
-                V::S(k.0.clone()),
-                V::S(k.1.clone()),
-                V::S(text(&d.title)),
-                V::S(text(&d.body)),
-                V::Os(d.category.as_deref().map(text)),
-                V::Os(d.reporter.name.as_deref().map(text)),
-                V::Os(d.reporter.handle.as_deref().map(text)),
-                V::Os(d.reporter.email.as_deref().map(text)),
-                V::Os(d.reporter.phone.as_deref().map(text)),
-                V::Os(d.reporter.user_id.as_deref().map(text)),
-                V::B(d.anonymous),
-                V::B(d.confidential),
-                V::I(micros(it.received_at)),
-                V::Os(d.occurred_on.map(|d| d.format("%Y-%m-%d").to_string())),
-                V::Os(loc.text.as_deref().map(text)),
-                V::Of(loc.lat),
-                V::Of(loc.lon),
-                V::I(
-                    raw_ids
-                        .get(&k)
-                        .copied()
-                        .ok_or_else(|| sqlx::Error::Protocol("raw original not returned".into()))?,
-                ),
-                V::I(now),
-                V::I(now),
-            ]);
+            let cid = lookup(&complaint_ids, &k, "complaint")?;
+            files.extend(attachment_rows(
+                items[i],
+                cid,
+                lookup(&message_ids, &k, "message")?,
+            )?);
+            keys.extend(thread_key_rows(items[i], cid));
         }
-        let complaint_ids: HashMap<Key, i64> = insert_rows(
-            tx,
-            "complaints (tracking_id, channel, channel_name, external_id, title, body, category,
-                reporter_name, reporter_handle, reporter_email, reporter_phone, reporter_user_id,
-                anonymous, confidential, received_at, occurred_on, location_text, location_lat, location_lon,
-                raw_id, created_at, updated_at)",
-            rows,
-            "RETURNING id, channel_name, external_id",
-        )
-        .await?
-        .iter()
-        .map(|r| key_of(r).map(|(id, k)| (k, id)))
-        .collect::<Result<_, sqlx::Error>>()?;
-        let cid = |k: &Key| {
-            complaint_ids
-                .get(k)
-                .copied()
-                .ok_or_else(|| sqlx::Error::Protocol("complaint not returned".into()))
-        };
-
-        let mut rows = Vec::with_capacity(new.len());
-        for &i in &new {
-            let it = &items[i].item;
-            let InboundKind::Complaint(d) = &it.kind else {
-                continue;
-            };
-            let k = key(items[i]);
-            rows.push(vec![
-                V::I(cid(&k)?),
-                V::S("in".into()),
-                V::S(it.channel.to_owned()),
-                V::S(k.0.clone()),
-                V::S(k.1.clone()),
-                V::S(text(&d.body)),
-                V::I(micros(it.received_at)),
-                V::I(raw_ids[&k]),
-            ]);
-        }
-        let message_ids: HashMap<Key, i64> = insert_rows(
-            tx,
-            "messages (complaint_id, direction, channel, channel_name, external_id, body, at, raw_id)",
-            rows,
-            "RETURNING id, channel_name, external_id",
-        )
-        .await?
-        .iter()
-        .map(|r| key_of(r).map(|(id, k)| (k, id)))
-        .collect::<Result<_, sqlx::Error>>()?;
-
-        let mut files = Vec::new();
-        let mut thread_keys = Vec::new();
-        for &i in &new {
-            let p = items[i];
-            let InboundKind::Complaint(d) = &p.item.kind else {
-                continue;
-            };
-            let k = key(p);
-            for (a, hash) in d.attachments.iter().zip(&p.blob_hashes) {
-                files.push(vec![
-                    V::I(cid(&k)?),
-                    V::I(
-                        message_ids
-                            .get(&k)
-                            .copied()
-                            .ok_or_else(|| sqlx::Error::Protocol("message not returned".into()))?,
-                    ),
-                    V::S(text(&a.filename)),
-                    V::S(text(&a.content_type)),
-                    V::I(i64::try_from(a.bytes.len()).unwrap_or(i64::MAX)),
-                    V::S(hash.clone()),
-                ]);
-            }
-            for tk in &p.item.thread.keys {
-                thread_keys.push(vec![V::S(k.0.clone()), V::S(text(tk)), V::I(cid(&k)?)]);
-            }
-        }
-        insert_rows(
-            tx,
-            "attachments (complaint_id, message_id, filename, content_type, size, sha256)",
-            files,
-            "",
-        )
-        .await?;
-        insert_rows(
-            tx,
-            "thread_keys (channel_name, key, complaint_id)",
-            thread_keys,
-            "ON CONFLICT DO NOTHING",
-        )
-        .await?;
+        insert_rows(tx, ATTACHMENTS, files, "").await?;
+        insert_rows(tx, THREAD_KEYS, keys, "ON CONFLICT DO NOTHING").await?;
 
         for &i in &new {
+            let tracking_id = Some(tids[&key(items[i])].clone());
             out[i] = Some(Delivery::Committed {
                 outcome: Outcome::Created,
-                tracking_id: Some(tids[&key(items[i])].clone()),
+                tracking_id,
             });
         }
     }
@@ -337,4 +352,25 @@ pub(super) async fn insert_batch(
     out.into_iter()
         .map(|d| d.ok_or_else(|| sqlx::Error::Protocol("batch item left unanswered".into())))
         .collect()
+}
+
+/// The answer for a message already stored: the complaint it went to, if any.
+pub(super) async fn duplicate(
+    tx: &mut Transaction<'static, Any>,
+    channel: &str,
+    external_id: &str,
+) -> Result<Delivery, sqlx::Error> {
+    let tracking_id: Option<String> = sqlx::query_scalar(
+        "SELECT c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
+         WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2",
+    )
+    .bind(channel)
+    .bind(external_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .flatten();
+    Ok(Delivery::Committed {
+        outcome: Outcome::Duplicate,
+        tracking_id,
+    })
 }

@@ -13,6 +13,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::bulk::{
+    attachment_rows, complaint_row, duplicate, insert_rows, message_row, thread_key_rows,
+    ATTACHMENTS, COMPLAINTS, MESSAGES, THREAD_KEYS,
+};
 use super::{micros, now_micros, Store, StoreError};
 use crate::tracking::TrackingId;
 
@@ -271,19 +275,7 @@ pub(super) async fn insert_item(
     .await?
     .rows_affected();
     if fresh == 0 {
-        let tracking: Option<String> = sqlx::query_scalar(
-            "SELECT c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
-             WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2",
-        )
-        .bind(ch)
-        .bind(&ext)
-        .fetch_optional(&mut **tx)
-        .await?
-        .flatten();
-        return Ok(Delivery::Committed {
-            outcome: Outcome::Duplicate,
-            tracking_id: tracking,
-        });
+        return duplicate(tx, ch, &ext).await;
     }
 
     let raw_id: i64 = sqlx::query_scalar(
@@ -327,10 +319,6 @@ pub(super) async fn insert_item(
             tracking_id: None,
         });
     }
-    let InboundKind::Complaint(d) = &item.kind else {
-        unreachable!("non-complaints returned above")
-    };
-
     let (complaint_id, tracking_id, outcome) = match find_thread(tx, item).await? {
         Some((id, tid)) => {
             sqlx::query("UPDATE complaints SET updated_at = $1 WHERE id = $2")
@@ -348,79 +336,36 @@ pub(super) async fn insert_item(
             } else {
                 TrackingId::generate().to_string()
             };
-            let loc = d.location.clone().unwrap_or_default();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body, category,
-                    reporter_name, reporter_handle, reporter_email, reporter_phone, reporter_user_id,
-                    anonymous, confidential, received_at, occurred_on, location_text, location_lat, location_lon,
-                    raw_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
-                 RETURNING id",
-            )
-            .bind(&tid)
-            .bind(item.channel)
-            .bind(ch)
-            .bind(&ext)
-            .bind(text(&d.title))
-            .bind(text(&d.body))
-            .bind(d.category.as_deref().map(text))
-            .bind(d.reporter.name.as_deref().map(text))
-            .bind(d.reporter.handle.as_deref().map(text))
-            .bind(d.reporter.email.as_deref().map(text))
-            .bind(d.reporter.phone.as_deref().map(text))
-            .bind(d.reporter.user_id.as_deref().map(text))
-            .bind(d.anonymous)
-            .bind(d.confidential)
-            .bind(received)
-            .bind(d.occurred_on.map(|d| d.format("%Y-%m-%d").to_string()))
-            .bind(loc.text.as_deref().map(text))
-            .bind(loc.lat)
-            .bind(loc.lon)
-            .bind(raw_id)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await?;
+            let row = complaint_row(p, &tid, raw_id, now)?;
+            let rows = insert_rows(tx, COMPLAINTS, vec![row], "RETURNING id").await?;
+            let id: i64 = rows
+                .first()
+                .ok_or(sqlx::Error::RowNotFound)?
+                .try_get("id")?;
             (id, tid, Outcome::Created)
         }
     };
 
-    let message_id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at, raw_id)
-         VALUES ($1, 'in', $2, $3, $4, $5, $6, $7) RETURNING id",
+    let row = message_row(p, complaint_id, raw_id)?;
+    let rows = insert_rows(tx, MESSAGES, vec![row], "RETURNING id").await?;
+    let message_id: i64 = rows
+        .first()
+        .ok_or(sqlx::Error::RowNotFound)?
+        .try_get("id")?;
+    insert_rows(
+        tx,
+        ATTACHMENTS,
+        attachment_rows(p, complaint_id, message_id)?,
+        "",
     )
-    .bind(complaint_id)
-    .bind(item.channel)
-    .bind(ch)
-    .bind(&ext)
-    .bind(text(&d.body))
-    .bind(received)
-    .bind(raw_id)
-    .fetch_one(&mut **tx)
     .await?;
-
-    for (a, hash) in d.attachments.iter().zip(&p.blob_hashes) {
-        sqlx::query(
-            "INSERT INTO attachments (complaint_id, message_id, filename, content_type, size, sha256)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(complaint_id)
-        .bind(message_id)
-        .bind(text(&a.filename))
-        .bind(text(&a.content_type))
-        .bind(i64::try_from(a.bytes.len()).unwrap_or(i64::MAX))
-        .bind(hash)
-        .execute(&mut **tx)
-        .await?;
-    }
-    // The message's own id is found through `messages`; only extra keys go here.
-    for key in &item.thread.keys {
-        sqlx::query("INSERT INTO thread_keys (channel_name, key, complaint_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(ch)
-            .bind(text(key))
-            .bind(complaint_id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    insert_rows(
+        tx,
+        THREAD_KEYS,
+        thread_key_rows(p, complaint_id),
+        "ON CONFLICT DO NOTHING",
+    )
+    .await?;
     Ok(Delivery::Committed {
         outcome,
         tracking_id: Some(tracking_id),
