@@ -69,7 +69,7 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Most items committed in one transaction by an ingest writer.
     pub max_batch: usize,
-    /// Ingest writer tasks; 0 picks 1 for SQLite (one writer at a time anyway) and 4 for
+    /// Ingest writer tasks; 0 picks 1 for SQLite (one writer at a time anyway) and 2 for
     /// PostgreSQL (overlapping round trips).
     pub writers: usize,
 }
@@ -278,7 +278,7 @@ impl Config {
     pub fn ingest_writers(&self) -> usize {
         match self.database.writers {
             0 if self.database_url().starts_with("sqlite:") => 1,
-            0 => 4,
+            0 => 2,
             n => n,
         }
     }

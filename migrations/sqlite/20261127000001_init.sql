@@ -1,14 +1,5 @@
 -- aduan schema, SQLite. Times are microseconds since the Unix epoch (UTC).
 
-CREATE TABLE raw_originals (
-    id            INTEGER PRIMARY KEY,
-    channel_name  TEXT    NOT NULL,
-    external_id   TEXT    NOT NULL,
-    content_type  TEXT    NOT NULL,
-    body          BLOB    NOT NULL,
-    received_at   BIGINT  NOT NULL
-);
-
 CREATE TABLE complaints (
     id               INTEGER PRIMARY KEY,
     tracking_id      TEXT    NOT NULL UNIQUE,
@@ -33,10 +24,10 @@ CREATE TABLE complaints (
     location_text    TEXT,
     location_lat     DOUBLE PRECISION,
     location_lon     DOUBLE PRECISION,
-    raw_id           BIGINT  REFERENCES raw_originals (id),
     created_at       BIGINT  NOT NULL,
-    updated_at       BIGINT  NOT NULL,
-    UNIQUE (channel_name, external_id)
+    updated_at       BIGINT  NOT NULL
+    -- (channel_name, external_id) is unique through inbound_keys and messages; a third
+    -- index would only slow every insert.
 );
 CREATE INDEX complaints_queue ON complaints (status, received_at, id);
 
@@ -49,7 +40,9 @@ CREATE TABLE messages (
     external_id   TEXT    NOT NULL,
     body          TEXT    NOT NULL,
     at            BIGINT  NOT NULL,
-    raw_id        BIGINT  REFERENCES raw_originals (id),
+    -- The message exactly as the provider sent it (inbound only).
+    raw_content_type TEXT,
+    raw           BLOB,
     public        INTEGER NOT NULL DEFAULT 0,
     UNIQUE (channel_name, direction, external_id)
 );
@@ -76,7 +69,8 @@ CREATE TABLE intake_rejects (
     external_id   TEXT    NOT NULL,
     disposition   TEXT    NOT NULL CHECK (disposition IN ('quarantined', 'ignored')),
     reason        TEXT    NOT NULL,
-    raw_id        BIGINT  NOT NULL REFERENCES raw_originals (id),
+    raw_content_type TEXT  NOT NULL,
+    raw           BLOB    NOT NULL,
     received_at   BIGINT  NOT NULL,
     UNIQUE (channel_name, external_id)
 );

@@ -47,9 +47,14 @@ pub(super) async fn insert_rows(
     tail: &str,
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
     let mut out = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<V>> = rows.by_ref().take(CHUNK).collect();
+    let mut left = rows.len();
+    let mut rows = rows.into_iter();
+    while left > 0 {
+        // Chunks of 64, 32, ..., 1 rows: a handful of distinct statements per table, so
+        // each is prepared once per connection and then only executed.
+        let size = CHUNK.min(1 << left.ilog2());
+        left -= size;
+        let chunk: Vec<Vec<V>> = rows.by_ref().take(size).collect();
         let mut sql = format!("INSERT INTO {head} VALUES ");
         let mut args = AnyArguments::default();
         let mut n = 0;
@@ -67,13 +72,7 @@ pub(super) async fn insert_rows(
         }
         sql.push(' ');
         sql.push_str(tail);
-        // Chunk sizes vary: these statements are not worth a slot in the statement cache.
-        out.extend(
-            sqlx::query_with(&sql, args)
-                .persistent(false)
-                .fetch_all(&mut **tx)
-                .await?,
-        );
+        out.extend(sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?);
     }
     Ok(out)
 }
@@ -88,9 +87,9 @@ pub(super) const COMPLAINTS: &str =
     "complaints (tracking_id, channel, channel_name, external_id, title, body,
     category, reporter_name, reporter_handle, reporter_email, reporter_phone, reporter_user_id,
     anonymous, confidential, received_at, occurred_on, location_text, location_lat, location_lon,
-    raw_id, created_at, updated_at)";
+    created_at, updated_at)";
 pub(super) const MESSAGES: &str =
-    "messages (complaint_id, direction, channel, channel_name, external_id, body, at, raw_id)";
+    "messages (complaint_id, direction, channel, channel_name, external_id, body, at, raw_content_type, raw)";
 pub(super) const ATTACHMENTS: &str =
     "attachments (complaint_id, message_id, filename, content_type, size, sha256)";
 pub(super) const THREAD_KEYS: &str = "thread_keys (channel_name, key, complaint_id)";
@@ -106,7 +105,6 @@ fn draft(p: &Prepared) -> Result<&ComplaintDraft, sqlx::Error> {
 pub(super) fn complaint_row(
     p: &Prepared,
     tracking_id: &str,
-    raw_id: i64,
     now: i64,
 ) -> Result<Vec<V>, sqlx::Error> {
     let d = draft(p)?;
@@ -132,18 +130,13 @@ pub(super) fn complaint_row(
         V::Os(loc.text.as_deref().map(text)),
         V::Of(loc.lat),
         V::Of(loc.lon),
-        V::I(raw_id),
         V::I(now),
         V::I(now),
     ])
 }
 
 /// The citizen's message that opens or follows up a complaint.
-pub(super) fn message_row(
-    p: &Prepared,
-    complaint_id: i64,
-    raw_id: i64,
-) -> Result<Vec<V>, sqlx::Error> {
+pub(super) fn message_row(p: &Prepared, complaint_id: i64) -> Result<Vec<V>, sqlx::Error> {
     let (ch, ext) = key(p);
     Ok(vec![
         V::I(complaint_id),
@@ -153,7 +146,8 @@ pub(super) fn message_row(
         V::S(ext),
         V::S(text(&draft(p)?.body)),
         V::I(micros(p.item.received_at)),
-        V::I(raw_id),
+        V::S(text(&p.item.raw.content_type)),
+        V::Bytes(p.item.raw.bytes.to_vec()),
     ])
 }
 
@@ -213,6 +207,7 @@ pub(super) async fn insert_batch(
     items: &[&Prepared],
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let now = now_micros();
+    let keys: Vec<Key> = items.iter().map(|p| key(p)).collect();
     let mut out: Vec<Option<Delivery>> = vec![None; items.len()];
 
     // Plain complaints (first occurrence of each key), repeats within the batch, the rest.
@@ -224,10 +219,10 @@ pub(super) async fn insert_batch(
             && p.item.thread.tracking_hint.is_none();
         if !is_plain {
             rest.push(i);
-        } else if let Some(&f) = first_of.get(&key(p)) {
+        } else if let Some(&f) = first_of.get(&keys[i]) {
             repeats.push((i, f));
         } else {
-            first_of.insert(key(p), i);
+            first_of.insert(keys[i].clone(), i);
             plain.push(i);
         }
     }
@@ -235,7 +230,7 @@ pub(super) async fn insert_batch(
     // The ledger decides what is new; its unique key also makes a concurrent writer of the
     // same message wait for this transaction.
     let ledger = plain.iter().map(|&i| {
-        let (ch, ext) = key(items[i]);
+        let (ch, ext) = keys[i].clone();
         vec![V::S(ch), V::S(ext), V::I(now)]
     });
     let fresh: HashSet<Key> = insert_rows(
@@ -251,7 +246,7 @@ pub(super) async fn insert_batch(
 
     let mut new = Vec::new();
     for &i in &plain {
-        let (ch, ext) = key(items[i]);
+        let (ch, ext) = keys[i].clone();
         if fresh.contains(&(ch.clone(), ext.clone())) {
             new.push(i);
         } else {
@@ -260,42 +255,17 @@ pub(super) async fn insert_batch(
     }
 
     if !new.is_empty() {
-        let raws = new.iter().map(|&i| {
-            let it = &items[i].item;
-            let (ch, ext) = key(items[i]);
-            vec![
-                V::S(ch),
-                V::S(ext),
-                V::S(text(&it.raw.content_type)),
-                V::Bytes(it.raw.bytes.to_vec()),
-                V::I(micros(it.received_at)),
-            ]
-        });
-        let raw_rows = insert_rows(
-            tx,
-            "raw_originals (channel_name, external_id, content_type, body, received_at)",
-            raws.collect(),
-            RETURNING_KEY,
-        )
-        .await?;
-        let raw_ids = ids_by_key(&raw_rows)?;
-
         // A colliding tracking number (one in 2^35) fails the statement; the careful path
         // then checks each number before using it.
         let tids: HashMap<Key, String> = new
             .iter()
-            .map(|&i| (key(items[i]), TrackingId::generate().to_string()))
+            .map(|&i| (keys[i].clone(), TrackingId::generate().to_string()))
             .collect();
         let rows = new
             .iter()
             .map(|&i| {
-                let k = key(items[i]);
-                complaint_row(
-                    items[i],
-                    &tids[&k],
-                    lookup(&raw_ids, &k, "raw original")?,
-                    now,
-                )
+                let k = &keys[i];
+                complaint_row(items[i], &tids[k], now)
             })
             .collect::<Result<_, sqlx::Error>>()?;
         let complaint_ids = ids_by_key(&insert_rows(tx, COMPLAINTS, rows, RETURNING_KEY).await?)?;
@@ -303,32 +273,28 @@ pub(super) async fn insert_batch(
         let rows = new
             .iter()
             .map(|&i| {
-                let k = key(items[i]);
-                message_row(
-                    items[i],
-                    lookup(&complaint_ids, &k, "complaint")?,
-                    lookup(&raw_ids, &k, "raw original")?,
-                )
+                let k = &keys[i];
+                message_row(items[i], lookup(&complaint_ids, k, "complaint")?)
             })
             .collect::<Result<_, sqlx::Error>>()?;
         let message_ids = ids_by_key(&insert_rows(tx, MESSAGES, rows, RETURNING_KEY).await?)?;
 
-        let (mut files, mut keys) = (Vec::new(), Vec::new());
+        let (mut files, mut thread_keys) = (Vec::new(), Vec::new());
         for &i in &new {
-            let k = key(items[i]);
-            let cid = lookup(&complaint_ids, &k, "complaint")?;
+            let k = &keys[i];
+            let cid = lookup(&complaint_ids, k, "complaint")?;
             files.extend(attachment_rows(
                 items[i],
                 cid,
-                lookup(&message_ids, &k, "message")?,
+                lookup(&message_ids, k, "message")?,
             )?);
-            keys.extend(thread_key_rows(items[i], cid));
+            thread_keys.extend(thread_key_rows(items[i], cid));
         }
         insert_rows(tx, ATTACHMENTS, files, "").await?;
-        insert_rows(tx, THREAD_KEYS, keys, "ON CONFLICT DO NOTHING").await?;
+        insert_rows(tx, THREAD_KEYS, thread_keys, "ON CONFLICT DO NOTHING").await?;
 
         for &i in &new {
-            let tracking_id = Some(tids[&key(items[i])].clone());
+            let tracking_id = Some(tids[&keys[i]].clone());
             out[i] = Some(Delivery::Committed {
                 outcome: Outcome::Created,
                 tracking_id,

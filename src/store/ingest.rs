@@ -278,18 +278,6 @@ pub(super) async fn insert_item(
         return duplicate(tx, ch, &ext).await;
     }
 
-    let raw_id: i64 = sqlx::query_scalar(
-        "INSERT INTO raw_originals (channel_name, external_id, content_type, body, received_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(ch)
-    .bind(&ext)
-    .bind(text(&item.raw.content_type))
-    .bind(item.raw.bytes.to_vec())
-    .bind(received)
-    .fetch_one(&mut **tx)
-    .await?;
-
     let reject = match (&force_quarantine, &item.kind) {
         (Some(reason), _) => Some(("quarantined", reason.as_str(), Outcome::Quarantined)),
         (None, InboundKind::Quarantine { reason }) => {
@@ -302,15 +290,16 @@ pub(super) async fn insert_item(
     };
     if let Some((disposition, reason, outcome)) = reject {
         sqlx::query(
-            "INSERT INTO intake_rejects (channel, channel_name, external_id, disposition, reason, raw_id, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO intake_rejects (channel, channel_name, external_id, disposition, reason, raw_content_type, raw, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(item.channel)
         .bind(ch)
         .bind(&ext)
         .bind(disposition)
         .bind(text(reason))
-        .bind(raw_id)
+        .bind(text(&item.raw.content_type))
+        .bind(item.raw.bytes.to_vec())
         .bind(received)
         .execute(&mut **tx)
         .await?;
@@ -336,7 +325,7 @@ pub(super) async fn insert_item(
             } else {
                 TrackingId::generate().to_string()
             };
-            let row = complaint_row(p, &tid, raw_id, now)?;
+            let row = complaint_row(p, &tid, now)?;
             let rows = insert_rows(tx, COMPLAINTS, vec![row], "RETURNING id").await?;
             let id: i64 = rows
                 .first()
@@ -346,7 +335,7 @@ pub(super) async fn insert_item(
         }
     };
 
-    let row = message_row(p, complaint_id, raw_id)?;
+    let row = message_row(p, complaint_id)?;
     let rows = insert_rows(tx, MESSAGES, vec![row], "RETURNING id").await?;
     let message_id: i64 = rows
         .first()

@@ -139,6 +139,14 @@ pub struct ValidReport {
 /// Keeps newlines and tabs, drops other control characters, normalizes line ends and
 /// trims. HTML is kept as the citizen typed it: it is text, escaped on every output.
 fn clean(s: &str) -> String {
+    let trimmed = s.trim();
+    // The common case, text with nothing to remove, costs one copy.
+    if !trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return trimmed.to_owned();
+    }
     s.replace("\r\n", "\n")
         .replace('\r', "\n")
         .chars()
