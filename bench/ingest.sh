@@ -5,12 +5,16 @@
 # transaction each, at the same concurrency (pgbench; sqlite3 processes). Prints
 # complaints/s and the ratio aduan / baseline. Every 201 is a durable commit.
 #
-#   bench/ingest.sh                   # 20 s per measurement
-#   DURATION=5 bench/ingest.sh        # quicker
+# This machine's disk and CPU drift a lot from minute to minute, so each side is measured
+# ROUNDS times, alternating daemon and baseline, and the medians are compared.
+#
+#   bench/ingest.sh                        # 3 rounds of 10 s per side and back end
+#   ROUNDS=1 DURATION=5 bench/ingest.sh    # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-20}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 PG_ADMIN=${ADUAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}
@@ -42,9 +46,9 @@ LUA
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-run_aduan() { # name url
+run_aduan() { # name url: prints "rps non201 mean p99"
   local name=$1 url=$2 dir="$WORK/$1"
-  mkdir -p "$dir"
+  rm -rf "$dir"; mkdir -p "$dir"
   cat > "$dir/aduan.toml" <<TOML
 data_dir = "$dir/data"
 public_url = "http://127.0.0.1:$port"
@@ -74,51 +78,72 @@ TOML
 
 insert_sql="INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body, category, reporter_name, reporter_email, reporter_phone, location_text, received_at, created_at, updated_at) VALUES"
 
-# --- PostgreSQL --------------------------------------------------------------------
-db_aduan=aduan_bench_$$; db_base=aduan_bench_base_$$
-psql -q "$PG_ADMIN" -c "CREATE DATABASE $db_aduan" -c "CREATE DATABASE $db_base"
-trap 'pkill -f "$WORK/" 2>/dev/null || true; psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_aduan WITH (FORCE)" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-read -r pg_rps pg_bad pg_lat pg_p99 < <(run_aduan pg "$PG_BASE/$db_aduan")
-pg_count=$(psql -qtA "$PG_BASE/$db_aduan" -c "SELECT count(*) FROM complaints")
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-ADUAN_DATABASE__URL="$PG_BASE/$db_base" "$BIN" migrate >/dev/null 2>&1
+# --- PostgreSQL: aduan into a fresh database each round; pgbench into the same schema ---
+db_aduan=aduan_bench_$$; db_base=aduan_bench_base_$$
+trap 'pkill -f "$WORK/" 2>/dev/null || true; psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_aduan WITH (FORCE)" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 cat > "$WORK/pg_insert.sql" <<SQL
 $insert_sql (md5(random()::text), 'webform', 'web', md5(random()::text), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 0, 0, 0);
 SQL
-pg_base_tps=$(pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+: > "$WORK/pg_aduan"; : > "$WORK/pg_base"; : > "$WORK/pg_lat"
+for round in $(seq 1 "$ROUNDS"); do
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_aduan WITH (FORCE)" -c "CREATE DATABASE $db_aduan" 2>/dev/null
+  read -r rps bad lat p99 < <(run_aduan pg "$PG_BASE/$db_aduan")
+  stored=$(psql -qtA "$PG_BASE/$db_aduan" -c "SELECT count(*) FROM complaints")
+  echo "$rps" >> "$WORK/pg_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/pg_lat"
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" -c "CREATE DATABASE $db_base" 2>/dev/null
+  ADUAN_DATABASE__URL="$PG_BASE/$db_base" "$BIN" migrate >/dev/null 2>&1
+  pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" 2>/dev/null | awk '/^tps/ {print $3; exit}' >> "$WORK/pg_base"
+  echo "PostgreSQL round $round: aduan $(tail -n1 "$WORK/pg_aduan")/s (201s stored: $stored, non-201: $bad), baseline $(tail -n1 "$WORK/pg_base")/s" >&2
+done
 
-# --- SQLite ------------------------------------------------------------------------
-read -r sq_rps sq_bad sq_lat sq_p99 < <(run_aduan sqlite "")
-sq_count=$(sqlite3 "$WORK/sqlite/data/aduan.db" "SELECT count(*) FROM complaints")
-
-mkdir -p "$WORK/sqbase"
-ADUAN_DATA_DIR="$WORK/sqbase" "$BIN" migrate >/dev/null 2>&1
-SQDB="$WORK/sqbase/aduan.db"
-sqlite3 "$SQDB" "PRAGMA journal_mode=WAL" >/dev/null
-worker() { # one connection: autocommit single-row inserts until the deadline
-  local end=$1 n=0
-  {
-    echo ".timeout 30000"
-    echo "PRAGMA synchronous=FULL;"
-    while [ "$(date +%s)" -lt "$end" ]; do
-      for _ in 1 2 3 4 5 6 7 8 9 10; do
-        echo "$insert_sql (lower(hex(randomblob(8))), 'webform', 'web', lower(hex(randomblob(16))), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 0, 0, 0);"
+# --- SQLite: aduan on a fresh file each round; 64 sqlite3 processes into the same schema --
+sqlite_base() { # prints rows/s
+  rm -rf "$WORK/sqbase"; mkdir -p "$WORK/sqbase"
+  ADUAN_DATA_DIR="$WORK/sqbase" "$BIN" migrate >/dev/null 2>&1
+  local db="$WORK/sqbase/aduan.db"
+  sqlite3 "$db" "PRAGMA journal_mode=WAL" >/dev/null
+  worker() { # one connection: autocommit single-row inserts until the deadline
+    local end=$1
+    {
+      echo ".timeout 30000"
+      echo "PRAGMA synchronous=FULL;"
+      while [ "$(date +%s)" -lt "$end" ]; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+          echo "$insert_sql (lower(hex(randomblob(8))), 'webform', 'web', lower(hex(randomblob(16))), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 0, 0, 0);"
+        done
+        sleep 0.001
       done
-      sleep 0.001
-    done
-  } | sqlite3 "$SQDB" >/dev/null
+    } | sqlite3 "$db" >/dev/null
+  }
+  local start end elapsed rows
+  start=$(date +%s.%N); end=$(( $(date +%s) + DURATION ))
+  for _ in $(seq 1 "$CONNS"); do worker "$end" & done
+  wait
+  elapsed=$(echo "$(date +%s.%N) - $start" | bc -l)
+  rows=$(sqlite3 "$db" "SELECT count(*) FROM complaints")
+  echo "$rows / $elapsed" | bc -l
 }
-start=$(date +%s.%N); end=$(( $(date +%s) + DURATION ))
-for _ in $(seq 1 "$CONNS"); do worker "$end" & done
-wait
-elapsed=$(echo "$(date +%s.%N) - $start" | bc -l)
-sq_base_rows=$(sqlite3 "$SQDB" "SELECT count(*) FROM complaints")
-sq_base_tps=$(echo "$sq_base_rows / $elapsed" | bc -l)
+: > "$WORK/sq_aduan"; : > "$WORK/sq_base"; : > "$WORK/sq_lat"
+for round in $(seq 1 "$ROUNDS"); do
+  read -r rps bad lat p99 < <(run_aduan sqlite "")
+  stored=$(sqlite3 "$WORK/sqlite/data/aduan.db" "SELECT count(*) FROM complaints")
+  echo "$rps" >> "$WORK/sq_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/sq_lat"
+  sqlite_base >> "$WORK/sq_base"
+  printf 'SQLite round %s: aduan %s/s (201s stored: %s, non-201: %s), baseline %.0f/s\n' "$round" "$rps" "$stored" "$bad" "$(tail -n1 "$WORK/sq_base")" >&2
+done
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
+row() { # label aduan-file base-file lat-file
+  local a b
+  a=$(median < "$2"); b=$(median < "$3")
+  printf '%-11s %16.0f %18.0f %7s %10s %10s %8s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")" \
+    "$(awk '{print $1}' "$4" | tail -n1)" "$(awk '{print $2}' "$4" | tail -n1)" "$(awk '{s+=$3} END {print s}' "$4")"
+}
 printf '\n%-11s %16s %18s %7s %10s %10s %8s\n' "back end" "aduan (cpl/s)" "baseline (rows/s)" "ratio" "mean lat" "p99 lat" "non-201"
-printf '%-11s %16.0f %18.0f %7s %10s %10s %8s\n' PostgreSQL "$pg_rps" "$pg_base_tps" "$(ratio "$pg_rps" "$pg_base_tps")" "$pg_lat" "$pg_p99" "$pg_bad"
-printf '%-11s %16.0f %18.0f %7s %10s %10s %8s\n' SQLite "$sq_rps" "$sq_base_tps" "$(ratio "$sq_rps" "$sq_base_tps")" "$sq_lat" "$sq_p99" "$sq_bad"
+row PostgreSQL "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_lat"
+row SQLite "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_lat"
 echo
-echo "complaints stored: PostgreSQL $pg_count, SQLite $sq_count (each 201 is one committed complaint)"
-echo "conditions: $CONNS connections, ${DURATION}s each, $(nproc) cores; baseline = one INSERT per transaction into the same complaints table"
+echo "medians of $ROUNDS alternating rounds of ${DURATION}s; $CONNS connections; $(nproc) cores; latency from the last round"
+echo "baseline = one INSERT per transaction into the same complaints table (pgbench; sqlite3 processes, WAL, synchronous=FULL)"
