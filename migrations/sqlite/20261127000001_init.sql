@@ -24,10 +24,13 @@ CREATE TABLE complaints (
     location_text    TEXT,
     location_lat     DOUBLE PRECISION,
     location_lon     DOUBLE PRECISION,
+    -- The citizen's first message is the complaint itself (title, body, received_at and
+    -- the raw original here); `messages` holds what follows: follow-ups and answers.
+    raw_content_type TEXT    NOT NULL,
+    raw              BLOB    NOT NULL,
     created_at       BIGINT  NOT NULL,
-    updated_at       BIGINT  NOT NULL
-    -- (channel_name, external_id) is unique through inbound_keys and messages; a third
-    -- index would only slow every insert.
+    updated_at       BIGINT  NOT NULL,
+    UNIQUE (channel_name, external_id)
 );
 CREATE INDEX complaints_queue ON complaints (status, received_at, id);
 
@@ -51,6 +54,7 @@ CREATE INDEX messages_thread ON messages (complaint_id, at, id);
 CREATE TABLE attachments (
     id            INTEGER PRIMARY KEY,
     complaint_id  BIGINT  NOT NULL REFERENCES complaints (id),
+    -- NULL: the complaint's first message.
     message_id    BIGINT  REFERENCES messages (id),
     filename      TEXT    NOT NULL,
     content_type  TEXT    NOT NULL,

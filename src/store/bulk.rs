@@ -17,6 +17,7 @@ use crate::tracking::TrackingId;
 /// A value to bind; owned so rows can be built before the statement.
 pub(super) enum V {
     I(i64),
+    Oi(Option<i64>),
     S(String),
     Os(Option<String>),
     B(bool),
@@ -27,6 +28,7 @@ pub(super) enum V {
 fn add(args: &mut AnyArguments<'static>, v: V) -> Result<(), sqlx::Error> {
     match v {
         V::I(x) => args.add(x),
+        V::Oi(x) => args.add(x),
         V::S(x) => args.add(x),
         V::Os(x) => args.add(x),
         V::B(x) => args.add(x),
@@ -87,7 +89,7 @@ pub(super) const COMPLAINTS: &str =
     "complaints (tracking_id, channel, channel_name, external_id, title, body,
     category, reporter_name, reporter_handle, reporter_email, reporter_phone, reporter_user_id,
     anonymous, confidential, received_at, occurred_on, location_text, location_lat, location_lon,
-    created_at, updated_at)";
+    raw_content_type, raw, created_at, updated_at)";
 pub(super) const MESSAGES: &str =
     "messages (complaint_id, direction, channel, channel_name, external_id, body, at, raw_content_type, raw)";
 pub(super) const ATTACHMENTS: &str =
@@ -130,12 +132,14 @@ pub(super) fn complaint_row(
         V::Os(loc.text.as_deref().map(text)),
         V::Of(loc.lat),
         V::Of(loc.lon),
+        V::S(text(&p.item.raw.content_type)),
+        V::Bytes(p.item.raw.bytes.to_vec()),
         V::I(now),
         V::I(now),
     ])
 }
 
-/// The citizen's message that opens or follows up a complaint.
+/// A citizen's follow-up on a complaint.
 pub(super) fn message_row(p: &Prepared, complaint_id: i64) -> Result<Vec<V>, sqlx::Error> {
     let (ch, ext) = key(p);
     Ok(vec![
@@ -151,10 +155,11 @@ pub(super) fn message_row(p: &Prepared, complaint_id: i64) -> Result<Vec<V>, sql
     ])
 }
 
+/// `message_id` is `None` for the complaint's first message.
 pub(super) fn attachment_rows(
     p: &Prepared,
     complaint_id: i64,
-    message_id: i64,
+    message_id: Option<i64>,
 ) -> Result<Vec<Vec<V>>, sqlx::Error> {
     Ok(draft(p)?
         .attachments
@@ -163,7 +168,7 @@ pub(super) fn attachment_rows(
         .map(|(a, hash)| {
             vec![
                 V::I(complaint_id),
-                V::I(message_id),
+                V::Oi(message_id),
                 V::S(text(&a.filename)),
                 V::S(text(&a.content_type)),
                 V::I(i64::try_from(a.bytes.len()).unwrap_or(i64::MAX)),
@@ -270,24 +275,11 @@ pub(super) async fn insert_batch(
             .collect::<Result<_, sqlx::Error>>()?;
         let complaint_ids = ids_by_key(&insert_rows(tx, COMPLAINTS, rows, RETURNING_KEY).await?)?;
 
-        let rows = new
-            .iter()
-            .map(|&i| {
-                let k = &keys[i];
-                message_row(items[i], lookup(&complaint_ids, k, "complaint")?)
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
-        let message_ids = ids_by_key(&insert_rows(tx, MESSAGES, rows, RETURNING_KEY).await?)?;
-
         let (mut files, mut thread_keys) = (Vec::new(), Vec::new());
         for &i in &new {
             let k = &keys[i];
             let cid = lookup(&complaint_ids, k, "complaint")?;
-            files.extend(attachment_rows(
-                items[i],
-                cid,
-                lookup(&message_ids, k, "message")?,
-            )?);
+            files.extend(attachment_rows(items[i], cid, None)?);
             thread_keys.extend(thread_key_rows(items[i], cid));
         }
         insert_rows(tx, ATTACHMENTS, files, "").await?;
@@ -327,8 +319,11 @@ pub(super) async fn duplicate(
     external_id: &str,
 ) -> Result<Delivery, sqlx::Error> {
     let tracking_id: Option<String> = sqlx::query_scalar(
-        "SELECT c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
-         WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2",
+        "SELECT tracking_id FROM complaints WHERE channel_name = $1 AND external_id = $2
+         UNION ALL
+         SELECT c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
+         WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2
+         LIMIT 1",
     )
     .bind(channel)
     .bind(external_id)

@@ -315,6 +315,18 @@ pub(super) async fn insert_item(
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
+            let rows = insert_rows(tx, MESSAGES, vec![message_row(p, id)?], "RETURNING id").await?;
+            let message_id: i64 = rows
+                .first()
+                .ok_or(sqlx::Error::RowNotFound)?
+                .try_get("id")?;
+            insert_rows(
+                tx,
+                ATTACHMENTS,
+                attachment_rows(p, id, Some(message_id))?,
+                "",
+            )
+            .await?;
             (id, tid, Outcome::FollowUp)
         }
         None => {
@@ -325,29 +337,22 @@ pub(super) async fn insert_item(
             } else {
                 TrackingId::generate().to_string()
             };
-            let row = complaint_row(p, &tid, now)?;
-            let rows = insert_rows(tx, COMPLAINTS, vec![row], "RETURNING id").await?;
+            let rows = insert_rows(
+                tx,
+                COMPLAINTS,
+                vec![complaint_row(p, &tid, now)?],
+                "RETURNING id",
+            )
+            .await?;
             let id: i64 = rows
                 .first()
                 .ok_or(sqlx::Error::RowNotFound)?
                 .try_get("id")?;
+            insert_rows(tx, ATTACHMENTS, attachment_rows(p, id, None)?, "").await?;
             (id, tid, Outcome::Created)
         }
     };
 
-    let row = message_row(p, complaint_id)?;
-    let rows = insert_rows(tx, MESSAGES, vec![row], "RETURNING id").await?;
-    let message_id: i64 = rows
-        .first()
-        .ok_or(sqlx::Error::RowNotFound)?
-        .try_get("id")?;
-    insert_rows(
-        tx,
-        ATTACHMENTS,
-        attachment_rows(p, complaint_id, message_id)?,
-        "",
-    )
-    .await?;
     insert_rows(
         tx,
         THREAD_KEYS,
@@ -371,6 +376,8 @@ async fn find_thread(
         let row: Option<AnyRow> = sqlx::query(
             "SELECT c.id, c.tracking_id FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
              WHERE t.channel_name = $1 AND t.key = $2
+             UNION ALL
+             SELECT id, tracking_id FROM complaints WHERE channel_name = $1 AND external_id = $2
              UNION ALL
              SELECT c.id, c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
              WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2

@@ -185,6 +185,14 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
+        // The first message is the complaint itself.
+        let first = MessageRecord {
+            direction: "in".into(),
+            channel: rec.channel.clone(),
+            external_id: rec.external_id.clone(),
+            body: rec.body.clone(),
+            at: rec.received_at,
+        };
         rec.messages = sqlx::query(
             "SELECT direction, channel, external_id, body, at FROM messages WHERE complaint_id = $1 ORDER BY at, id",
         )
@@ -202,6 +210,7 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
+        rec.messages.insert(0, first);
         Ok(Some(rec))
     }
 
@@ -305,7 +314,8 @@ impl Store {
         if table == "raw_originals" {
             // Raw originals live with their message or their intake record.
             return Ok(sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM messages WHERE raw IS NOT NULL) + (SELECT COUNT(*) FROM intake_rejects)",
+                "SELECT (SELECT COUNT(*) FROM complaints) + (SELECT COUNT(*) FROM messages WHERE raw IS NOT NULL)
+                  + (SELECT COUNT(*) FROM intake_rejects)",
             )
             .fetch_one(&self.pool)
             .await?);
