@@ -76,7 +76,9 @@ TOML
   echo "$rps ${non201:-0} $(awk '/Latency/ && !/Distribution/ {print $2; exit}' "$dir/wrk.txt") $(awk '/ 99%/ {print $2}' "$dir/wrk.txt")"
 }
 
-insert_sql="INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body, category, reporter_name, reporter_email, reporter_phone, location_text, received_at, created_at, updated_at) VALUES"
+insert_sql="INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body, category, reporter_name, reporter_email, reporter_phone, location_text, raw_content_type, raw, received_at, created_at, updated_at) VALUES"
+# The same record as the daemon stores, raw original included.
+RAW=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$WORK/post.lua")
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -84,7 +86,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 db_aduan=aduan_bench_$$; db_base=aduan_bench_base_$$
 trap 'pkill -f "$WORK/" 2>/dev/null || true; psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_aduan WITH (FORCE)" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 cat > "$WORK/pg_insert.sql" <<SQL
-$insert_sql (md5(random()::text), 'webform', 'web', md5(random()::text), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 0, 0, 0);
+$insert_sql (md5(random()::text), 'webform', 'web', md5(random()::text), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 'application/json', convert_to('$RAW', 'UTF8'), 0, 0, 0);
 SQL
 : > "$WORK/pg_aduan"; : > "$WORK/pg_base"; : > "$WORK/pg_lat"
 for round in $(seq 1 "$ROUNDS"); do
@@ -94,7 +96,8 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "$rps" >> "$WORK/pg_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/pg_lat"
   psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" -c "CREATE DATABASE $db_base" 2>/dev/null
   ADUAN_DATABASE__URL="$PG_BASE/$db_base" "$BIN" migrate >/dev/null 2>&1
-  pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" 2>/dev/null | awk '/^tps/ {print $3; exit}' >> "$WORK/pg_base"
+  pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" > "$WORK/pgbench.txt" 2>&1 || true
+  awk '/^tps/ {print $3; f=1; exit} END {exit !f}' "$WORK/pgbench.txt" >> "$WORK/pg_base" || { echo "pgbench failed:" >&2; tail -5 "$WORK/pgbench.txt" >&2; exit 1; }
   echo "PostgreSQL round $round: aduan $(tail -n1 "$WORK/pg_aduan")/s (201s stored: $stored, non-201: $bad), baseline $(tail -n1 "$WORK/pg_base")/s" >&2
 done
 
@@ -111,7 +114,7 @@ sqlite_base() { # prints rows/s
       echo "PRAGMA synchronous=FULL;"
       while [ "$(date +%s)" -lt "$end" ]; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do
-          echo "$insert_sql (lower(hex(randomblob(8))), 'webform', 'web', lower(hex(randomblob(16))), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 0, 0, 0);"
+          echo "$insert_sql (lower(hex(randomblob(8))), 'webform', 'web', lower(hex(randomblob(16))), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 'application/json', CAST('$RAW' AS BLOB), 0, 0, 0);"
         done
         sleep 0.001
       done
