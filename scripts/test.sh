@@ -56,4 +56,14 @@ if [ ${#filter[@]} -eq 0 ]; then
   cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 fi
 log "cargo test"
-cargo test --locked --workspace -- "${filter[@]}"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+set +e
+cargo test --locked --workspace -- "${filter[@]}" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run: cargo ends with its doc-test binaries, which
+# report 0 tests and would otherwise be the last word.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$out"
+exit "$status"

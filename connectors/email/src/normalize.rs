@@ -1,0 +1,337 @@
+//! A raw RFC 5322 message → an [`Inbound`]: subject as title, the best text body
+//! (text/plain preferred, HTML turned into text, never rendered), attachments and inline
+//! images, the reporter from `From`, thread keys from `Message-ID`, `In-Reply-To`,
+//! `References` and a tracking number in the subject. Whatever cannot be understood is
+//! quarantined with the reason; nothing is dropped and nothing panics.
+
+use aduan_kit::{
+    AttachmentData, ChannelName, ComplaintDraft, Inbound, InboundKind, Raw, Reporter, Threading,
+    TrackingId,
+};
+use chrono::{DateTime, Utc};
+use mailparse::{DispositionType, MailAddr, MailHeaderMap, ParsedMail};
+use sha2::{Digest, Sha256};
+
+use crate::loops::loop_reason;
+
+/// The channel kind of complaints that came by e-mail.
+pub const KIND: &str = "email";
+
+/// MIME trees deeper than this are not walked further (their text is still kept raw).
+const MAX_DEPTH: usize = 32;
+/// Body text kept in the record; the raw original keeps everything.
+const MAX_BODY_CHARS: usize = 100_000;
+
+pub struct Normalizer {
+    channel: ChannelName,
+    /// The domain of our own Message-IDs: mail carrying one is our own, never a complaint.
+    own_domain: Option<String>,
+}
+
+/// Message-IDs in a header value (`<a@b> <c@d>`), brackets kept.
+fn message_ids(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let id = &rest[start..start + len + 1];
+        if id.len() > 2 && id.contains('@') {
+            out.push(id.to_owned());
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+fn sha256_id(raw: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(raw)))
+}
+
+#[derive(Default)]
+struct Walk {
+    plain: Option<String>,
+    html: Option<String>,
+    other_text: Option<String>,
+    attachments: Vec<AttachmentData>,
+    problems: Vec<String>,
+}
+
+fn is_attachment(part: &ParsedMail<'_>) -> bool {
+    let disp = part.get_content_disposition();
+    disp.disposition == DispositionType::Attachment
+        || disp.params.contains_key("filename")
+        || part.ctype.params.contains_key("name")
+}
+
+fn filename(part: &ParsedMail<'_>, n: usize) -> String {
+    let disp = part.get_content_disposition();
+    disp.params
+        .get("filename")
+        .or_else(|| part.ctype.params.get("name"))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("lampiran-{n}"))
+}
+
+/// The body as text, decoding the transfer encoding and the charset; bytes a charset
+/// cannot explain become U+FFFD rather than failing the message.
+fn text_of(part: &ParsedMail<'_>) -> Result<String, String> {
+    match part.get_body() {
+        Ok(s) => Ok(s),
+        Err(e) => match part.get_body_raw() {
+            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(_) => Err(e.to_string()),
+        },
+    }
+}
+
+fn html_to_text(html: &str) -> String {
+    // html2text drops <script> and <style> and keeps the visible text; it is never
+    // rendered anywhere, only read as text.
+    html2text::from_read(html.as_bytes(), 100).unwrap_or_else(|_| html.to_owned())
+}
+
+fn walk(part: &ParsedMail<'_>, depth: usize, w: &mut Walk) {
+    if depth > MAX_DEPTH {
+        w.problems.push(format!(
+            "MIME nesting deeper than {MAX_DEPTH} levels not read"
+        ));
+        return;
+    }
+    let mime = part.ctype.mimetype.to_ascii_lowercase();
+    if mime.starts_with("multipart/") {
+        for sub in &part.subparts {
+            walk(sub, depth + 1, w);
+        }
+        return;
+    }
+    if mime == "message/rfc822" && !is_attachment(part) {
+        // A forwarded message: its text counts as the complaint's text.
+        match part.get_body_raw().map(|b| b.to_vec()) {
+            Ok(inner) => match mailparse::parse_mail(&inner) {
+                Ok(m) => {
+                    let mut inner_walk = Walk::default();
+                    walk(&m, depth + 1, &mut inner_walk);
+                    let subject = m.headers.get_first_value("Subject").unwrap_or_default();
+                    let text = inner_walk
+                        .plain
+                        .or(inner_walk.html)
+                        .or(inner_walk.other_text)
+                        .unwrap_or_default();
+                    let forwarded = format!("--- Pesan terlampir: {subject} ---\n{text}");
+                    w.other_text
+                        .get_or_insert_with(String::new)
+                        .push_str(&forwarded);
+                    w.attachments.extend(inner_walk.attachments);
+                    w.problems.extend(inner_walk.problems);
+                }
+                Err(e) => w
+                    .problems
+                    .push(format!("forwarded message unreadable: {e}")),
+            },
+            Err(e) => w
+                .problems
+                .push(format!("forwarded message unreadable: {e}")),
+        }
+        return;
+    }
+    if is_attachment(part) || !(mime.starts_with("text/") || mime.is_empty()) {
+        let name = filename(part, w.attachments.len() + 1);
+        match part.get_body_raw() {
+            Ok(bytes) if !bytes.is_empty() => w.attachments.push(AttachmentData {
+                filename: name,
+                content_type: mime,
+                bytes: bytes.into(),
+            }),
+            Ok(_) => {}
+            Err(e) => w
+                .problems
+                .push(format!("lampiran {name} tidak dapat dibaca: {e}")),
+        }
+        return;
+    }
+    match text_of(part) {
+        Ok(text) if mime == "text/plain" || mime.is_empty() => {
+            if w.plain.is_none() {
+                w.plain = Some(text);
+            }
+        }
+        Ok(text) if mime == "text/html" => {
+            if w.html.is_none() {
+                w.html = Some(html_to_text(&text));
+            }
+        }
+        Ok(text) => {
+            if w.other_text.is_none() {
+                w.other_text = Some(text);
+            }
+        }
+        Err(e) => w.problems.push(format!("text part unreadable: {e}")),
+    }
+}
+
+fn clean_text(s: &str) -> String {
+    let s = s.replace("\r\n", "\n").replace('\r', "\n");
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    let s = s.trim();
+    if s.chars().count() > MAX_BODY_CHARS {
+        let cut: String = s.chars().take(MAX_BODY_CHARS).collect();
+        format!("{cut}\n[… dipotong; pesan lengkap tersimpan sebagai aslinya]")
+    } else {
+        s.to_owned()
+    }
+}
+
+impl Normalizer {
+    pub fn new(channel: ChannelName, own_domain: Option<String>) -> Self {
+        Self {
+            channel,
+            own_domain,
+        }
+    }
+
+    fn inbound(
+        &self,
+        external_id: String,
+        kind: InboundKind,
+        thread: Threading,
+        raw: &[u8],
+        at: DateTime<Utc>,
+    ) -> Inbound {
+        Inbound {
+            channel: KIND,
+            channel_name: self.channel.clone(),
+            external_id,
+            received_at: at,
+            kind,
+            thread,
+            raw: Raw {
+                content_type: "message/rfc822".into(),
+                bytes: bytes::Bytes::copy_from_slice(raw),
+            },
+        }
+    }
+
+    /// Normalizes one message as fetched. `received_at` is when the server got it.
+    pub fn normalize(&self, raw: &[u8], received_at: DateTime<Utc>) -> Inbound {
+        let mail = match mailparse::parse_mail(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                let kind = InboundKind::Quarantine {
+                    reason: format!("not a readable e-mail message: {e}"),
+                };
+                return self.inbound(sha256_id(raw), kind, Threading::default(), raw, received_at);
+            }
+        };
+        let h = &mail.headers;
+        let own_id = h
+            .get_first_value("Message-ID")
+            .and_then(|v| message_ids(&v).into_iter().next());
+        let external_id = own_id.clone().unwrap_or_else(|| sha256_id(raw));
+        let subject = h
+            .get_first_value("Subject")
+            .map(|s| clean_text(&s))
+            .unwrap_or_default();
+        let mut refs: Vec<String> = Vec::new();
+        for name in ["In-Reply-To", "References"] {
+            for v in h.get_all_values(name) {
+                for id in message_ids(&v) {
+                    if !refs.contains(&id) {
+                        refs.push(id);
+                    }
+                }
+            }
+        }
+        let thread = Threading {
+            keys: own_id.into_iter().collect(),
+            refs,
+            tracking_hint: TrackingId::find_in(&subject).map(|t| t.to_string()),
+        };
+
+        if let Some(reason) = loop_reason(&mail, self.own_domain.as_deref()) {
+            return self.inbound(
+                external_id,
+                InboundKind::Ignored { reason },
+                thread,
+                raw,
+                received_at,
+            );
+        }
+
+        let mut w = Walk::default();
+        walk(&mail, 0, &mut w);
+        let mut body = w
+            .plain
+            .or(w.html)
+            .or(w.other_text)
+            .map(|t| clean_text(&t))
+            .unwrap_or_default();
+        if !w.problems.is_empty() {
+            if !body.is_empty() {
+                body.push_str("\n\n");
+            }
+            body.push_str(&format!("[{}]", w.problems.join("; ")));
+        }
+        let title = if subject.is_empty() {
+            "(tanpa judul)".to_owned()
+        } else {
+            subject
+        };
+        if body.is_empty() {
+            body = if w.attachments.is_empty() {
+                "(pesan kosong)".into()
+            } else {
+                "(hanya lampiran)".into()
+            };
+        }
+
+        let (name, email) = match h.get_first_header("From").map(mailparse::addrparse_header) {
+            Some(Ok(list)) => match list.iter().next() {
+                Some(MailAddr::Single(s)) => (s.display_name.clone(), Some(s.addr.clone())),
+                Some(MailAddr::Group(g)) => (
+                    Some(g.group_name.clone()),
+                    g.addrs.first().map(|a| a.addr.clone()),
+                ),
+                None => (None, None),
+            },
+            _ => (None, h.get_first_value("From").map(|v| clean_text(&v))),
+        };
+        let draft = ComplaintDraft {
+            title,
+            body,
+            reporter: Reporter {
+                name: name.map(|n| clean_text(&n)).filter(|n| !n.is_empty()),
+                email: email.filter(|e| e.contains('@')),
+                ..Reporter::default()
+            },
+            attachments: w.attachments,
+            ..ComplaintDraft::default()
+        };
+        self.inbound(
+            external_id,
+            InboundKind::Complaint(Box::new(draft)),
+            thread,
+            raw,
+            received_at,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_found_with_their_brackets() {
+        assert_eq!(
+            message_ids("<a@b> <c@d>\r\n <e@f>"),
+            vec!["<a@b>", "<c@d>", "<e@f>"]
+        );
+        assert_eq!(message_ids("garbage <nope> <x@y"), Vec::<String>::new());
+    }
+}
