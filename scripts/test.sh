@@ -45,6 +45,10 @@ if ! psql "$ADUAN_TEST_PG" -qtAc 'SELECT 1' >/dev/null 2>&1; then
   exit 1
 fi
 
+# --- Dovecot (IMAP) and Postfix (SMTP) on loopback, for the e-mail channel ------------
+log "mail services"
+as_root scripts/mail-services.sh start
+
 # --- Rust checks and tests ----------------------------------------------------------
 filter=()
 if [ "${1:-}" = "--" ]; then shift; filter=("$@"); fi

@@ -9,7 +9,10 @@ use crate::config::Config;
 
 /// Every channel kind, one line each. Adding a channel is a crate and a line here.
 pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
-    vec![Arc::new(aduan_webform::WebformFactory)]
+    vec![
+        Arc::new(aduan_webform::WebformFactory),
+        Arc::new(aduan_email::EmailFactory),
+    ]
 }
 
 /// The configured, built channels by name.

@@ -128,6 +128,8 @@ impl Drop for TestDb {
 }
 
 pub struct TestApp {
+    pub extra_toml: String,
+    pub configure: fn(&mut Config),
     pub base: String,
     pub client: reqwest::Client,
     pub store: Store,
@@ -206,6 +208,8 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         .expect("app starts");
     let base = format!("http://{}", app.addr);
     TestApp {
+        extra_toml: opts.extra_toml,
+        configure: opts.configure,
         base,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -251,6 +255,26 @@ impl TestApp {
                 .unwrap_or(0);
         }
         n
+    }
+
+    /// Stops the daemon and starts it again on the same database and data directory, as
+    /// after a restart of the process (fake channels are not carried over).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(app) = self.app.take() {
+            assert!(
+                app.stop(Duration::from_secs(10)).await,
+                "app did not stop within its grace period"
+            );
+        }
+        let mut cfg = config_for(&self.db, &self.extra_toml);
+        (self.configure)(&mut cfg);
+        let app = aduan::app::start(cfg, Vec::new())
+            .await
+            .expect("app restarts");
+        self.base = format!("http://{}", app.addr);
+        self.store = app.store.clone();
+        self.app = Some(app);
+        self
     }
 
     pub async fn stop(mut self) {

@@ -3,6 +3,7 @@
 
 mod api;
 mod e2e;
+mod email;
 mod form;
 pub mod harness;
 mod runtime;

@@ -1,11 +1,99 @@
 //! The e-mail channel.
 //!
-//! This crate holds the wire side, as pure functions with no I/O: turning a raw RFC 5322
-//! message into an [`aduan_kit::Inbound`] ([`normalize`]) and recognizing mail that must
-//! never be treated as a complaint or answered ([`loops`], RFC 3834). The IMAP intake and
-//! SMTP outbound loops are built on top of them.
+//! * [`normalize`] and [`loops`]: the wire side as pure functions with no I/O: a raw
+//!   RFC 5322 message becomes an [`aduan_kit::Inbound`], and mail that must never be
+//!   treated as a complaint or answered is recognized (RFC 3834).
+//! * [`imap`]: the intake loop (IDLE or polling) around them.
 
+pub mod config;
+pub mod imap;
 pub mod loops;
 pub mod normalize;
 
+use std::sync::Arc;
+
+use aduan_kit::{BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck};
+
+pub use config::{AfterIngest, EmailConfig, TlsMode};
 pub use normalize::{Normalizer, KIND};
+
+/// Builds `kind = "email"` channels.
+pub struct EmailFactory;
+
+impl ChannelFactory for EmailFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn build(&self, ctx: BuildContext<'_>) -> Result<Channel, ConfigError> {
+        let cfg: EmailConfig = ctx.parse()?;
+        let name = ctx.name.as_str();
+        if cfg.host.trim().is_empty() {
+            return Err(ConfigError::new(
+                name,
+                "host",
+                "the IMAP server's host name",
+            ));
+        }
+        if cfg.password.is_none() {
+            return Err(ConfigError::new(
+                name,
+                "password",
+                "the mailbox password (use ${VAR} or password_file)",
+            ));
+        }
+        if cfg.after_ingest == AfterIngest::Move && cfg.move_to.as_deref().unwrap_or("").is_empty()
+        {
+            return Err(ConfigError::new(
+                name,
+                "move_to",
+                "the folder to move ingested mail to (after_ingest = \"move\")",
+            ));
+        }
+        if cfg.folders.is_empty() {
+            return Err(ConfigError::new(
+                name,
+                "folders",
+                "at least one folder, for example [\"INBOX\"]",
+            ));
+        }
+        let cfg = Arc::new(cfg);
+        let source = Arc::new(imap::ImapSource::new(ctx.name.clone(), cfg.clone()));
+        let mut channel = Channel::new(KIND, ctx.name.clone());
+        channel.pull = Some(source.clone());
+        channel.health_check = Some(Arc::new(ImapCheck {
+            name: ctx.name.clone(),
+            source,
+            cfg,
+        }));
+        Ok(channel)
+    }
+}
+
+struct ImapCheck {
+    name: aduan_kit::ChannelName,
+    source: Arc<imap::ImapSource>,
+    cfg: Arc<EmailConfig>,
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for ImapCheck {
+    async fn check(&self) -> Result<String, ConnectorError> {
+        let mut session = self.source.connect().await?;
+        let mut seen = Vec::new();
+        for folder in &self.cfg.folders {
+            let mailbox = session.select(folder).await.map_err(|e| {
+                ConnectorError::permanent(&self.name, format!("folder {folder}: {e}"))
+            })?;
+            seen.push(format!("{folder} ({} messages)", mailbox.exists));
+        }
+        let _ = session.logout().await;
+        Ok(format!(
+            "IMAP login as {} on {}:{} ok; {}",
+            self.cfg.user,
+            self.cfg.host,
+            self.cfg.port(),
+            seen.join(", ")
+        ))
+    }
+}

@@ -26,6 +26,19 @@ pub struct Normalizer {
     channel: ChannelName,
     /// The domain of our own Message-IDs: mail carrying one is our own, never a complaint.
     own_domain: Option<String>,
+    /// Our own addresses (the mailbox itself): mail from them is never a complaint.
+    own_addresses: Vec<String>,
+}
+
+/// mailparse walks nested parts recursively; a message nested thousands of levels deep
+/// would exhaust the stack, which no error handling can catch. Such a message is
+/// quarantined before it is parsed.
+const MAX_CONTAINERS: usize = 100;
+
+fn too_deep(raw: &[u8]) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    let count = |needle: &[u8]| lower.windows(needle.len()).filter(|w| *w == needle).count();
+    count(b"multipart/") + count(b"message/rfc822") > MAX_CONTAINERS
 }
 
 /// Message-IDs in a header value (`<a@b> <c@d>`), brackets kept.
@@ -90,7 +103,11 @@ fn text_of(part: &ParsedMail<'_>) -> Result<String, String> {
 fn html_to_text(html: &str) -> String {
     // html2text drops <script> and <style> and keeps the visible text; it is never
     // rendered anywhere, only read as text.
-    html2text::from_read(html.as_bytes(), 100).unwrap_or_else(|_| html.to_owned())
+    // Link targets are left out: a `javascript:` URL is not text anyone should read.
+    html2text::config::plain()
+        .link_footnotes(false)
+        .string_from_read(html.as_bytes(), 100)
+        .unwrap_or_default()
 }
 
 fn walk(part: &ParsedMail<'_>, depth: usize, w: &mut Walk) {
@@ -188,10 +205,19 @@ fn clean_text(s: &str) -> String {
 }
 
 impl Normalizer {
-    pub fn new(channel: ChannelName, own_domain: Option<String>) -> Self {
+    pub fn new(
+        channel: ChannelName,
+        own_domain: Option<String>,
+        own_addresses: Vec<String>,
+    ) -> Self {
+        let own_addresses = own_addresses
+            .into_iter()
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
         Self {
             channel,
             own_domain,
+            own_addresses,
         }
     }
 
@@ -217,8 +243,52 @@ impl Normalizer {
         }
     }
 
+    /// A message too large to fetch whole: quarantined from its headers, with the reason.
+    pub fn oversized(
+        &self,
+        header: &[u8],
+        size: u32,
+        limit: u32,
+        received_at: DateTime<Utc>,
+    ) -> Inbound {
+        let (external_id, thread) = match mailparse::parse_headers(header) {
+            Ok((h, _)) => {
+                let id = h
+                    .get_first_value("Message-ID")
+                    .and_then(|v| message_ids(&v).into_iter().next());
+                let subject = h.get_first_value("Subject").unwrap_or_default();
+                let thread = Threading {
+                    keys: id.clone().into_iter().collect(),
+                    refs: Vec::new(),
+                    tracking_hint: TrackingId::find_in(&subject).map(|t| t.to_string()),
+                };
+                (id.unwrap_or_else(|| sha256_id(header)), thread)
+            }
+            Err(_) => (sha256_id(header), Threading::default()),
+        };
+        let reason =
+            format!("message of {size} bytes is over the limit of {limit} bytes; headers kept");
+        self.inbound(
+            external_id,
+            InboundKind::Quarantine { reason },
+            thread,
+            header,
+            received_at,
+        )
+    }
+
     /// Normalizes one message as fetched. `received_at` is when the server got it.
     pub fn normalize(&self, raw: &[u8], received_at: DateTime<Utc>) -> Inbound {
+        if too_deep(raw) {
+            let reason = format!("more than {MAX_CONTAINERS} nested MIME containers; not parsed");
+            return self.inbound(
+                sha256_id(raw),
+                InboundKind::Quarantine { reason },
+                Threading::default(),
+                raw,
+                received_at,
+            );
+        }
         let mail = match mailparse::parse_mail(raw) {
             Ok(m) => m,
             Err(e) => {
@@ -277,6 +347,7 @@ impl Normalizer {
             }
             body.push_str(&format!("[{}]", w.problems.join("; ")));
         }
+        let nothing = subject.is_empty() && body.is_empty() && w.attachments.is_empty();
         let title = if subject.is_empty() {
             "(tanpa judul)".to_owned()
         } else {
@@ -301,6 +372,28 @@ impl Normalizer {
             },
             _ => (None, h.get_first_value("From").map(|v| clean_text(&v))),
         };
+        if let Some(from) = &email {
+            if self.own_addresses.contains(&from.to_ascii_lowercase()) {
+                let reason = format!("sent from our own address {from}");
+                return self.inbound(
+                    external_id,
+                    InboundKind::Ignored { reason },
+                    thread,
+                    raw,
+                    received_at,
+                );
+            }
+        }
+        if nothing {
+            let reason = "empty message: no subject, no text, no attachment".to_owned();
+            return self.inbound(
+                external_id,
+                InboundKind::Quarantine { reason },
+                thread,
+                raw,
+                received_at,
+            );
+        }
         let draft = ComplaintDraft {
             title,
             body,

@@ -1,0 +1,103 @@
+//! `[[channels]] kind = "email"`: one mailbox.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS, port 993).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS before login.
+    Starttls,
+    /// No TLS at all: only for a server on loopback, and only when asked for by name.
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterIngest {
+    /// Mark the message `\Seen` (default).
+    Seen,
+    /// Move it to `move_to`.
+    Move,
+    /// Leave it as it is.
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_tls")]
+    pub tls: TlsMode,
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Folders to watch; default `["INBOX"]`.
+    #[serde(default = "default_folders")]
+    pub folders: Vec<String>,
+    #[serde(default = "default_after")]
+    pub after_ingest: AfterIngest,
+    #[serde(default)]
+    pub move_to: Option<String>,
+    /// Use IMAP IDLE when the server offers it (default true); otherwise poll.
+    #[serde(default = "yes")]
+    pub idle: bool,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    /// IDLE is re-issued after this long, well before the 29 minutes of RFC 2177.
+    #[serde(default = "default_idle_renew")]
+    pub idle_renew_secs: u64,
+    /// Every IMAP command is given up after this long and the connection is replaced.
+    #[serde(default = "default_timeout")]
+    pub command_timeout_secs: u64,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Larger messages are not fetched whole: they are quarantined from their headers.
+    #[serde(default = "default_max_bytes")]
+    pub max_message_bytes: u32,
+    /// The domain of our own Message-IDs (`aduan.example.go.id`): mail carrying one is
+    /// ours and is never filed.
+    #[serde(default)]
+    pub message_id_domain: Option<String>,
+}
+
+fn default_tls() -> TlsMode {
+    TlsMode::Implicit
+}
+fn default_folders() -> Vec<String> {
+    vec!["INBOX".into()]
+}
+fn default_after() -> AfterIngest {
+    AfterIngest::Seen
+}
+fn yes() -> bool {
+    true
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_idle_renew() -> u64 {
+    25 * 60
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_batch() -> usize {
+    50
+}
+fn default_max_bytes() -> u32 {
+    25 * 1024 * 1024
+}
+
+impl EmailConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 993,
+            TlsMode::Starttls | TlsMode::Plain => 143,
+        })
+    }
+}

@@ -1,0 +1,381 @@
+//! The e-mail channel against real Dovecot and Postfix on loopback
+//! (`scripts/mail-services.sh`, which `scripts/test.sh` runs first).
+
+use std::time::Duration;
+
+use aduan::store::ComplaintFilter;
+use futures::TryStreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::harness::{eventually, spawn_app_with, Backend, Options};
+use crate::on_both;
+
+fn imap_port() -> u16 {
+    std::env::var("ADUAN_IMAP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(14143)
+}
+
+fn smtp_port() -> u16 {
+    std::env::var("ADUAN_SMTP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(2525)
+}
+
+const PASSWORD: &str = "rahasia";
+
+type Session = async_imap::Session<TcpStream>;
+
+async fn imap(user: &str) -> Session {
+    let tcp = TcpStream::connect(("127.0.0.1", imap_port())).await.unwrap_or_else(|e| {
+        panic!("Dovecot is not answering on 127.0.0.1:{}: {e}. Start it with scripts/mail-services.sh", imap_port())
+    });
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    client
+        .login(user, PASSWORD)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("IMAP login")
+}
+
+/// A fresh folder of its own for one test, so tests never see each other's mail.
+async fn fresh_folder(session: &mut Session) -> String {
+    let folder = format!("t{}", uuid::Uuid::new_v4().simple());
+    session.create(&folder).await.expect("CREATE");
+    folder
+}
+
+async fn append(session: &mut Session, folder: &str, raw: &str) {
+    session
+        .append(folder, None, None, raw.replace('\n', "\r\n"))
+        .await
+        .expect("APPEND");
+}
+
+fn mail(id: &str, subject: &str, body: &str, extra: &str) -> String {
+    format!(
+        "From: Siti Aminah <siti@warga.test>\nTo: pengaduan@aduan.test\nSubject: {subject}\nMessage-ID: <{id}>\nDate: Fri, 27 Nov 2026 10:00:00 +0700\n{extra}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}\n"
+    )
+}
+
+fn channel_toml(user: &str, folder: &str, password: &str, poll: u64) -> String {
+    format!(
+        r#"
+[[channels]]
+kind = "email"
+name = "surel"
+host = "127.0.0.1"
+port = {port}
+tls = "plain"
+user = "{user}"
+password = "{password}"
+folders = ["{folder}"]
+poll_interval_secs = {poll}
+command_timeout_secs = 10
+message_id_domain = "aduan.test"
+"#,
+        port = imap_port()
+    )
+}
+
+async fn seen_count(session: &mut Session, folder: &str) -> usize {
+    session.select(folder).await.expect("SELECT");
+    let fetches: Vec<_> = session
+        .fetch("1:*", "FLAGS")
+        .await
+        .expect("FETCH")
+        .try_collect()
+        .await
+        .expect("flags");
+    fetches
+        .iter()
+        .filter(|f| {
+            f.flags()
+                .any(|fl| matches!(fl, async_imap::types::Flag::Seen))
+        })
+        .count()
+}
+
+async fn mail_is_filed_once_marked_read_and_threaded(b: Backend) {
+    let mut admin = imap("pengaduan@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    append(
+        &mut admin,
+        &folder,
+        &mail(
+            &format!("a-{tag}@warga.test"),
+            "Air PDAM mati",
+            "Sudah tiga hari air tidak mengalir.",
+            "",
+        ),
+    )
+    .await;
+    append(
+        &mut admin,
+        &folder,
+        &mail(
+            &format!("b-{tag}@warga.test"),
+            "Jalan berlubang",
+            "Lubang besar di Jl. Sudirman.",
+            "",
+        ),
+    )
+    .await;
+    append(
+        &mut admin,
+        &folder,
+        &mail(
+            &format!("c-{tag}@warga.test"),
+            "Out of office",
+            "Saya sedang cuti.",
+            "Auto-Submitted: auto-replied\n",
+        ),
+    )
+    .await;
+
+    let opts = Options {
+        extra_toml: channel_toml("pengaduan@aduan.test", &folder, PASSWORD, 1),
+        ..Options::default()
+    };
+    let app = spawn_app_with(b, opts).await;
+    let store = app.store.clone();
+    let filed = eventually(Duration::from_secs(15), || {
+        let store = store.clone();
+        async move {
+            store.count("complaints").await.unwrap_or(0) == 2
+                && store.count("intake_rejects").await.unwrap_or(0) == 1
+        }
+    })
+    .await;
+    assert!(filed, "two complaints and one ignored auto-reply");
+    let mut seen = 0;
+    for _ in 0..50 {
+        seen = seen_count(&mut admin, &folder).await;
+        if seen == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen, 3,
+        "every stored message marked \\Seen after the commit"
+    );
+
+    // A restart reads from the committed cursor: nothing again, nothing lost.
+    let app = app.restart().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.count("complaints").await, 2);
+    assert_eq!(app.count("intake_rejects").await, 1);
+
+    // The citizen's reply joins the complaint.
+    let reply = mail(
+        &format!("d-{tag}@warga.test"),
+        "Re: Air PDAM mati",
+        "Sampai hari ini belum ada perbaikan.",
+        &format!("In-Reply-To: <a-{tag}@warga.test>\nReferences: <a-{tag}@warga.test>\n"),
+    );
+    append(&mut admin, &folder, &reply).await;
+    let store = app.store.clone();
+    let joined = eventually(Duration::from_secs(15), || {
+        let store = store.clone();
+        async move {
+            let list = store
+                .complaints(&ComplaintFilter::default())
+                .await
+                .unwrap_or_default();
+            let Some(c) = list.iter().find(|c| c.title == "Air PDAM mati") else {
+                return false;
+            };
+            store
+                .complaint(&c.tracking_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.messages.len())
+                == Some(2)
+        }
+    })
+    .await;
+    assert!(joined, "the reply joined its complaint");
+    assert_eq!(app.count("complaints").await, 2);
+    let list = app
+        .store
+        .complaints(&ComplaintFilter::default())
+        .await
+        .expect("list");
+    let rec = list
+        .iter()
+        .find(|c| c.title == "Jalan berlubang")
+        .expect("filed");
+    assert_eq!(rec.channel, "email");
+    assert_eq!(
+        rec.reporter
+            .as_ref()
+            .and_then(|r| r.email.clone())
+            .as_deref(),
+        Some("siti@warga.test")
+    );
+    assert_eq!(
+        rec.reporter
+            .as_ref()
+            .and_then(|r| r.name.clone())
+            .as_deref(),
+        Some("Siti Aminah")
+    );
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
+
+/// Real SMTP: `MAIL FROM`, `RCPT TO`, `DATA` through Postfix into Dovecot.
+async fn send_smtp(to: &str, raw: &str) {
+    let stream = TcpStream::connect(("127.0.0.1", smtp_port())).await.unwrap_or_else(|e| {
+        panic!("Postfix is not answering on 127.0.0.1:{}: {e}. Start it with scripts/mail-services.sh", smtp_port())
+    });
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    async fn expect(
+        r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+        line: &mut String,
+        code: &str,
+    ) {
+        loop {
+            line.clear();
+            r.read_line(line).await.expect("SMTP read");
+            assert!(
+                line.starts_with(code),
+                "SMTP: expected {code}, got {line:?}"
+            );
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return;
+            }
+        }
+    }
+    expect(&mut r, &mut line, "220").await;
+    for (cmd, code) in [
+        ("EHLO test.local\r\n".to_owned(), "250"),
+        ("MAIL FROM:<warga@warga.test>\r\n".to_owned(), "250"),
+        (format!("RCPT TO:<{to}>\r\n"), "250"),
+        ("DATA\r\n".to_owned(), "354"),
+    ] {
+        w.write_all(cmd.as_bytes()).await.expect("SMTP write");
+        expect(&mut r, &mut line, code).await;
+    }
+    w.write_all(raw.replace('\n', "\r\n").as_bytes())
+        .await
+        .expect("SMTP data");
+    w.write_all(b"\r\n.\r\n").await.expect("SMTP end");
+    expect(&mut r, &mut line, "250").await;
+    let _ = w.write_all(b"QUIT\r\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_delivered_by_smtp_is_filed_within_two_seconds_under_idle() {
+    let user = "pengaduan2@aduan.test";
+    // Polling once an hour: only IDLE can bring the mail in quickly.
+    let opts = Options {
+        extra_toml: channel_toml(user, "INBOX", PASSWORD, 3600),
+        ..Options::default()
+    };
+    let app = spawn_app_with(Backend::Sqlite, opts).await;
+    let store = app.store.clone();
+    let name = aduan_kit::ChannelName::parse("surel").expect("name");
+    let health = app
+        .app
+        .as_ref()
+        .expect("app")
+        .health
+        .get(&name)
+        .expect("health")
+        .clone();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let h = health.clone();
+            async move { h.snapshot().status == "ok" }
+        })
+        .await,
+        "channel up"
+    );
+    // Let it read what older runs left and settle into IDLE.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let subject = format!("Lampu jalan mati {}", uuid::Uuid::new_v4().simple());
+    let raw = mail(
+        &format!("{}@warga.test", uuid::Uuid::new_v4().simple()),
+        &subject,
+        "Lampu di depan masjid mati.",
+        "",
+    );
+    send_smtp(user, &raw).await;
+    let filed = eventually(Duration::from_secs(2), || {
+        let store = store.clone();
+        let subject = subject.clone();
+        async move {
+            let list = store
+                .complaints(&ComplaintFilter {
+                    status: None,
+                    limit: 50,
+                })
+                .await
+                .unwrap_or_default();
+            list.iter().any(|c| c.title == subject)
+        }
+    })
+    .await;
+    assert!(filed, "not filed within 2 s of delivery while in IDLE");
+    app.stop().await;
+}
+
+async fn a_refused_login_marks_only_that_channel_unhealthy(b: Backend) {
+    let opts = Options {
+        extra_toml: channel_toml("pengaduan@aduan.test", "INBOX", "salah-sandi", 1),
+        ..Options::default()
+    };
+    let app = spawn_app_with(b, opts).await;
+    let name = aduan_kit::ChannelName::parse("surel").expect("name");
+    let health = app
+        .app
+        .as_ref()
+        .expect("app")
+        .health
+        .get(&name)
+        .expect("health")
+        .clone();
+    let down = eventually(Duration::from_secs(10), || {
+        let h = health.clone();
+        async move { h.snapshot().status == "reauthorize" }
+    })
+    .await;
+    let snap = health.snapshot();
+    assert!(down, "{snap:?}");
+    assert!(
+        snap.last_error.as_deref().unwrap_or("").contains("refused"),
+        "{snap:?}"
+    );
+    assert!(
+        !snap
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("salah-sandi"),
+        "the password leaked into health"
+    );
+    // The web form goes on.
+    let res = app
+        .post_json(
+            "/api/v1/reports",
+            &serde_json::json!({"title": "t", "body": "b"}),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    app.stop().await;
+}
+
+on_both!(
+    mail_is_filed_once_marked_read_and_threaded,
+    a_refused_login_marks_only_that_channel_unhealthy
+);
