@@ -92,6 +92,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         health.clone(),
         cfg.outbox.clone(),
         outbox_wake.clone(),
+        &cfg.public_url,
     );
     workers.push(tokio::spawn(dispatcher.run(shutdown.clone())));
 

@@ -419,6 +419,15 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_example_loads_and_builds() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aduan.example.toml");
+        let cfg = Config::load(Some(&path)).expect("config/aduan.example.toml loads");
+        crate::registry::Channels::build(&cfg, &crate::registry::builtin_factories())
+            .expect("its channels build");
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let e = Config::from_toml_str("[database]\nurl = \"mysql://x\"").expect_err("refused");
         assert!(e.to_string().contains("database.url"), "{e}");

@@ -25,6 +25,7 @@ pub struct Dispatcher {
     health: ChannelHealth,
     cfg: OutboxConfig,
     wake: Arc<Notify>,
+    public_url: String,
 }
 
 impl Dispatcher {
@@ -34,6 +35,7 @@ impl Dispatcher {
         health: ChannelHealth,
         cfg: OutboxConfig,
         wake: Arc<Notify>,
+        public_url: &str,
     ) -> Self {
         let senders = channels
             .iter()
@@ -45,6 +47,7 @@ impl Dispatcher {
             health,
             cfg,
             wake,
+            public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
 
@@ -94,7 +97,11 @@ impl Dispatcher {
             return;
         };
         let limit = Duration::from_secs(self.cfg.lease_secs.max(2) / 2);
-        let result = tokio::time::timeout(limit, sender.send(&row.message)).await;
+        // Templates name the status page; its address is this daemon's to know.
+        let mut message = row.message.clone();
+        let status_url = format!("{}/laporan/{}", self.public_url, message.tracking_id);
+        message.body = message.body.replace("{status_url}", &status_url);
+        let result = tokio::time::timeout(limit, sender.send(&message)).await;
         match result {
             Ok(Ok(receipt)) => {
                 if let Err(e) = self

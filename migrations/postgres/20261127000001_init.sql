@@ -142,3 +142,4 @@ CREATE TABLE outbox (
     sent_at            BIGINT
 );
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at, id);
+CREATE INDEX outbox_recipient ON outbox (channel_name, recipient_address, created_at);

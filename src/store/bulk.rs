@@ -284,6 +284,16 @@ pub(super) async fn insert_batch(
         }
         insert_rows(tx, ATTACHMENTS, files, "").await?;
         insert_rows(tx, THREAD_KEYS, thread_keys, "ON CONFLICT DO NOTHING").await?;
+        for &i in &new {
+            let k = &keys[i];
+            queue_ack(
+                tx,
+                items[i],
+                lookup(&complaint_ids, k, "complaint")?,
+                &tids[k],
+            )
+            .await?;
+        }
 
         for &i in &new {
             let tracking_id = Some(tids[&keys[i]].clone());
@@ -310,6 +320,69 @@ pub(super) async fn insert_batch(
     out.into_iter()
         .map(|d| d.ok_or_else(|| sqlx::Error::Protocol("batch item left unanswered".into())))
         .collect()
+}
+
+/// Queues the receipt of a new complaint in the complaint's own transaction, so there is
+/// never one without the other; skipped when the same recipient got one on this channel
+/// within the connector's window.
+pub(super) async fn queue_ack(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+    tracking_id: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(a) = &p.item.acknowledge else {
+        return Ok(());
+    };
+    let title = draft(p)?.title.clone();
+    let channel = p.item.channel_name.as_str();
+    let now = now_micros();
+    let window = i64::try_from(a.once_per.as_micros()).unwrap_or(i64::MAX);
+    let recent: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE channel_name = $1 AND recipient_address = $2 AND kind = 'acknowledgement'
+         AND created_at > $3 LIMIT 1",
+    )
+    .bind(channel)
+    .bind(&a.recipient.address)
+    .bind(now.saturating_sub(window))
+    .fetch_optional(&mut **tx)
+    .await?;
+    if recent.is_some() {
+        return Ok(());
+    }
+    let fill = |t: &str| {
+        text(
+            &t.replace("{tracking_id}", tracking_id)
+                .replace("{title}", &title),
+        )
+    };
+    let refs = format!(
+        "[{}]",
+        a.references
+            .iter()
+            .map(|r| format!("\"{}\"", r.replace(['"', '\\'], "")))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    sqlx::query(
+        "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, recipient_name,
+            subject, body, in_reply_to, refs, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, 'acknowledgement', $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(complaint_id)
+    .bind(channel)
+    .bind(format!("ack:{channel}:{}", text(&p.item.external_id)))
+    .bind(text(&a.recipient.address))
+    .bind(a.recipient.name.as_deref().map(text))
+    .bind(a.subject.as_deref().map(fill))
+    .bind(fill(&a.body))
+    .bind(a.in_reply_to.as_deref().map(text))
+    .bind(refs)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The answer for a message already stored: the complaint it went to, if any.

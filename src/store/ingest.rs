@@ -14,8 +14,8 @@ use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::bulk::{
-    attachment_rows, complaint_row, duplicate, insert_rows, message_row, thread_key_rows,
-    ATTACHMENTS, COMPLAINTS, MESSAGES, THREAD_KEYS,
+    attachment_rows, complaint_row, duplicate, insert_rows, message_row, queue_ack,
+    thread_key_rows, ATTACHMENTS, COMPLAINTS, MESSAGES, THREAD_KEYS,
 };
 use super::{micros, now_micros, Store, StoreError};
 use crate::tracking::TrackingId;
@@ -349,6 +349,7 @@ pub(super) async fn insert_item(
                 .ok_or(sqlx::Error::RowNotFound)?
                 .try_get("id")?;
             insert_rows(tx, ATTACHMENTS, attachment_rows(p, id, None)?, "").await?;
+            queue_ack(tx, p, id, &tid).await?;
             (id, tid, Outcome::Created)
         }
     };

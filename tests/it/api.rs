@@ -37,12 +37,7 @@ async fn json_report_is_filed_and_visible_without_personal_data(b: Backend) {
         format!("https://lapor.contoh.go.id/laporan/{tid}")
     );
 
-    let status = app
-        .client
-        .get(app.url(&format!("/api/v1/reports/{tid}")))
-        .send()
-        .await
-        .expect("get");
+    let status = app.get(&format!("/api/v1/reports/{tid}")).await;
     assert_eq!(status.status(), StatusCode::OK);
     let text = status.text().await.expect("text");
     for private in ["Siti", "siti@contoh.id", "7654", "Kampung Dalam, Siak"] {
@@ -104,13 +99,7 @@ async fn multipart_report_stores_attachments(b: Backend) {
             "attachments",
             Part::bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec()).file_name("surat.pdf"),
         );
-    let res = app
-        .client
-        .post(app.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let res = app.post_multipart("/api/v1/reports", form).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let tid = res.json::<Value>().await.expect("json")["tracking_id"]
         .as_str()
@@ -242,13 +231,7 @@ async fn oversized_bodies_and_files_are_413_without_orphans(b: Backend) {
         .text("title", "t")
         .text("body", "b")
         .part("attachments", Part::bytes(png).file_name("besar.png"));
-    let res = app
-        .client
-        .post(app.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let res = app.post_multipart("/api/v1/reports", form).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     let mut huge = PNG.to_vec();
@@ -261,13 +244,7 @@ async fn oversized_bodies_and_files_are_413_without_orphans(b: Backend) {
         .part("attachments", Part::bytes(huge.clone()).file_name("c.png"))
         .part("attachments", Part::bytes(huge.clone()).file_name("d.png"))
         .part("attachments", Part::bytes(huge).file_name("e.png"));
-    let res = app
-        .client
-        .post(app.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let res = app.post_multipart("/api/v1/reports", form).await;
     assert_eq!(
         res.status(),
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -290,13 +267,7 @@ async fn disallowed_attachment_types_are_422(b: Backend) {
             .mime_str("image/jpeg")
             .expect("mime"),
     );
-    let res = app
-        .client
-        .post(app.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let res = app.post_multipart("/api/v1/reports", form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let v: Value = res.json().await.expect("json");
     assert_eq!(v["errors"][0]["code"], "file_type_not_allowed");
@@ -316,25 +287,9 @@ async fn confidential_reports_show_status_only(b: Backend) {
         .await
         .expect("json");
     let tid = v["tracking_id"].as_str().expect("tid");
-    let text = app
-        .client
-        .get(app.url(&format!("/api/v1/reports/{tid}")))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let text = app.get_text(&format!("/api/v1/reports/{tid}")).await;
     assert!(!text.contains("PDAM"), "confidential title shown: {text}");
-    let page = app
-        .client
-        .get(app.url(&format!("/laporan/{tid}")))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let page = app.get_text(&format!("/laporan/{tid}")).await;
     assert!(!page.contains("PDAM"), "confidential title on the page");
     assert!(page.contains("Belum terverifikasi"));
     app.stop().await;
@@ -348,7 +303,7 @@ async fn unknown_and_malformed_tracking_numbers_are_404(b: Backend) {
         "/laporan/ZZZZ-ZZZZ",
         "/api/v1/reports/%3Cscript%3E",
     ] {
-        let res = app.client.get(app.url(path)).send().await.expect("get");
+        let res = app.get(path).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
     }
     app.stop().await;
@@ -356,35 +311,11 @@ async fn unknown_and_malformed_tracking_numbers_are_404(b: Backend) {
 
 async fn operational_endpoints(b: Backend) {
     let app = spawn_app(b).await;
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        StatusCode::OK
-    );
-    let ready: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    let ready: Value = app.get("/readyz").await.json().await.expect("json");
     assert_eq!(ready["status"], "ready");
     app.post_json("/api/v1/reports", &report()).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.get_text("/metrics").await;
     assert!(metrics.contains("aduan_inbound_total"), "{metrics}");
     assert!(metrics.contains("aduan_http_requests_total"));
     app.stop().await;

@@ -379,3 +379,194 @@ on_both!(
     mail_is_filed_once_marked_read_and_threaded,
     a_refused_login_marks_only_that_channel_unhealthy
 );
+
+fn header_of(raw: &str, name: &str) -> Option<String> {
+    let parsed = mailparse::parse_headers(raw.as_bytes()).ok()?.0;
+    mailparse::MailHeaderMap::get_first_value(parsed.as_slice(), name)
+}
+
+/// The messages in `user`'s INBOX whose subject carries `tag`, as raw text.
+async fn inbox_with(user: &str, tag: &str) -> Vec<String> {
+    let mut s = imap(user).await;
+    s.select("INBOX").await.expect("SELECT");
+    let uids = s
+        .uid_search(format!("SUBJECT \"{tag}\""))
+        .await
+        .expect("SEARCH");
+    if uids.is_empty() {
+        return Vec::new();
+    }
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let fetches: Vec<_> = s
+        .uid_fetch(set, "BODY.PEEK[]")
+        .await
+        .expect("FETCH")
+        .try_collect()
+        .await
+        .expect("fetch");
+    fetches
+        .iter()
+        .filter_map(|f| f.body().map(|b| String::from_utf8_lossy(b).into_owned()))
+        .collect()
+}
+
+async fn acknowledgements_thread_back_and_replies_join(b: Backend) {
+    let mut admin = imap("pengaduan@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let citizen = |id: &str, subject: &str, extra: &str| {
+        format!(
+            "From: Warga Siak <warga@warga.test>\nTo: pengaduan@aduan.test\nSubject: {subject}\nMessage-ID: <{id}>\n{extra}Content-Type: text/plain; charset=utf-8\n\nMohon ditindaklanjuti.\n"
+        )
+    };
+    append(
+        &mut admin,
+        &folder,
+        &citizen(
+            &format!("c1-{tag}@warga.test"),
+            &format!("Air mati {tag}"),
+            "",
+        ),
+    )
+    .await;
+    // The same sender again within the window: filed, but not acknowledged twice.
+    append(
+        &mut admin,
+        &folder,
+        &citizen(
+            &format!("c2-{tag}@warga.test"),
+            &format!("Jalan rusak {tag}"),
+            "",
+        ),
+    )
+    .await;
+    // An auto-reply: never filed, never answered.
+    append(
+        &mut admin,
+        &folder,
+        &citizen(
+            &format!("c3-{tag}@warga.test"),
+            &format!("Out of office {tag}"),
+            "Auto-Submitted: auto-replied\n",
+        ),
+    )
+    .await;
+
+    let mut toml = channel_toml("pengaduan@aduan.test", &folder, PASSWORD, 1);
+    toml.push_str(&format!(
+        "smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan@aduan.test\", from_name = \"Layanan Pengaduan\" }}\n",
+        smtp_port()
+    ));
+    let app = spawn_app_with(
+        b,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await;
+    let store = app.store.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let store = store.clone();
+            async move { store.count("complaints").await.unwrap_or(0) == 2 }
+        })
+        .await,
+        "two complaints filed"
+    );
+    let list = app
+        .store
+        .complaints(&ComplaintFilter::default())
+        .await
+        .expect("list");
+    let first = list
+        .iter()
+        .find(|c| c.title == format!("Air mati {tag}"))
+        .expect("first")
+        .tracking_id
+        .clone();
+    let second = list
+        .iter()
+        .find(|c| c.title == format!("Jalan rusak {tag}"))
+        .expect("second")
+        .tracking_id
+        .clone();
+    assert!(
+        app.store
+            .outbound_for(&second)
+            .await
+            .expect("outbox")
+            .is_empty(),
+        "one receipt per sender per window"
+    );
+
+    let arrived = eventually(Duration::from_secs(15), || {
+        let tag = tag.clone();
+        async move { !inbox_with("warga@warga.test", &tag).await.is_empty() }
+    })
+    .await;
+    assert!(arrived, "the acknowledgement reached the citizen's mailbox");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let acks = inbox_with("warga@warga.test", &tag).await;
+    assert_eq!(
+        acks.len(),
+        1,
+        "exactly one receipt, none for the auto-reply"
+    );
+    let ack = &acks[0];
+    assert_eq!(
+        header_of(ack, "Subject").as_deref(),
+        Some(format!("Re: Air mati {tag} [{first}]").as_str())
+    );
+    assert_eq!(
+        header_of(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header_of(ack, "In-Reply-To").as_deref(),
+        Some(format!("<c1-{tag}@warga.test>").as_str())
+    );
+    assert!(header_of(ack, "References")
+        .unwrap_or_default()
+        .contains(&format!("<c1-{tag}@warga.test>")));
+    let ack_id = header_of(ack, "Message-ID").expect("Message-ID");
+    assert!(ack_id.ends_with("@aduan.test>"), "{ack_id}");
+    assert!(
+        ack.contains(&first)
+            && ack.contains(&format!("https://lapor.contoh.go.id/laporan/{first}")),
+        "{ack}"
+    );
+
+    // The citizen answers the receipt: the reply joins the first complaint.
+    let reply = citizen(
+        &format!("c4-{tag}@warga.test"),
+        &format!("Re: Air mati {tag} [{first}]"),
+        &format!("In-Reply-To: {ack_id}\nReferences: <c1-{tag}@warga.test> {ack_id}\n"),
+    );
+    append(&mut admin, &folder, &reply).await;
+    let store = app.store.clone();
+    let joined = eventually(Duration::from_secs(15), || {
+        let store = store.clone();
+        let first = first.clone();
+        async move {
+            store
+                .complaint(&first)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.messages.iter().filter(|m| m.direction == "in").count())
+                == Some(2)
+        }
+    })
+    .await;
+    assert!(joined, "the reply to the receipt joined its complaint");
+    assert_eq!(app.count("complaints").await, 2);
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
+
+on_both!(acknowledgements_thread_back_and_replies_join);

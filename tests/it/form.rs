@@ -10,7 +10,7 @@ use crate::on_both;
 
 async fn the_form_files_a_report_and_shows_the_tracking_number(b: Backend) {
     let app = spawn_app(b).await;
-    let page = app.client.get(app.url("/")).send().await.expect("get");
+    let page = app.get("/").await;
     assert_eq!(page.status(), StatusCode::OK);
     let csp = page.headers()["content-security-policy"]
         .to_str()
@@ -61,13 +61,7 @@ async fn the_form_files_a_report_and_shows_the_tracking_number(b: Backend) {
                 Part::bytes(PNG.to_vec()).file_name("lampu.png"),
             )
     };
-    let res = app
-        .client
-        .post(app.url("/"))
-        .multipart(form())
-        .send()
-        .await
-        .expect("post");
+    let res = app.post_multipart("/", form()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.expect("html");
     let tid = html
@@ -83,12 +77,8 @@ async fn the_form_files_a_report_and_shows_the_tracking_number(b: Backend) {
 
     // Pressing "Kirim" twice (or the browser resending) files it once.
     let again = app
-        .client
-        .post(app.url("/"))
-        .multipart(form())
-        .send()
+        .post_multipart("/", form())
         .await
-        .expect("post")
         .text()
         .await
         .expect("html");
@@ -96,15 +86,7 @@ async fn the_form_files_a_report_and_shows_the_tracking_number(b: Backend) {
     assert_eq!(app.count("complaints").await, 1);
     assert_eq!(app.count("attachments").await, 1);
 
-    let status = app
-        .client
-        .get(app.url(&format!("/laporan/{tid}")))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
+    let status = app.get_text(&format!("/laporan/{tid}")).await;
     assert!(status.contains("Lampu jalan mati") && status.contains("Belum terverifikasi"));
     // Lookup by number, typed carelessly.
     let res = app
@@ -128,13 +110,7 @@ async fn invalid_input_is_shown_next_to_the_field_and_kept(b: Backend) {
         .text("body", "Isi <b>tebal</b> \"kutip\"")
         .text("email", "salah@")
         .text("name", "Budi <script>alert(1)</script>");
-    let res = app
-        .client
-        .post(app.url("/"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("post");
+    let res = app.post_multipart("/", form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.expect("html");
     assert!(html.contains("Judul laporan wajib diisi."));
@@ -162,15 +138,7 @@ async fn script_in_a_report_is_escaped_on_the_status_page(b: Backend) {
         .await
         .expect("json");
     let tid = v["tracking_id"].as_str().expect("tid");
-    let html = app
-        .client
-        .get(app.url(&format!("/laporan/{tid}")))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
+    let html = app.get_text(&format!("/laporan/{tid}")).await;
     assert!(!html.contains("<img src=x"), "{html}");
     assert!(
         html.contains("&#60;img src=x onerror=alert(1)&#62;")

@@ -136,15 +136,7 @@ async fn a_failing_channel_is_restarted_and_others_go_on(b: Backend) {
         "{health:?}"
     );
     assert!(health.healthy, "healthy again after recovering: {health:?}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains("aduan_channel_restarts_total{channel=\"rapuh\"}"),
         "{metrics}"
@@ -322,15 +314,7 @@ async fn the_outbox_retries_fails_visibly_and_never_sends_twice(b: Backend) {
     );
 
     // The answer is part of the thread and public on the status page.
-    let status = app
-        .client
-        .get(app.url(&format!("/laporan/{tid}")))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
+    let status = app.get_text(&format!("/laporan/{tid}")).await;
     assert!(status.contains("Jawaban lewat kirim"));
     app.stop().await;
 }

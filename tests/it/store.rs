@@ -38,6 +38,7 @@ pub fn complaint(ch: &str, ext: &str, title: &str) -> Inbound {
             content_type: "text/plain".into(),
             bytes: format!("raw {ext}").into(),
         },
+        acknowledge: None,
     }
 }
 

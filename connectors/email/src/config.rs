@@ -63,6 +63,79 @@ pub struct EmailConfig {
     /// ours and is never filed.
     #[serde(default)]
     pub message_id_domain: Option<String>,
+    /// Outbound mail: acknowledgements and answers. Without it, nothing is sent.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub ack: AckConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Default `"starttls"` (submission, port 587).
+    #[serde(default = "default_smtp_tls")]
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Our sender address (`pengaduan@example.go.id`).
+    pub from: String,
+    #[serde(default)]
+    pub from_name: Option<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl SmtpConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::Plain => 25,
+        })
+    }
+}
+
+/// The receipt sent for every new complaint.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AckConfig {
+    pub enabled: bool,
+    /// The text; `{name}`, `{title}`, `{tracking_id}` and `{status_url}` are filled in.
+    pub template: String,
+    /// At most one receipt per sender in this many seconds (a sender who writes ten
+    /// times gets one answer, and two auto-responders cannot ping-pong).
+    pub window_secs: u64,
+}
+
+pub const DEFAULT_ACK_TEMPLATE: &str = "Yth. {name},
+
+Terima kasih. Laporan Anda \"{title}\" telah kami terima dengan nomor {tracking_id}.
+Laporan akan diverifikasi paling lambat 3 hari kerja. Perkembangannya dapat Anda pantau di:
+{status_url}
+
+Balas e-mail ini bila ada keterangan tambahan; balasan Anda akan digabungkan dengan
+laporan yang sama.
+
+Pesan ini dikirim otomatis.";
+
+impl Default for AckConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            template: DEFAULT_ACK_TEMPLATE.to_owned(),
+            window_secs: 3600,
+        }
+    }
+}
+
+fn default_smtp_tls() -> TlsMode {
+    TlsMode::Starttls
 }
 
 fn default_tls() -> TlsMode {

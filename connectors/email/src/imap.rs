@@ -34,11 +34,16 @@ pub struct ImapSource {
 
 impl ImapSource {
     pub fn new(name: ChannelName, cfg: Arc<EmailConfig>) -> Self {
-        let normalizer = Arc::new(Normalizer::new(
-            name.clone(),
-            cfg.message_id_domain.clone(),
-            vec![cfg.user.clone()],
-        ));
+        let mut own = vec![cfg.user.clone()];
+        own.extend(cfg.smtp.as_ref().map(|s| s.from.clone()));
+        let mut normalizer = Normalizer::new(name.clone(), cfg.message_id_domain.clone(), own);
+        if cfg.smtp.is_some() && cfg.ack.enabled {
+            normalizer = normalizer.with_acknowledgement(
+                cfg.ack.template.clone(),
+                Duration::from_secs(cfg.ack.window_secs),
+            );
+        }
+        let normalizer = Arc::new(normalizer);
         Self {
             name,
             cfg,

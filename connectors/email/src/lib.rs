@@ -9,6 +9,7 @@ pub mod config;
 pub mod imap;
 pub mod loops;
 pub mod normalize;
+pub mod smtp;
 
 use std::sync::Arc;
 
@@ -61,6 +62,11 @@ impl ChannelFactory for EmailFactory {
         let source = Arc::new(imap::ImapSource::new(ctx.name.clone(), cfg.clone()));
         let mut channel = Channel::new(KIND, ctx.name.clone());
         channel.pull = Some(source.clone());
+        if let Some(smtp) = &cfg.smtp {
+            let sender = smtp::sender(ctx.name.clone(), smtp, cfg.message_id_domain.as_deref())
+                .map_err(|e| ConfigError::new(name, "smtp", e))?;
+            channel.outbound = Some(sender);
+        }
         channel.health_check = Some(Arc::new(ImapCheck {
             name: ctx.name.clone(),
             source,

@@ -5,8 +5,8 @@
 //! quarantined with the reason; nothing is dropped and nothing panics.
 
 use aduan_kit::{
-    AttachmentData, ChannelName, ComplaintDraft, Inbound, InboundKind, Raw, Reporter, Threading,
-    TrackingId,
+    Acknowledgement, AttachmentData, ChannelName, ComplaintDraft, Inbound, InboundKind, Raw,
+    Recipient, Reporter, Threading, TrackingId,
 };
 use chrono::{DateTime, Utc};
 use mailparse::{DispositionType, MailAddr, MailHeaderMap, ParsedMail};
@@ -28,6 +28,8 @@ pub struct Normalizer {
     own_domain: Option<String>,
     /// Our own addresses (the mailbox itself): mail from them is never a complaint.
     own_addresses: Vec<String>,
+    /// The receipt for new complaints: (template, once-per window), when configured.
+    ack: Option<(String, std::time::Duration)>,
 }
 
 /// mailparse walks nested parts recursively; a message nested thousands of levels deep
@@ -218,7 +220,14 @@ impl Normalizer {
             channel,
             own_domain,
             own_addresses,
+            ack: None,
         }
+    }
+
+    /// Every new complaint gets a receipt from this template (see `AckConfig`).
+    pub fn with_acknowledgement(mut self, template: String, once_per: std::time::Duration) -> Self {
+        self.ack = Some((template, once_per));
+        self
     }
 
     fn inbound(
@@ -240,6 +249,7 @@ impl Normalizer {
                 content_type: "message/rfc822".into(),
                 bytes: bytes::Bytes::copy_from_slice(raw),
             },
+            acknowledge: None,
         }
     }
 
@@ -405,13 +415,45 @@ impl Normalizer {
             attachments: w.attachments,
             ..ComplaintDraft::default()
         };
-        self.inbound(
+        let reply_to = match h
+            .get_first_header("Reply-To")
+            .map(mailparse::addrparse_header)
+        {
+            Some(Ok(list)) => list.extract_single_info().map(|s| s.addr),
+            _ => None,
+        };
+        let acknowledge = match (&self.ack, reply_to.or_else(|| draft.reporter.email.clone())) {
+            (Some((template, once_per)), Some(address)) => {
+                let mut references: Vec<String> = thread.refs.clone();
+                references.extend(thread.keys.iter().cloned());
+                let name = draft
+                    .reporter
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "Bapak/Ibu".into());
+                Some(Acknowledgement {
+                    recipient: Recipient {
+                        address,
+                        name: draft.reporter.name.clone(),
+                    },
+                    subject: Some(format!("Re: {} [{{tracking_id}}]", draft.title)),
+                    body: template.replace("{name}", &name),
+                    in_reply_to: thread.keys.first().cloned(),
+                    references,
+                    once_per: *once_per,
+                })
+            }
+            _ => None,
+        };
+        let mut item = self.inbound(
             external_id,
             InboundKind::Complaint(Box::new(draft)),
             thread,
             raw,
             received_at,
-        )
+        );
+        item.acknowledge = acknowledge;
+        item
     }
 }
 

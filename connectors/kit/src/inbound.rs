@@ -21,6 +21,22 @@ pub struct Inbound {
     pub thread: Threading,
     /// The bytes exactly as the provider sent them.
     pub raw: Raw,
+    /// The receipt to send back on the same channel if this files a new complaint. It is
+    /// queued in the outbox in the same transaction as the complaint.
+    pub acknowledge: Option<Acknowledgement>,
+}
+
+/// A receipt queued with a new complaint. `{tracking_id}`, `{status_url}` and `{title}`
+/// in `subject` and `body` are filled in by the store once the number is known.
+#[derive(Debug, Clone)]
+pub struct Acknowledgement {
+    pub recipient: crate::Recipient,
+    pub subject: Option<String>,
+    pub body: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// No receipt when one went to the same recipient on this channel within this window.
+    pub once_per: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

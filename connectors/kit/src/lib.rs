@@ -28,8 +28,8 @@ pub use channel::{
 };
 pub use error::{ConfigError, ConnectorError, ErrorKind, PushError, SinkError};
 pub use inbound::{
-    AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery, Inbound, InboundKind,
-    Location, Outcome, Raw, Reporter, Threading,
+    Acknowledgement, AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery,
+    Inbound, InboundKind, Location, Outcome, Raw, Reporter, Threading,
 };
 pub use names::{ChannelName, InvalidName};
 pub use outbound::{OutboundKind, OutboundMessage, Recipient, SendReceipt};

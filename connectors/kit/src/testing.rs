@@ -266,6 +266,7 @@ mod tests {
                 content_type: "text/plain".into(),
                 bytes: format!("m{n}").into(),
             },
+            acknowledge: None,
         }
     }
 

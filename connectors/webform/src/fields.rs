@@ -441,6 +441,7 @@ impl ValidReport {
             kind: InboundKind::Complaint(Box::new(self.draft)),
             thread: Threading::default(),
             raw,
+            acknowledge: None,
         }
     }
 }

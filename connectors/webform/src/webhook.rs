@@ -133,6 +133,7 @@ impl WebhookHandler {
                 content_type: "application/json".into(),
                 bytes: raw.clone(),
             },
+            acknowledge: None,
         }
     }
 
