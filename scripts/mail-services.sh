@@ -27,7 +27,7 @@ PASSWORD="${ADUAN_MAIL_PASSWORD:-rahasia}"
 WAIT_SECS="${ADUAN_MAIL_WAIT:-10}"
 
 DOMAINS=(aduan.test warga.test)
-USERS=(pengaduan@aduan.test pengaduan2@aduan.test warga@warga.test warga2@warga.test
+USERS=(pengaduan@aduan.test pengaduan2@aduan.test kanal1@aduan.test kanal2@aduan.test warga@warga.test warga2@warga.test
   bounce@aduan.test)
 SELFTEST_USER=selftest@aduan.test # the start-up self-test mails only this one
 

@@ -27,6 +27,10 @@ fn smtp_port() -> u16 {
 
 const PASSWORD: &str = "rahasia";
 
+fn mail_dir() -> String {
+    std::env::var("ADUAN_MAIL_DIR").unwrap_or_else(|_| "/tmp/aduan-mail".into())
+}
+
 type Session = async_imap::Session<TcpStream>;
 
 async fn imap(user: &str) -> Session {
@@ -570,3 +574,111 @@ async fn acknowledgements_thread_back_and_replies_join(b: Backend) {
 }
 
 on_both!(acknowledgements_thread_back_and_replies_join);
+
+/// Stops the app while a mailbox is being read one message per transaction, starts it
+/// again, then recreates the folder (a new UIDVALIDITY) with the same mail and drops the
+/// IMAP connection under it: every message is filed exactly once throughout.
+async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_nothing(b: Backend) {
+    // A mailbox of its own: the server-side kick below cuts every session of its user.
+    let user = if b == Backend::Sqlite {
+        "kanal1@aduan.test"
+    } else {
+        "kanal2@aduan.test"
+    };
+    let mut admin = imap(user).await;
+    let folder = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let n = 30;
+    let messages: Vec<String> = (0..n)
+        .map(|i| {
+            mail(
+                &format!("m{i}-{tag}@warga.test"),
+                &format!("Laporan {i} {tag}"),
+                "Isi laporan.",
+                "",
+            )
+        })
+        .collect();
+    for m in &messages {
+        append(&mut admin, &folder, m).await;
+    }
+    let mut toml = channel_toml(user, &folder, PASSWORD, 1);
+    toml.push_str("batch_size = 1\nafter_ingest = \"none\"\n");
+    let app = spawn_app_with(
+        b,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await;
+    // Stop it part-way through.
+    let store = app.store.clone();
+    eventually(Duration::from_secs(15), || {
+        let store = store.clone();
+        async move { store.count("complaints").await.unwrap_or(0) >= 3 }
+    })
+    .await;
+    let app = app.restart().await;
+    let store = app.store.clone();
+    let all = eventually(Duration::from_secs(20), || {
+        let store = store.clone();
+        async move { store.count("complaints").await.unwrap_or(0) == n }
+    })
+    .await;
+    assert!(
+        all,
+        "after a restart mid-way: {} of {n}",
+        app.count("complaints").await
+    );
+
+    // The folder is deleted and made again: same name, new UIDVALIDITY, same messages.
+    admin.select("INBOX").await.expect("SELECT");
+    admin.delete(&folder).await.expect("DELETE");
+    admin.create(&folder).await.expect("CREATE");
+    for m in &messages {
+        append(&mut admin, &folder, m).await;
+    }
+    // And the channel's connection is cut from the server side.
+    let kicked = std::process::Command::new("doveadm")
+        .args([
+            "-c",
+            &format!("{}/dovecot/dovecot.conf", mail_dir()),
+            "kick",
+            user,
+        ])
+        .output();
+    assert!(
+        kicked.map(|o| o.status.success()).unwrap_or(false),
+        "doveadm kick failed"
+    );
+    let extra = mail(
+        &format!("x-{tag}@warga.test"),
+        &format!("Laporan baru {tag}"),
+        "Setelah sambungan putus.",
+        "",
+    );
+    let mut admin = imap(user).await;
+    append(&mut admin, &folder, &extra).await;
+    let store = app.store.clone();
+    let recovered = eventually(Duration::from_secs(30), || {
+        let store = store.clone();
+        async move { store.count("complaints").await.unwrap_or(0) == n + 1 }
+    })
+    .await;
+    assert!(
+        recovered,
+        "reconnected and read the new message: {}",
+        app.count("complaints").await
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.count("complaints").await,
+        n + 1,
+        "the rescan after UIDVALIDITY changed filed nothing twice"
+    );
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
+
+on_both!(restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_nothing);
