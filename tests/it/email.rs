@@ -682,3 +682,141 @@ async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_no
 }
 
 on_both!(restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_nothing);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_kept_and_mail_is_moved_after_the_commit() {
+    let mut admin = imap("pengaduan@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let done = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let png = base64_png();
+    let raw = format!(
+        "From: Budi <budi@warga.test>\nTo: pengaduan@aduan.test\nSubject: Foto jalan {tag}\nMessage-ID: <p-{tag}@warga.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nFoto lubang terlampir.\n--b1\nContent-Type: image/png; name=\"lubang.png\"\nContent-Disposition: attachment; filename=\"lubang.png\"\nContent-Transfer-Encoding: base64\n\n{png}\n--b1--\n"
+    );
+    append(&mut admin, &folder, &raw).await;
+    let mut toml = channel_toml("pengaduan@aduan.test", &folder, PASSWORD, 1);
+    toml.push_str(&format!("after_ingest = \"move\"\nmove_to = \"{done}\"\n"));
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await;
+    let store = app.store.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let store = store.clone();
+            async move { store.count("complaints").await.unwrap_or(0) == 1 }
+        })
+        .await
+    );
+    let list = app
+        .store
+        .complaints(&ComplaintFilter::default())
+        .await
+        .expect("list");
+    let rec = app
+        .store
+        .complaint(&list[0].tracking_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(rec.attachments.len(), 1);
+    assert_eq!(rec.attachments[0].filename, "lubang.png");
+    assert_eq!(
+        app.store
+            .blobs()
+            .get(&rec.attachments[0].sha256)
+            .expect("blob"),
+        crate::api::PNG
+    );
+    let mut moved = false;
+    for _ in 0..50 {
+        let src = admin.select(&folder).await.expect("SELECT").exists;
+        let dst = admin.select(&done).await.expect("SELECT").exists;
+        if src == 0 && dst == 1 {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(moved, "moved to {done} after the commit");
+    admin.select("INBOX").await.expect("SELECT");
+    let _ = admin.delete(&folder).await;
+    let _ = admin.delete(&done).await;
+    app.stop().await;
+}
+
+fn base64_png() -> String {
+    use std::fmt::Write as _;
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in crate::api::PNG.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let _ = out.write_char(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn check_online_logs_in_to_imap_and_smtp() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("aduan.toml");
+    let write = |password: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "data_dir = \"{}\"\n{}smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan@aduan.test\" }}\n",
+                dir.path().join("data").display(),
+                channel_toml("pengaduan@aduan.test", "INBOX", password, 60),
+                smtp_port()
+            ),
+        )
+        .expect("write");
+    };
+    write(PASSWORD);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
+        .args(["check", "--online", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("channel surel (email): ok: IMAP login as pengaduan@aduan.test")
+            && stdout.contains("SMTP ok"),
+        "{stdout}"
+    );
+
+    write("salah-sandi");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
+        .args(["check", "--online", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("FAILED (AuthExpired)")
+            && stdout.contains("refused")
+            && !stdout.contains("salah-sandi"),
+        "{stdout}"
+    );
+}

@@ -62,13 +62,19 @@ impl ChannelFactory for EmailFactory {
         let source = Arc::new(imap::ImapSource::new(ctx.name.clone(), cfg.clone()));
         let mut channel = Channel::new(KIND, ctx.name.clone());
         channel.pull = Some(source.clone());
-        if let Some(smtp) = &cfg.smtp {
-            let sender = smtp::sender(ctx.name.clone(), smtp, cfg.message_id_domain.as_deref())
-                .map_err(|e| ConfigError::new(name, "smtp", e))?;
-            channel.outbound = Some(sender);
-        }
+        let smtp = match &cfg.smtp {
+            Some(smtp) => Some(
+                smtp::sender(ctx.name.clone(), smtp, cfg.message_id_domain.as_deref())
+                    .map_err(|e| ConfigError::new(name, "smtp", e))?,
+            ),
+            None => None,
+        };
+        channel.outbound = smtp
+            .clone()
+            .map(|s| s as Arc<dyn aduan_kit::OutboundSender>);
         channel.health_check = Some(Arc::new(ImapCheck {
             name: ctx.name.clone(),
+            smtp,
             source,
             cfg,
         }));
@@ -78,6 +84,7 @@ impl ChannelFactory for EmailFactory {
 
 struct ImapCheck {
     name: aduan_kit::ChannelName,
+    smtp: Option<Arc<smtp::SmtpSender>>,
     source: Arc<imap::ImapSource>,
     cfg: Arc<EmailConfig>,
 }
@@ -94,12 +101,25 @@ impl HealthCheck for ImapCheck {
             seen.push(format!("{folder} ({} messages)", mailbox.exists));
         }
         let _ = session.logout().await;
-        Ok(format!(
+        let mut report = format!(
             "IMAP login as {} on {}:{} ok; {}",
             self.cfg.user,
             self.cfg.host,
             self.cfg.port(),
             seen.join(", ")
-        ))
+        );
+        if let Some(smtp) = &self.smtp {
+            match smtp.test_connection().await {
+                Ok(true) => report.push_str("; SMTP ok"),
+                Ok(false) => {
+                    return Err(ConnectorError::transient(
+                        &self.name,
+                        "SMTP server did not answer NOOP",
+                    ))
+                }
+                Err(e) => return Err(ConnectorError::transient(&self.name, format!("SMTP: {e}"))),
+            }
+        }
+        Ok(report)
     }
 }

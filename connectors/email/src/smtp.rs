@@ -155,6 +155,13 @@ impl SmtpSender {
     }
 }
 
+impl SmtpSender {
+    /// Connects and says NOOP (`aduan check --online`).
+    pub async fn test_connection(&self) -> Result<bool, lettre::transport::smtp::Error> {
+        self.transport.test_connection().await
+    }
+}
+
 #[async_trait::async_trait]
 impl OutboundSender for SmtpSender {
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, ConnectorError> {
