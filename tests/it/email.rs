@@ -820,3 +820,80 @@ fn check_online_logs_in_to_imap_and_smtp() {
         "{stdout}"
     );
 }
+
+/// The hostile corpus, delivered into a real mailbox: every message the server accepts
+/// ends as exactly one record (a complaint, an ignored loop or a quarantine), and the
+/// channel never stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hostile_corpus_read_from_a_real_mailbox() {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/email/tests/corpus");
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("manifest");
+    let mut admin = imap("pengaduan@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let (mut appended, mut ignored) = (0i64, 0i64);
+    for line in manifest.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let raw = std::fs::read(corpus.join(cols[0])).expect("corpus file");
+        if raw.is_empty() {
+            continue; // IMAP cannot hold a zero-byte message.
+        }
+        if admin.append(&folder, None, None, &raw).await.is_ok() {
+            appended += 1;
+            if cols.get(1) == Some(&"ignored") {
+                ignored += 1;
+            }
+        }
+    }
+    assert!(
+        appended >= 60,
+        "the server took only {appended} corpus messages"
+    );
+    let opts = Options {
+        extra_toml: channel_toml("pengaduan@aduan.test", &folder, PASSWORD, 1),
+        ..Options::default()
+    };
+    let app = spawn_app_with(Backend::Sqlite, opts).await;
+    let store = app.store.clone();
+    let all = eventually(Duration::from_secs(30), || {
+        let store = store.clone();
+        async move {
+            store.count("complaints").await.unwrap_or(0)
+                + store.count("intake_rejects").await.unwrap_or(0)
+                >= appended
+        }
+    })
+    .await;
+    let (complaints, rejects) = (
+        app.count("complaints").await,
+        app.count("intake_rejects").await,
+    );
+    assert!(
+        all,
+        "{complaints} complaints + {rejects} rejects of {appended} messages"
+    );
+    // Follow-ups of unknown complaints are complaints; nothing is counted twice.
+    assert_eq!(complaints + rejects, appended);
+    let ignored_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM intake_rejects WHERE disposition = 'ignored'")
+            .fetch_one(&app.store.pool_for_tests())
+            .await
+            .expect("count");
+    assert_eq!(
+        ignored_rows, ignored,
+        "every loop message ignored, and only those"
+    );
+    let name = aduan_kit::ChannelName::parse("surel").expect("name");
+    let health = app
+        .app
+        .as_ref()
+        .expect("app")
+        .health
+        .get(&name)
+        .expect("health")
+        .snapshot();
+    assert!(health.healthy, "the channel kept going: {health:?}");
+    admin.select("INBOX").await.expect("SELECT");
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
