@@ -126,7 +126,7 @@ poll 127.0.0.1 service $IMAP_PORT protocol IMAP auth password
 RC
 chmod 600 "$WORK/fetchmailrc"
 start=$(now)
-fetchmail -f "$WORK/fetchmailrc" --pidfile "$WORK/fetchmail.pid" 2>"$WORK/fetchmail.log" || true
+fetchmail -f "$WORK/fetchmailrc" --pidfile "$WORK/fetchmail.pid" >"$WORK/fetchmail.log" 2>&1 || true
 t_fetchmail=$(elapsed "$start")
 got_fetchmail=$(grep -c "reading message" "$WORK/fetchmail.log" 2>/dev/null || true)
 
