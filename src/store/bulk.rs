@@ -59,6 +59,10 @@ pub(super) async fn insert_rows(
         let chunk: Vec<Vec<V>> = rows.by_ref().take(size).collect();
         let mut sql = format!("INSERT INTO {head} VALUES ");
         let mut args = AnyArguments::default();
+        // SQLite looks a named parameter (`$n`) up by walking a list, once per bind: a
+        // 64-row statement spent a fifth of the e-mail ingest there (perf). Plain `?`
+        // parameters bind by position.
+        let positional = tx.backend_name() == "SQLite";
         let mut n = 0;
         for (r, row) in chunk.into_iter().enumerate() {
             sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -67,7 +71,11 @@ pub(super) async fn insert_rows(
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("${n}"));
+                if positional {
+                    sql.push('?');
+                } else {
+                    sql.push_str(&format!("${n}"));
+                }
                 add(&mut args, v)?;
             }
             sql.push(')');
