@@ -46,6 +46,23 @@ async fn imap(user: &str) -> Session {
         .expect("IMAP login")
 }
 
+/// APPEND through a fresh session, retried: right after the folder is recreated or the
+/// user's sessions are kicked, Dovecot may refuse it for a moment ("Mailbox was deleted
+/// under us", or the kick landing on the new session).
+async fn append_fresh(user: &str, folder: &str, raw: &str) {
+    let raw = raw.replace('\n', "\r\n");
+    let mut last = String::new();
+    for _ in 0..50 {
+        let mut s = imap(user).await;
+        match s.append(folder, None, None, &raw).await {
+            Ok(()) => return,
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("APPEND to {folder} kept failing: {last}");
+}
+
 /// A fresh folder of its own for one test, so tests never see each other's mail.
 async fn fresh_folder(session: &mut Session) -> String {
     let folder = format!("t{}", uuid::Uuid::new_v4().simple());
@@ -54,10 +71,21 @@ async fn fresh_folder(session: &mut Session) -> String {
 }
 
 async fn append(session: &mut Session, folder: &str, raw: &str) {
-    session
-        .append(folder, None, None, raw.replace('\n', "\r\n"))
-        .await
-        .expect("APPEND");
+    let raw = raw.replace('\n', "\r\n");
+    // Right after a folder is deleted and created again, Dovecot may answer "Mailbox was
+    // deleted under us" while another session (the channel's) still had it open.
+    let mut attempt = 0;
+    loop {
+        match session.append(folder, None, None, &raw).await {
+            Ok(()) => return,
+            Err(e) if attempt < 20 => {
+                attempt += 1;
+                tracing::debug!(error = %e, "APPEND retried");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("APPEND: {e}"),
+        }
+    }
 }
 
 fn mail(id: &str, subject: &str, body: &str, extra: &str) -> String {
@@ -637,7 +665,7 @@ async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_no
     admin.delete(&folder).await.expect("DELETE");
     admin.create(&folder).await.expect("CREATE");
     for m in &messages {
-        append(&mut admin, &folder, m).await;
+        append_fresh(user, &folder, m).await;
     }
     // And the channel's connection is cut from the server side.
     let kicked = std::process::Command::new("doveadm")
@@ -658,8 +686,8 @@ async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_no
         "Setelah sambungan putus.",
         "",
     );
+    append_fresh(user, &folder, &extra).await;
     let mut admin = imap(user).await;
-    append(&mut admin, &folder, &extra).await;
     let store = app.store.clone();
     let recovered = eventually(Duration::from_secs(30), || {
         let store = store.clone();
