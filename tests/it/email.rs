@@ -847,6 +847,33 @@ fn check_online_logs_in_to_imap_and_smtp() {
             && !stdout.contains("salah-sandi"),
         "{stdout}"
     );
+
+    // Bearer tokens, on IMAP and on the submission port that requires SMTP AUTH.
+    std::fs::write(
+        &file,
+        format!(
+            "data_dir = \"{data}\"\n[[channels]]\nkind = \"email\"\nname = \"surel\"\nhost = \"127.0.0.1\"\nport = {imap}\ntls = \"plain\"\nuser = \"kanal1@aduan.test\"\nauth = \"xoauth2\"\noauth2_token = \"{token}\"\nsmtp = {{ host = \"127.0.0.1\", port = {sub}, tls = \"plain\", from = \"kanal1@aduan.test\", user = \"kanal1@aduan.test\", auth = \"xoauth2\", oauth2_token = \"{token}\" }}\n",
+            data = dir.path().join("data").display(),
+            imap = imap_port(),
+            sub = submission_port(),
+            token = bearer_token(),
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
+        .args(["check", "--online", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains("IMAP login as kanal1@aduan.test")
+            && stdout.contains("SMTP ok"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains(&bearer_token()), "the token was printed");
 }
 
 /// The hostile corpus, delivered into a real mailbox: every message the server accepts
@@ -922,6 +949,125 @@ async fn the_hostile_corpus_read_from_a_real_mailbox() {
         .snapshot();
     assert!(health.healthy, "the channel kept going: {health:?}");
     admin.select("INBOX").await.expect("SELECT");
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
+
+fn submission_port() -> u16 {
+    std::env::var("ADUAN_SUBMISSION_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(2587)
+}
+
+/// Every test user's bearer token on the test Dovecot (`ADUAN_MAIL_TOKEN`).
+fn bearer_token() -> String {
+    std::env::var("ADUAN_MAIL_TOKEN").unwrap_or_else(|_| "bearer-rahasia".into())
+}
+
+/// A mailbox and an SMTP submission server that take only bearer tokens (SASL XOAUTH2):
+/// a refused token marks the channel for re-authorization without leaking the token; a
+/// rotated token file is picked up without a restart; mail is then read, and the
+/// receipt goes out through the authenticated submission port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xoauth2_tokens_read_the_mailbox_and_send_through_submission() {
+    let mut admin = imap("kanal2@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: Warga Dua <warga2@warga.test>\nTo: kanal2@aduan.test\nSubject: Lampu jalan padam {tag}\nMessage-ID: <x1-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nSudah seminggu padam.\n"
+        ),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "kedaluwarsa-123\n").expect("token");
+    let toml = format!(
+        r#"
+[[channels]]
+kind = "email"
+name = "surel"
+host = "127.0.0.1"
+port = {imap}
+tls = "plain"
+user = "kanal2@aduan.test"
+auth = "xoauth2"
+oauth2_token_path = "{path}"
+folders = ["{folder}"]
+poll_interval_secs = 1
+command_timeout_secs = 10
+message_id_domain = "aduan.test"
+smtp = {{ host = "127.0.0.1", port = {submission}, tls = "plain", from = "kanal2@aduan.test", user = "kanal2@aduan.test", auth = "xoauth2", oauth2_token_path = "{path}" }}
+"#,
+        imap = imap_port(),
+        submission = submission_port(),
+        path = token_file.display(),
+    );
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await;
+    let name = aduan_kit::ChannelName::parse("surel").expect("name");
+    let health = app
+        .app
+        .as_ref()
+        .expect("app")
+        .health
+        .get(&name)
+        .expect("health")
+        .clone();
+    let refused = eventually(Duration::from_secs(10), || {
+        let h = health.clone();
+        async move { h.snapshot().status == "reauthorize" }
+    })
+    .await;
+    let snap = health.snapshot();
+    assert!(refused, "{snap:?}");
+    let reason = snap.last_error.clone().unwrap_or_default();
+    assert!(
+        reason.contains("XOAUTH2 login as kanal2@aduan.test refused"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("kedaluwarsa"),
+        "the token leaked into health"
+    );
+    assert_eq!(app.count("complaints").await, 0);
+
+    // The refresher writes a new token: the channel logs in with it, no restart.
+    std::fs::write(&token_file, format!("{}\n", bearer_token())).expect("token");
+    let store = app.store.clone();
+    let filed = eventually(Duration::from_secs(20), || {
+        let store = store.clone();
+        async move { store.count("complaints").await.unwrap_or(0) == 1 }
+    })
+    .await;
+    assert!(
+        filed,
+        "filed after the token was rotated: {:?}",
+        health.snapshot()
+    );
+    let arrived = eventually(Duration::from_secs(20), || {
+        let tag = tag.clone();
+        async move { !inbox_with("warga2@warga.test", &tag).await.is_empty() }
+    })
+    .await;
+    assert!(arrived, "the receipt went out through the submission port");
+    let log =
+        std::fs::read_to_string(format!("{}/log/postfix.log", mail_dir())).unwrap_or_default();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("sasl_method=XOAUTH2") && l.contains("kanal2@aduan.test")),
+        "Postfix did not log an XOAUTH2 login for kanal2"
+    );
     let _ = admin.delete(&folder).await;
     app.stop().await;
 }

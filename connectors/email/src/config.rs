@@ -1,7 +1,11 @@
 //! `[[channels]] kind = "email"`: one mailbox.
 
+use std::path::PathBuf;
+
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::auth::AuthMethod;
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -34,8 +38,17 @@ pub struct EmailConfig {
     #[serde(default = "default_tls")]
     pub tls: TlsMode,
     pub user: String,
+    /// `"password"` (default) or `"xoauth2"`.
+    #[serde(default)]
+    pub auth: AuthMethod,
     #[serde(default)]
     pub password: Option<SecretString>,
+    /// The bearer token for `auth = "xoauth2"`, fixed at start.
+    #[serde(default)]
+    pub oauth2_token: Option<SecretString>,
+    /// A file holding the bearer token, read again before every login.
+    #[serde(default)]
+    pub oauth2_token_path: Option<PathBuf>,
     /// Folders to watch; default `["INBOX"]`.
     #[serde(default = "default_folders")]
     pub folders: Vec<String>,
@@ -79,10 +92,18 @@ pub struct SmtpConfig {
     /// Default `"starttls"` (submission, port 587).
     #[serde(default = "default_smtp_tls")]
     pub tls: TlsMode,
+    /// Without `user`, mail is sent without logging in (a relay that trusts our address).
     #[serde(default)]
     pub user: Option<String>,
+    /// `"password"` (default) or `"xoauth2"`.
+    #[serde(default)]
+    pub auth: AuthMethod,
     #[serde(default)]
     pub password: Option<SecretString>,
+    #[serde(default)]
+    pub oauth2_token: Option<SecretString>,
+    #[serde(default)]
+    pub oauth2_token_path: Option<PathBuf>,
     /// Our sender address (`pengaduan@example.go.id`).
     pub from: String,
     #[serde(default)]

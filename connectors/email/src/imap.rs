@@ -18,6 +18,7 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::auth::{Credential, CredentialSource, XOAuth2};
 use crate::config::{AfterIngest, EmailConfig, TlsMode};
 use crate::normalize::Normalizer;
 
@@ -29,11 +30,12 @@ pub type Session = async_imap::Session<Box<dyn ImapIo>>;
 pub struct ImapSource {
     name: ChannelName,
     cfg: Arc<EmailConfig>,
+    credentials: CredentialSource,
     normalizer: Arc<Normalizer>,
 }
 
 impl ImapSource {
-    pub fn new(name: ChannelName, cfg: Arc<EmailConfig>) -> Self {
+    pub fn new(name: ChannelName, cfg: Arc<EmailConfig>, credentials: CredentialSource) -> Self {
         let mut own = vec![cfg.user.clone()];
         own.extend(cfg.smtp.as_ref().map(|s| s.from.clone()));
         let mut normalizer = Normalizer::new(name.clone(), cfg.message_id_domain.clone(), own);
@@ -47,6 +49,7 @@ impl ImapSource {
         Self {
             name,
             cfg,
+            credentials,
             normalizer,
         }
     }
@@ -127,15 +130,24 @@ impl ImapSource {
                 return Err(self.transient("greeting", "connection closed"));
             }
         }
-        let password = self
-            .cfg
-            .password
-            .as_ref()
-            .map(|p| p.expose_secret().to_owned())
-            .unwrap_or_default();
+        let secret = self
+            .credentials
+            .current()
+            .map_err(|e| ConnectorError::auth_expired(&self.name, e))?;
         let login = tokio::time::timeout(
             Duration::from_secs(self.cfg.command_timeout_secs.max(1)),
-            client.login(&self.cfg.user, password),
+            async {
+                match &secret {
+                    Credential::Password(p) => {
+                        client.login(&self.cfg.user, p.expose_secret()).await
+                    }
+                    Credential::Bearer(t) => {
+                        client
+                            .authenticate("XOAUTH2", XOAuth2::new(&self.cfg.user, t))
+                            .await
+                    }
+                }
+            },
         )
         .await
         .map_err(|_| self.transient("login", "no answer"))?;
@@ -145,8 +157,13 @@ impl ImapSource {
                 Err(ConnectorError::auth_expired(
                     &self.name,
                     format!(
-                        "login as {} refused by {}: {msg}",
-                        self.cfg.user, self.cfg.host
+                        "{} as {} refused by {}: {msg}",
+                        match secret {
+                            Credential::Password(_) => "login",
+                            Credential::Bearer(_) => "XOAUTH2 login",
+                        },
+                        self.cfg.user,
+                        self.cfg.host
                     ),
                 ))
             }

@@ -5,6 +5,7 @@
 //!   treated as a complaint or answered is recognized (RFC 3834).
 //! * [`imap`]: the intake loop (IDLE or polling) around them.
 
+pub mod auth;
 pub mod config;
 pub mod imap;
 pub mod loops;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use aduan_kit::{BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck};
 
+use auth::CredentialSource;
 pub use config::{AfterIngest, EmailConfig, TlsMode};
 pub use normalize::{Normalizer, KIND};
 
@@ -36,13 +38,13 @@ impl ChannelFactory for EmailFactory {
                 "the IMAP server's host name",
             ));
         }
-        if cfg.password.is_none() {
-            return Err(ConfigError::new(
-                name,
-                "password",
-                "the mailbox password (use ${VAR} or password_file)",
-            ));
-        }
+        let credentials = CredentialSource::new(
+            cfg.auth,
+            cfg.password.as_ref(),
+            cfg.oauth2_token.as_ref(),
+            cfg.oauth2_token_path.as_ref(),
+        )
+        .map_err(|(key, expected)| ConfigError::new(name, key, expected))?;
         if cfg.after_ingest == AfterIngest::Move && cfg.move_to.as_deref().unwrap_or("").is_empty()
         {
             return Err(ConfigError::new(
@@ -59,7 +61,11 @@ impl ChannelFactory for EmailFactory {
             ));
         }
         let cfg = Arc::new(cfg);
-        let source = Arc::new(imap::ImapSource::new(ctx.name.clone(), cfg.clone()));
+        let source = Arc::new(imap::ImapSource::new(
+            ctx.name.clone(),
+            cfg.clone(),
+            credentials,
+        ));
         let mut channel = Channel::new(KIND, ctx.name.clone());
         channel.pull = Some(source.clone());
         let smtp = match &cfg.smtp {
@@ -109,16 +115,13 @@ impl HealthCheck for ImapCheck {
             seen.join(", ")
         );
         if let Some(smtp) = &self.smtp {
-            match smtp.test_connection().await {
-                Ok(true) => report.push_str("; SMTP ok"),
-                Ok(false) => {
-                    return Err(ConnectorError::transient(
-                        &self.name,
-                        "SMTP server did not answer NOOP",
-                    ))
-                }
-                Err(e) => return Err(ConnectorError::transient(&self.name, format!("SMTP: {e}"))),
+            if !smtp.test_connection().await? {
+                return Err(ConnectorError::transient(
+                    &self.name,
+                    "SMTP server did not answer NOOP",
+                ));
             }
+            report.push_str("; SMTP ok");
         }
         Ok(report)
     }

@@ -1,7 +1,7 @@
 //! Outbound mail through SMTP (lettre): acknowledgements and answers, threaded into the
 //! citizen's conversation and marked so that no auto-responder answers them back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aduan_kit::{
@@ -9,11 +9,13 @@ use aduan_kit::{
 };
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use crate::auth::{AuthMethod, Credential, CredentialSource};
 use crate::config::{SmtpConfig, TlsMode};
 
 /// `Auto-Submitted` (RFC 3834).
@@ -56,8 +58,14 @@ pub struct SmtpSender {
     name: ChannelName,
     from: Mailbox,
     message_id_domain: String,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Everything but the credentials.
+    builder: AsyncSmtpTransportBuilder,
+    login: Option<(String, CredentialSource)>,
+    /// The pooled transport for the current secret; replaced when a token file changes.
+    transport: Mutex<Option<(Sha256Digest, AsyncSmtpTransport<Tokio1Executor>)>>,
 }
+
+type Sha256Digest = [u8; 32];
 
 impl SmtpSender {
     pub fn new(
@@ -81,15 +89,25 @@ impl SmtpSender {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
             }
         };
-        let mut builder = builder
+        let builder = builder
             .port(cfg.port())
             .timeout(Some(Duration::from_secs(cfg.timeout_secs.max(1))));
-        if let (Some(user), Some(password)) = (&cfg.user, &cfg.password) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose_secret().to_owned(),
-            ));
-        }
+        let login = match &cfg.user {
+            Some(user) => {
+                let source = CredentialSource::new(
+                    cfg.auth,
+                    cfg.password.as_ref(),
+                    cfg.oauth2_token.as_ref(),
+                    cfg.oauth2_token_path.as_ref(),
+                )
+                .map_err(|(key, expected)| format!("smtp.{key}: expected {expected}"))?;
+                Some((user.clone(), source))
+            }
+            None if cfg.auth == AuthMethod::Xoauth2 => {
+                return Err("smtp.user: expected the account the token belongs to".into())
+            }
+            None => None,
+        };
         let domain = message_id_domain
             .map(str::to_owned)
             .or_else(|| cfg.from.rsplit_once('@').map(|(_, d)| d.to_owned()))
@@ -98,8 +116,53 @@ impl SmtpSender {
             name,
             from,
             message_id_domain: domain,
-            transport: builder.build(),
+            builder,
+            login,
+            transport: Mutex::new(None),
         })
+    }
+
+    /// The transport for the current secret (a token file is read again each time).
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, ConnectorError> {
+        let (fingerprint, credentials) = match &self.login {
+            None => ([0; 32], None),
+            Some((user, source)) => {
+                let (secret, mechanism) = match source
+                    .current()
+                    .map_err(|e| ConnectorError::auth_expired(&self.name, e))?
+                {
+                    Credential::Password(p) => (p, None),
+                    Credential::Bearer(t) => (t, Some(Mechanism::Xoauth2)),
+                };
+                let fingerprint: Sha256Digest = Sha256::digest(secret.expose_secret()).into();
+                (
+                    fingerprint,
+                    Some((
+                        Credentials::new(user.clone(), secret.expose_secret().to_owned()),
+                        mechanism,
+                    )),
+                )
+            }
+        };
+        let mut slot = self
+            .transport
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((fp, t)) = slot.as_ref() {
+            if *fp == fingerprint {
+                return Ok(t.clone());
+            }
+        }
+        let mut builder = self.builder.clone();
+        if let Some((credentials, mechanism)) = credentials {
+            builder = builder.credentials(credentials);
+            if let Some(m) = mechanism {
+                builder = builder.authentication(vec![m]);
+            }
+        }
+        let transport = builder.build();
+        *slot = Some((fingerprint, transport.clone()));
+        Ok(transport)
     }
 
     /// The same message gets the same Message-ID on every attempt, so a retry after a
@@ -157,8 +220,12 @@ impl SmtpSender {
 
 impl SmtpSender {
     /// Connects and says NOOP (`aduan check --online`).
-    pub async fn test_connection(&self) -> Result<bool, lettre::transport::smtp::Error> {
-        self.transport.test_connection().await
+    pub async fn test_connection(&self) -> Result<bool, ConnectorError> {
+        let transport = self.transport()?;
+        transport
+            .test_connection()
+            .await
+            .map_err(|e| ConnectorError::transient(&self.name, format!("SMTP: {e}")))
     }
 }
 
@@ -166,7 +233,7 @@ impl SmtpSender {
 impl OutboundSender for SmtpSender {
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, ConnectorError> {
         let (m, id) = self.build(msg)?;
-        match self.transport.send(m).await {
+        match self.transport()?.send(m).await {
             Ok(_) => Ok(SendReceipt {
                 external_id: Some(id),
             }),
