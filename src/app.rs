@@ -61,6 +61,38 @@ pub struct RunningApp {
     workers: Vec<JoinHandle<()>>,
     writer: JoinHandle<()>,
     sink: Option<StoreSink>,
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+}
+
+/// Which channels carry approved answers (from the configured channels' outbound sides).
+pub fn answer_routes(
+    cfg: &Config,
+    channels: &Channels,
+) -> anyhow::Result<crate::queue::AnswerRoutes> {
+    let mut routes = crate::queue::AnswerRoutes::default();
+    for c in channels.iter() {
+        if c.outbound.is_some() {
+            routes.outbound.push((c.name.clone(), c.kind.to_owned()));
+        }
+    }
+    routes.email_channel = match &cfg.queue.answer_email_channel {
+        Some(n) => Some(
+            routes
+                .outbound
+                .iter()
+                .find(|(c, k)| c.as_str() == n && k == "email")
+                .map(|(c, _)| c.clone())
+                .with_context(|| {
+                    format!("queue.answer_email_channel: no e-mail channel {n:?} with smtp")
+                })?,
+        ),
+        None => routes
+            .outbound
+            .iter()
+            .find(|(_, k)| k == "email")
+            .map(|(c, _)| c.clone()),
+    };
+    Ok(routes)
 }
 
 /// Starts everything; `extra` channels are added to the configured ones (tests use this
@@ -96,6 +128,14 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
     );
     workers.push(tokio::spawn(dispatcher.run(shutdown.clone())));
 
+    crate::queue::jobs::seed_holidays(&store).await?;
+    let routes = answer_routes(&cfg, &channels)?;
+    let mut queue = crate::queue::Queue::new(store.clone(), routes);
+    queue.claim_lease_secs = cfg.queue.claim_lease_secs.max(30);
+    let scheduler = crate::queue::jobs::start_scheduler(store.clone(), &cfg.queue.sla_schedule)
+        .await
+        .context("queue.sla_schedule")?;
+
     let state = AppState {
         store: store.clone(),
         sink: sink.clone(),
@@ -105,6 +145,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         public_url: Arc::from(cfg.public_url.as_str()),
         max_request_bytes: cfg.http.max_request_bytes,
         metrics: metrics_handle(),
+        queue,
     };
     let router = http::router(
         state,
@@ -131,6 +172,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         workers,
         writer: writer_handle,
         sink: Some(sink),
+        scheduler: Some(scheduler),
     })
 }
 
@@ -139,6 +181,9 @@ impl RunningApp {
     /// closes the database. Returns whether everything finished in time.
     pub async fn stop(mut self, grace: Duration) -> bool {
         self.shutdown.cancel();
+        if let Some(mut s) = self.scheduler.take() {
+            let _ = s.shutdown().await;
+        }
         let sink = self.sink.take();
         let finished = tokio::time::timeout(grace, async {
             let _ = (&mut self.server).await;

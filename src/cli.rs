@@ -37,10 +37,25 @@ enum Command {
         #[arg(long)]
         online: bool,
     },
-    /// Reads complaints from the store.
+    /// Reads and works complaints.
     Complaints {
         #[command(subcommand)]
         command: ComplaintsCommand,
+    },
+    /// Manages the people who work the queue and their API tokens.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manages units (Satker / OPD).
+    Units {
+        #[command(subcommand)]
+        command: UnitsCommand,
+    },
+    /// Manages the working-day calendar.
+    Holidays {
+        #[command(subcommand)]
+        command: HolidaysCommand,
     },
 }
 
@@ -61,6 +76,118 @@ enum ComplaintsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Claims a complaint for --as (or the oldest waiting one with `next`).
+    Claim {
+        tracking_id: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Verifies a new complaint.
+    Verify {
+        tracking_id: String,
+        #[arg(long)]
+        classification: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Forwards a verified complaint to a unit.
+    Forward {
+        tracking_id: String,
+        #[arg(long)]
+        unit: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Drafts the unit's answer (it waits for the liaison's approval).
+    Answer {
+        tracking_id: String,
+        #[arg(long)]
+        body: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Approves the waiting answer: it goes to the citizen on the complaint's channel.
+    Approve {
+        tracking_id: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Closes an answered complaint.
+    Close {
+        tracking_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+/// Who acts (the action is audited as this user).
+#[derive(clap::Args)]
+struct Who {
+    /// The acting user's name.
+    #[arg(long = "as", value_name = "USERNAME")]
+    username: String,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Creates a user and prints an API token once. The first operator is made this way.
+    Create {
+        username: String,
+        /// operator, coordinator, unit_admin or liaison.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// The unit's code (unit_admin and liaison).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Read a password (at least 12 characters) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lists users.
+    List,
+    /// Issues another API token for a user and prints it once.
+    Token {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// Disables a user and revokes their tokens.
+    Disable { username: String },
+}
+
+#[derive(Subcommand)]
+enum UnitsCommand {
+    /// Adds a unit (Satker / OPD).
+    Create {
+        code: String,
+        name: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum HolidaysCommand {
+    /// Lists the holiday and cuti bersama table.
+    List,
+    /// Adds or renames a day (`--kind libur` or `--kind cuti_bersama`).
+    Add {
+        day: String,
+        name: String,
+        #[arg(long, default_value = "libur")]
+        kind: String,
+    },
+    /// Removes a day.
+    Remove { day: String },
 }
 
 pub fn main() -> ExitCode {
@@ -97,6 +224,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check { online } => check(&cfg, cli.config.as_deref(), online).await,
         Command::Complaints { command } => complaints(&cfg, command).await,
+        Command::Users { command } => users(&cfg, command).await,
+        Command::Units { command } => units(&cfg, command).await,
+        Command::Holidays { command } => holidays(&cfg, command).await,
     }
 }
 
@@ -208,14 +338,169 @@ async fn check(
     })
 }
 
-async fn complaints(cfg: &Config, command: ComplaintsCommand) -> anyhow::Result<ExitCode> {
-    // Reading never changes the schema: a database that is not migrated says so.
+/// The store, migrated already: the CLI never changes the schema.
+async fn ready_store(cfg: &Config) -> anyhow::Result<crate::store::Store> {
     let store = crate::store::Store::connect(&cfg.database_url(), &cfg.data_dir, 2).await?;
     store.ready().await.map_err(|e| {
         anyhow::anyhow!(
             "the database is not ready ({e}); run `aduan migrate` or start the daemon once"
         )
     })?;
+    Ok(store)
+}
+
+async fn acting(store: &crate::store::Store, who: &Who) -> anyhow::Result<crate::queue::Actor> {
+    let u = store
+        .user_by_name(&who.username)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| anyhow::anyhow!("no active user {:?}", who.username))?;
+    Ok(crate::queue::Actor {
+        user_id: u.id,
+        username: u.username,
+        role: crate::queue::Role::parse(&u.role)
+            .ok_or_else(|| anyhow::anyhow!("user {:?} has an unknown role", who.username))?,
+        unit: u.unit,
+    })
+}
+
+async fn act_cli(
+    cfg: &Config,
+    store: crate::store::Store,
+    who: &Who,
+    tracking_id: &str,
+    action: crate::queue::ActionKind,
+    req: crate::queue::ActionRequest,
+) -> anyhow::Result<ExitCode> {
+    let actor = acting(&store, who).await?;
+    let channels = Channels::build(cfg, &builtin_factories())?;
+    let queue = crate::queue::Queue::new(store.clone(), crate::app::answer_routes(cfg, &channels)?);
+    let res = if action == crate::queue::ActionKind::Reopen {
+        queue.claim(&actor, tracking_id).await
+    } else {
+        queue.act(&actor, tracking_id, action, &req).await
+    };
+    store.close().await;
+    match res {
+        Ok(item) => {
+            println!("{} {}", item.record.tracking_id, item.record.status);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("aduan: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn users(cfg: &Config, command: UsersCommand) -> anyhow::Result<ExitCode> {
+    let store = ready_store(cfg).await?;
+    match command {
+        UsersCommand::Create {
+            username,
+            role,
+            name,
+            email,
+            unit,
+            password_stdin,
+        } => {
+            let role = crate::queue::Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("--role: one of operator, coordinator, unit_admin, liaison")
+            })?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let user = store
+                .create_user(&crate::queue::people::NewUser {
+                    username: &username,
+                    display_name: name.as_deref().unwrap_or(&username),
+                    email: email.as_deref(),
+                    role,
+                    unit: unit.as_deref(),
+                    password: password.as_deref(),
+                })
+                .await?;
+            let t = store
+                .issue_token(&user.username, "created with the user")
+                .await?;
+            eprintln!(
+                "user {} ({}) created; its API token, shown this once:",
+                user.username, user.role
+            );
+            println!("{}", t.token);
+        }
+        UsersCommand::List => {
+            for u in store.users().await? {
+                println!(
+                    "{:<24} {:<12} {:<16} {}",
+                    u.username,
+                    u.role,
+                    u.unit.as_deref().unwrap_or("-"),
+                    if u.active { "active" } else { "disabled" }
+                );
+            }
+        }
+        UsersCommand::Token { username, label } => {
+            let t = store.issue_token(&username, &label).await?;
+            println!("{}", t.token);
+        }
+        UsersCommand::Disable { username } => {
+            if !store.set_user_active(&username, false).await? {
+                eprintln!("aduan: no user {username:?}");
+                return Ok(ExitCode::from(2));
+            }
+            eprintln!("user {username} disabled; its tokens are revoked");
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn units(cfg: &Config, command: UnitsCommand) -> anyhow::Result<ExitCode> {
+    let store = ready_store(cfg).await?;
+    match command {
+        UnitsCommand::Create { code, name } => {
+            let u = store.create_unit(&code, &name).await?;
+            println!("{} {}", u.code, u.name);
+        }
+        UnitsCommand::List => {
+            for u in store.units().await? {
+                println!("{:<24} {}", u.code, u.name);
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn holidays(cfg: &Config, command: HolidaysCommand) -> anyhow::Result<ExitCode> {
+    let store = ready_store(cfg).await?;
+    crate::queue::jobs::seed_holidays(&store).await?;
+    match command {
+        HolidaysCommand::List => {
+            for h in store.holidays().await? {
+                println!("{} {:<12} {}", h.date, h.kind.as_str(), h.name);
+            }
+        }
+        HolidaysCommand::Add { day, name, kind } => store.put_holiday(&day, &name, &kind).await?,
+        HolidaysCommand::Remove { day } => {
+            if !store.delete_holiday(&day).await? {
+                eprintln!("aduan: no holiday on {day}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn complaints(cfg: &Config, command: ComplaintsCommand) -> anyhow::Result<ExitCode> {
+    let store = ready_store(cfg).await?;
+    use crate::queue::{ActionKind as K, ActionRequest as R};
     match command {
         ComplaintsCommand::List {
             status,
@@ -241,6 +526,68 @@ async fn complaints(cfg: &Config, command: ComplaintsCommand) -> anyhow::Result<
             } else {
                 print_complaint(&c);
             }
+        }
+        ComplaintsCommand::Claim { tracking_id, who } => {
+            return act_cli(cfg, store, &who, &tracking_id, K::Reopen, R::default()).await
+        }
+        ComplaintsCommand::Verify {
+            tracking_id,
+            classification,
+            category,
+            title,
+            who,
+        } => {
+            let req = R {
+                classification,
+                category,
+                title,
+                ..R::default()
+            };
+            return act_cli(cfg, store, &who, &tracking_id, K::Verify, req).await;
+        }
+        ComplaintsCommand::Forward {
+            tracking_id,
+            unit,
+            who,
+        } => {
+            let req = R {
+                unit: Some(unit),
+                ..R::default()
+            };
+            return act_cli(cfg, store, &who, &tracking_id, K::Forward, req).await;
+        }
+        ComplaintsCommand::Answer {
+            tracking_id,
+            body,
+            who,
+        } => {
+            let req = R {
+                body: Some(body),
+                ..R::default()
+            };
+            return act_cli(cfg, store, &who, &tracking_id, K::DraftAnswer, req).await;
+        }
+        ComplaintsCommand::Approve { tracking_id, who } => {
+            return act_cli(
+                cfg,
+                store,
+                &who,
+                &tracking_id,
+                K::ApproveAnswer,
+                R::default(),
+            )
+            .await
+        }
+        ComplaintsCommand::Close {
+            tracking_id,
+            reason,
+            who,
+        } => {
+            let req = R {
+                reason,
+                ..R::default()
+            };
+            return act_cli(cfg, store, &who, &tracking_id, K::Close, req).await;
         }
     }
     store.close().await;

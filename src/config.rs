@@ -31,6 +31,8 @@ pub struct Config {
     #[serde(default)]
     pub supervisor: SupervisorConfig,
     #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub channels: Vec<toml::Table>,
@@ -115,6 +117,31 @@ impl Default for OutboxConfig {
 pub struct SupervisorConfig {
     pub min_backoff_ms: u64,
     pub max_backoff_secs: u64,
+}
+
+/// The admin queue.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// How long a claim lasts unless renewed.
+    pub claim_lease_secs: i64,
+    /// When the deadline job runs (cron with seconds, UTC): due dates, overdue flags,
+    /// automatic close.
+    pub sla_schedule: String,
+    /// The e-mail channel that carries answers to reporters whose own channel cannot
+    /// (the web form) but who gave an address; default: the first e-mail channel with
+    /// SMTP.
+    pub answer_email_channel: Option<String>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            claim_lease_secs: 15 * 60,
+            sla_schedule: "0 * * * * *".into(),
+            answer_email_channel: None,
+        }
+    }
 }
 
 impl Default for SupervisorConfig {
@@ -307,6 +334,7 @@ fn is_config_key(key: &uncased::UncasedStr) -> bool {
         "form",
         "outbox",
         "supervisor",
+        "queue",
         "log",
     ];
     let k = key.as_str().to_ascii_lowercase();

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod outbox;
+pub mod queue;
 pub mod registry;
 pub mod store;
 pub mod supervisor;

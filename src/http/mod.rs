@@ -1,6 +1,7 @@
 //! The HTTP server: the citizen form and status pages, the reports API, webhooks, and
 //! the operational endpoints.
 
+mod admin;
 mod form;
 mod ops;
 mod problem;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub max_request_bytes: usize,
     pub metrics: PrometheusHandle,
+    pub queue: crate::queue::Queue,
 }
 
 impl AppState {
@@ -57,6 +59,17 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/static/aduan.css", get(form::stylesheet))
         .route("/api/v1/reports", post(reports::create))
         .route("/api/v1/reports/{tracking_id}", get(reports::status))
+        .route("/api/v1/openapi.json", get(admin::openapi))
+        .route("/api/v1/complaints", get(admin::list))
+        .route("/api/v1/complaints/next", post(admin::next))
+        .route("/api/v1/complaints/{tracking_id}", get(admin::show))
+        .route("/api/v1/complaints/{tracking_id}/claim", post(admin::claim).delete(admin::release))
+        .route("/api/v1/complaints/{tracking_id}/{action}", post(admin::act))
+        .route("/api/v1/units", get(admin::units).post(admin::create_unit))
+        .route("/api/v1/users", get(admin::users).post(admin::create_user))
+        .route("/api/v1/holidays", get(admin::holidays).put(admin::put_holiday))
+        .route("/api/v1/holidays/{day}", axum::routing::delete(admin::delete_holiday))
+        .route("/api/v1/channels", get(admin::channels))
         .route("/webhooks/{channel}", get(webhooks::handle).post(webhooks::handle))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

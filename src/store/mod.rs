@@ -21,10 +21,11 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::BlobStore;
 pub use ingest::{IngestWriter, StoreSink};
+pub(crate) use outbox::insert_outbound;
 pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
 pub use read::{
-    status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, MessageRecord, PublicReport,
-    PublicUpdate, ReporterRecord,
+    status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, LocationRecord, MessageRecord,
+    PublicReport, PublicUpdate, ReporterRecord,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,23 +59,23 @@ pub struct Store {
     pub(crate) blobs: Arc<BlobStore>,
 }
 
-pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+pub fn from_micros(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
 }
 
 /// Flags are BOOLEAN on PostgreSQL and 0/1 INTEGER on SQLite (whose BOOLEAN the `Any`
 /// driver cannot decode).
-pub(crate) fn flag(row: &sqlx::any::AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+pub fn flag(row: &sqlx::any::AnyRow, col: &str) -> Result<bool, sqlx::Error> {
     use sqlx::Row;
     row.try_get::<bool, _>(col)
         .or_else(|_| row.try_get::<i64, _>(col).map(|v| v != 0))
 }
 
-pub(crate) fn now_micros() -> i64 {
+pub fn now_micros() -> i64 {
     micros(Utc::now())
 }
 
@@ -171,6 +172,10 @@ impl Store {
 
     /// The pool, for tests that need to reach under the API (breaking a table on purpose).
     #[doc(hidden)]
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     pub fn pool_for_tests(&self) -> AnyPool {
         self.pool.clone()
     }

@@ -99,6 +99,35 @@ fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     })
 }
 
+/// Queues `m` on an open connection or transaction (the workflow queues an approved
+/// answer in the transaction that approves it). Queueing the same key twice is a no-op.
+pub(crate) async fn insert_outbound(
+    conn: &mut sqlx::AnyConnection,
+    complaint_id: i64,
+    m: &NewOutbound,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, recipient_name,
+            subject, body, in_reply_to, refs, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(complaint_id)
+    .bind(m.channel_name.as_str())
+    .bind(m.kind.as_str())
+    .bind(&m.idempotency_key)
+    .bind(&m.recipient.address)
+    .bind(m.recipient.name.as_deref())
+    .bind(m.subject.as_deref())
+    .bind(&m.body)
+    .bind(m.in_reply_to.as_deref())
+    .bind(serde_json::to_string(&m.references).unwrap_or_else(|_| "[]".into()))
+    .bind(now_micros())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Queues a message; returns its id. Idempotent on `idempotency_key`.
     pub async fn enqueue_outbound(&self, m: &NewOutbound) -> Result<i64, StoreError> {
@@ -109,26 +138,8 @@ impl Store {
                 .await?;
         let complaint_id = complaint_id
             .ok_or_else(|| StoreError::Invalid(format!("no complaint {}", m.tracking_id)))?;
-        let now = now_micros();
-        sqlx::query(
-            "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, recipient_name,
-                subject, body, in_reply_to, refs, status, attempts, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(complaint_id)
-        .bind(m.channel_name.as_str())
-        .bind(m.kind.as_str())
-        .bind(&m.idempotency_key)
-        .bind(&m.recipient.address)
-        .bind(m.recipient.name.as_deref())
-        .bind(m.subject.as_deref())
-        .bind(&m.body)
-        .bind(m.in_reply_to.as_deref())
-        .bind(serde_json::to_string(&m.references).unwrap_or_else(|_| "[]".into()))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        insert_outbound(&mut conn, complaint_id, m).await?;
         Ok(
             sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = $1")
                 .bind(&m.idempotency_key)

@@ -1,0 +1,441 @@
+//! The admin API under `/api/v1/`: the queue, its workflow actions, and the operator's
+//! tables (units, users, holidays). Every call carries `Authorization: Bearer TOKEN`;
+//! errors are `application/problem+json` (RFC 9457). The OpenAPI document is generated
+//! from these handlers at `/api/v1/openapi.json`.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+
+use super::{AppState, Problem};
+use crate::queue::people::{NewUser, Unit, User};
+use crate::queue::{
+    ActionKind, ActionRequest, Actor, ListQuery, Page, QueueError, QueueItem, Refusal, Role,
+};
+use crate::store::StoreError;
+
+/// The authenticated caller.
+pub struct Admin(pub Actor);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(unauthorized("send Authorization: Bearer TOKEN"));
+        };
+        match st.queue.store().actor_for_token(token).await {
+            Ok(Some(actor)) => Ok(Admin(actor)),
+            Ok(None) => Err(unauthorized(
+                "the token is unknown, revoked, or its user disabled",
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "token lookup failed");
+                Err(
+                    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+                        .into_response(),
+                )
+            }
+        }
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut r = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"aduan\""),
+    );
+    r
+}
+
+fn forbidden(what: &str) -> Response {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("only an operator may {what}"),
+    )
+    .into_response()
+}
+
+impl IntoResponse for QueueError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            QueueError::Refused(Refusal::NotVisible) => (StatusCode::NOT_FOUND, "not-found"),
+            QueueError::Refused(Refusal::Forbidden { .. }) => (StatusCode::FORBIDDEN, "forbidden"),
+            QueueError::Refused(Refusal::Conflict { .. }) => {
+                (StatusCode::CONFLICT, "invalid-transition")
+            }
+            QueueError::Refused(Refusal::Invalid(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+            }
+            QueueError::ClaimedByOther(_) => (StatusCode::CONFLICT, "claimed"),
+            QueueError::Store(StoreError::Invalid(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+            }
+            QueueError::Store(e) => {
+                tracing::error!(error = %e, "queue operation failed");
+                return Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the operation failed; try again",
+                )
+                .into_response();
+            }
+        };
+        Problem::new(status, code, self.to_string()).into_response()
+    }
+}
+
+fn store_error(e: StoreError) -> Response {
+    QueueError::Store(e).into_response()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ShowQuery {
+    /// `identity`: show who filed an anonymous complaint (operators and coordinators;
+    /// the view is audited).
+    pub reveal: Option<String>,
+}
+
+/// The queue in the caller's scope, oldest first.
+#[utoipa::path(get, path = "/api/v1/complaints", params(ListQuery),
+    responses((status = 200, body = Page), (status = 401), (status = 422)), security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    match st.queue.list(&a, &q).await {
+        Ok(p) => Json(p).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One complaint with its whole thread in time order.
+#[utoipa::path(get, path = "/api/v1/complaints/{tracking_id}", params(("tracking_id" = String, Path), ShowQuery),
+    responses((status = 200, body = QueueItem), (status = 404)), security(("bearer" = [])))]
+pub async fn show(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path(t): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> Response {
+    let reveal = q.reveal.as_deref() == Some("identity");
+    match st.queue.show(&a, &t, reveal).await {
+        Ok(i) => Json(i).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Claims the complaint (or renews the caller's claim) for the lease period.
+#[utoipa::path(post, path = "/api/v1/complaints/{tracking_id}/claim", params(("tracking_id" = String, Path)),
+    responses((status = 200, body = QueueItem), (status = 409)), security(("bearer" = [])))]
+pub async fn claim(State(st): State<AppState>, Admin(a): Admin, Path(t): Path<String>) -> Response {
+    match st.queue.claim(&a, &t).await {
+        Ok(i) => Json(i).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Releases the caller's claim.
+#[utoipa::path(delete, path = "/api/v1/complaints/{tracking_id}/claim", params(("tracking_id" = String, Path)),
+    responses((status = 204)), security(("bearer" = [])))]
+pub async fn release(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path(t): Path<String>,
+) -> Response {
+    match st.queue.release(&a, &t).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Claims the oldest unclaimed complaint waiting for the caller; 204 when none is.
+#[utoipa::path(post, path = "/api/v1/complaints/next",
+    responses((status = 200, body = QueueItem), (status = 204)), security(("bearer" = [])))]
+pub async fn next(State(st): State<AppState>, Admin(a): Admin) -> Response {
+    match st.queue.next(&a).await {
+        Ok(Some(i)) => Json(i).into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A workflow action: `verify`, `forward`, `hold`, `resume`, `not_authority`, `archive`,
+/// `reject`, `merge`, `answer`, `approve`, `return`, `close`.
+#[utoipa::path(post, path = "/api/v1/complaints/{tracking_id}/{action}",
+    params(("tracking_id" = String, Path), ("action" = String, Path)), request_body = ActionRequest,
+    responses((status = 200, body = QueueItem), (status = 403), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn act(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path((t, action)): Path<(String, String)>,
+    body: Option<Json<ActionRequest>>,
+) -> Response {
+    let Some(kind) = ActionKind::parse(&action).filter(|k| *k != ActionKind::Reopen) else {
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no action {action:?}"),
+        )
+        .into_response();
+    };
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    match st.queue.act(&a, &t, kind, &req).await {
+        Ok(i) => Json(i).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/units", responses((status = 200, body = [Unit])), security(("bearer" = [])))]
+pub async fn units(State(st): State<AppState>, Admin(_): Admin) -> Response {
+    match st.queue.store().units().await {
+        Ok(u) => Json(u).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewUnitBody {
+    pub code: String,
+    pub name: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/units", request_body = NewUnitBody,
+    responses((status = 201, body = Unit), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub async fn create_unit(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Json(b): Json<NewUnitBody>,
+) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("manage units");
+    }
+    match st.queue.store().create_unit(&b.code, &b.name).await {
+        Ok(u) => (StatusCode::CREATED, Json(u)).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = [User]), (status = 403)), security(("bearer" = [])))]
+pub async fn users(State(st): State<AppState>, Admin(a): Admin) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("list users");
+    }
+    match st.queue.store().users().await {
+        Ok(u) => Json(u).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewUserBody {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// `operator`, `coordinator`, `unit_admin` or `liaison`.
+    pub role: String,
+    pub unit: Option<String>,
+    /// At least 12 characters; omit for an API-only account.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewUserResponse {
+    pub user: User,
+    /// The API token, shown this once.
+    pub token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/users", request_body = NewUserBody,
+    responses((status = 201, body = NewUserResponse), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub async fn create_user(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Json(b): Json<NewUserBody>,
+) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("manage users");
+    }
+    let Some(role) = Role::parse(&b.role) else {
+        return Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "role: one of operator, coordinator, unit_admin, liaison",
+        )
+        .into_response();
+    };
+    let store = st.queue.store();
+    let user = match store
+        .create_user(&NewUser {
+            username: &b.username,
+            display_name: &b.display_name,
+            email: b.email.as_deref(),
+            role,
+            unit: b.unit.as_deref(),
+            password: b.password.as_deref(),
+        })
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return store_error(e),
+    };
+    match store
+        .issue_token(&user.username, "created with the user")
+        .await
+    {
+        Ok(t) => (
+            StatusCode::CREATED,
+            Json(NewUserResponse {
+                user,
+                token: t.token,
+            }),
+        )
+            .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HolidayBody {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub name: String,
+    /// `libur` or `cuti_bersama`.
+    pub kind: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/holidays", responses((status = 200, body = [HolidayBody])), security(("bearer" = [])))]
+pub async fn holidays(State(st): State<AppState>, Admin(_): Admin) -> Response {
+    match st.queue.store().holidays().await {
+        Ok(h) => Json(
+            h.into_iter()
+                .map(|h| HolidayBody {
+                    day: h.date.to_string(),
+                    name: h.name,
+                    kind: h.kind.as_str().into(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/holidays", request_body = HolidayBody,
+    responses((status = 204), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub async fn put_holiday(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Json(b): Json<HolidayBody>,
+) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("edit the holiday calendar");
+    }
+    match st.queue.store().put_holiday(&b.day, &b.name, &b.kind).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[utoipa::path(delete, path = "/api/v1/holidays/{day}", params(("day" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub async fn delete_holiday(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path(day): Path<String>,
+) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("edit the holiday calendar");
+    }
+    match st.queue.store().delete_holiday(&day).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no holiday on {day}"),
+        )
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChannelStatus {
+    pub name: String,
+    pub kind: String,
+    pub healthy: bool,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub restarts: u64,
+}
+
+/// Each channel's health (operators and coordinators).
+#[utoipa::path(get, path = "/api/v1/channels", responses((status = 200, body = [ChannelStatus])), security(("bearer" = [])))]
+pub async fn channels(State(st): State<AppState>, Admin(a): Admin) -> Response {
+    if !a.role.is_central() {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "operators and coordinators only",
+        )
+        .into_response();
+    }
+    Json(
+        st.health
+            .iter()
+            .map(|(n, k, h)| {
+                let s = h.snapshot();
+                ChannelStatus {
+                    name: n.to_string(),
+                    kind: k.into(),
+                    healthy: s.healthy,
+                    status: s.status.into(),
+                    last_error: s.last_error,
+                    restarts: s.restarts,
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aduan admin API", description = "The complaint queue (SP4N-LAPOR! workflow). Errors are application/problem+json (RFC 9457)."),
+    paths(list, show, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, channels),
+    components(schemas(Page, QueueItem, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}

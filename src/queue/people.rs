@@ -1,0 +1,445 @@
+//! Units (Satker / OPD), the people who work the queue, and their credentials.
+//!
+//! Passwords are hashed with argon2id (a slow, salted hash, because people choose
+//! them). API tokens are 256 random bits shown once and stored as their SHA-256: a
+//! random secret of that size cannot be guessed, so a fast hash loses nothing and keeps
+//! every API call cheap.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::workflow::{Actor, Role};
+use crate::store::{now_micros, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Unit {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// `operator`, `coordinator`, `unit_admin` or `liaison`.
+    pub role: String,
+    pub unit: Option<String>,
+    pub active: bool,
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub role: Role,
+    pub unit: Option<&'a str>,
+    pub password: Option<&'a str>,
+}
+
+/// A new API token: the secret is returned once, only its hash is stored.
+pub struct IssuedToken {
+    pub user_id: i64,
+    pub token: String,
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> Result<String, StoreError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Invalid(format!("password hashing: {e}")))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+fn valid_username(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+fn valid_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        email: r.try_get("email")?,
+        role: r.try_get("role")?,
+        unit: r.try_get("unit")?,
+        active: crate::store::flag(r, "active")?,
+    })
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, email, role, unit, active";
+
+impl Store {
+    pub async fn create_unit(&self, code: &str, name: &str) -> Result<Unit, StoreError> {
+        if !valid_code(code) {
+            return Err(StoreError::Invalid(format!(
+                "unit code {code:?}: lower-case letters, digits, '-' and '_', at most 40"
+            )));
+        }
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("unit name is empty".into()));
+        }
+        let res = sqlx::query("INSERT INTO units (code, name, created_at) VALUES ($1, $2, $3)")
+            .bind(code)
+            .bind(name.trim())
+            .bind(now_micros())
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(_) => Ok(Unit {
+                code: code.into(),
+                name: name.trim().into(),
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Invalid(format!("unit {code:?} exists already")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn units(&self) -> Result<Vec<Unit>, StoreError> {
+        let rows = sqlx::query("SELECT code, name FROM units ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Unit {
+                    code: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn unit_exists(&self, code: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM units WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    pub async fn create_user(&self, new: &NewUser<'_>) -> Result<User, StoreError> {
+        if !valid_username(new.username) {
+            return Err(StoreError::Invalid(format!(
+                "username {:?}: letters, digits, '.', '_', '-' and '@', at most 64",
+                new.username
+            )));
+        }
+        match (new.role.needs_unit(), new.unit) {
+            (true, None) => {
+                return Err(StoreError::Invalid(format!(
+                    "a {} belongs to a unit: give one",
+                    new.role.as_str()
+                )))
+            }
+            (false, Some(_)) => {
+                return Err(StoreError::Invalid(format!(
+                    "a {} works for every unit: give no unit",
+                    new.role.as_str()
+                )))
+            }
+            (true, Some(u)) if !self.unit_exists(u).await? => {
+                return Err(StoreError::Invalid(format!("no unit {u:?}")))
+            }
+            _ => {}
+        }
+        if let Some(p) = new.password {
+            if p.chars().count() < 12 {
+                return Err(StoreError::Invalid(
+                    "the password needs at least 12 characters".into(),
+                ));
+            }
+        }
+        let hash = new.password.map(hash_password).transpose()?;
+        let res = sqlx::query(
+            "INSERT INTO users (username, display_name, email, role, unit, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(new.username)
+        .bind(new.display_name)
+        .bind(new.email)
+        .bind(new.role.as_str())
+        .bind(new.unit)
+        .bind(hash)
+        .bind(now_micros())
+        .fetch_one(&self.pool)
+        .await;
+        let id: i64 = match res {
+            Ok(r) => r.try_get(0)?,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Invalid(format!(
+                    "user {:?} exists already",
+                    new.username
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(User {
+            id,
+            username: new.username.into(),
+            display_name: new.display_name.into(),
+            email: new.email.map(str::to_owned),
+            role: new.role.as_str().into(),
+            unit: new.unit.map(str::to_owned),
+            active: true,
+        })
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        let row = sqlx::query(&sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    pub async fn set_user_active(&self, username: &str, active: bool) -> Result<bool, StoreError> {
+        let res = sqlx::query("UPDATE users SET active = $1 WHERE username = $2")
+            .bind(active)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if !active {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL
+                 AND user_id = (SELECT id FROM users WHERE username = $2)",
+            )
+            .bind(now_micros())
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Issues a new API token for `username`; the secret is in the result only.
+    pub async fn issue_token(
+        &self,
+        username: &str,
+        label: &str,
+    ) -> Result<IssuedToken, StoreError> {
+        let user = self
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("no user {username:?}")))?;
+        if !user.active {
+            return Err(StoreError::Invalid(format!(
+                "user {username:?} is disabled"
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = format!("aduan_{}", hex::encode(bytes));
+        sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user.id)
+        .bind(token_hash(&token))
+        .bind(label)
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(IssuedToken {
+            user_id: user.id,
+            token,
+        })
+    }
+
+    /// The active user a bearer token belongs to.
+    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.role, u.unit, u.active FROM api_tokens t
+             JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        if !crate::store::flag(&r, "active")? {
+            return Ok(None);
+        }
+        let role: String = r.try_get("role")?;
+        Ok(Role::parse(&role).map(|role| Actor {
+            user_id: r.try_get("id").unwrap_or_default(),
+            username: r.try_get("username").unwrap_or_default(),
+            role,
+            unit: r.try_get("unit").unwrap_or_default(),
+        }))
+    }
+
+    /// Checks a password login (argon2); `None` for an unknown user, a wrong password or
+    /// a disabled account alike.
+    pub async fn actor_for_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Actor>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, role, unit, active, password_hash FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            // Spend the same time as a real check, so that timing does not tell which
+            // usernames exist.
+            let _ = verify_password(password, DUMMY_HASH);
+            return Ok(None);
+        };
+        let hash: Option<String> = r.try_get("password_hash")?;
+        let ok = hash
+            .as_deref()
+            .is_some_and(|h| verify_password(password, h));
+        if !ok || !crate::store::flag(&r, "active")? {
+            return Ok(None);
+        }
+        let role: String = r.try_get("role")?;
+        Ok(Role::parse(&role).map(|role| Actor {
+            user_id: r.try_get("id").unwrap_or_default(),
+            username: r.try_get("username").unwrap_or_default(),
+            role,
+            unit: r.try_get("unit").unwrap_or_default(),
+        }))
+    }
+}
+
+/// An argon2id hash of a random string, checked against when the user does not exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3m2cZ6j0oK0e8v1rJkQhW2uZx1Xb7b9aQy3dJqRk0dE";
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_hashes_are_salted() {
+        let a = hash_password("kata sandi panjang").unwrap();
+        let b = hash_password("kata sandi panjang").unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_password("kata sandi panjang", &a));
+        assert!(!verify_password("kata sandi salah!", &a));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_username("admin.siak@pemda"));
+        assert!(!valid_username("a b"));
+        assert!(valid_code("dinas-pupr"));
+        assert!(!valid_code("Dinas PUPR"));
+    }
+}
+
+impl Store {
+    pub async fn holidays(&self) -> Result<Vec<super::calendar::Holiday>, StoreError> {
+        let rows = sqlx::query("SELECT day, name, kind FROM holidays ORDER BY day")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let day: String = r.try_get(0)?;
+            let kind: String = r.try_get(2)?;
+            if let (Ok(date), Some(kind)) = (
+                chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d"),
+                super::calendar::HolidayKind::parse(&kind),
+            ) {
+                out.push(super::calendar::Holiday {
+                    date,
+                    name: r.try_get(1)?,
+                    kind,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds or renames a holiday (`kind`: `libur` or `cuti_bersama`).
+    pub async fn put_holiday(&self, day: &str, name: &str, kind: &str) -> Result<(), StoreError> {
+        let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|_| StoreError::Invalid(format!("day {day:?}: expected YYYY-MM-DD")))?;
+        let kind = super::calendar::HolidayKind::parse(kind)
+            .ok_or_else(|| StoreError::Invalid("kind: libur or cuti_bersama".into()))?;
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("name is empty".into()));
+        }
+        sqlx::query(
+            "INSERT INTO holidays (day, name, kind) VALUES ($1, $2, $3)
+             ON CONFLICT (day) DO UPDATE SET name = excluded.name, kind = excluded.kind",
+        )
+        .bind(date.to_string())
+        .bind(name.trim())
+        .bind(kind.as_str())
+        .execute(&self.pool)
+        .await?;
+        // Deadlines not yet passed are computed again with the new calendar.
+        sqlx::query(
+            "UPDATE complaints SET due_at = NULL WHERE overdue_at IS NULL AND due_at IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_holiday(&self, day: &str) -> Result<bool, StoreError> {
+        let res = sqlx::query("DELETE FROM holidays WHERE day = $1")
+            .bind(day)
+            .execute(&self.pool)
+            .await?;
+        if res.rows_affected() > 0 {
+            sqlx::query("UPDATE complaints SET due_at = NULL WHERE overdue_at IS NULL AND due_at IS NOT NULL")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(res.rows_affected() > 0)
+    }
+}

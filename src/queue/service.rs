@@ -1,0 +1,961 @@
+//! The queue's operations: list, show, claim, and the workflow actions, each in one
+//! transaction with its audit event. Authorization and transitions come from
+//! [`super::workflow`]; this module applies them.
+
+use std::sync::Arc;
+
+use aduan_kit::{ChannelName, OutboundKind, Recipient};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::workflow::{plan, ActionKind, Actor, Refusal, Role, Status};
+use crate::store::{
+    flag, from_micros, insert_outbound, now_micros, Backend, ComplaintRecord, NewOutbound, Store,
+    StoreError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("claimed by {0} until their claim expires or is released")]
+    ClaimedByOther(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for QueueError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Db(e))
+    }
+}
+
+/// What an action carries; which fields matter depends on the action.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// Why (required for hold, not_authority, archive, reject and return).
+    pub reason: Option<String>,
+    /// verify: `pengaduan`, `aspirasi` or `permintaan_informasi`.
+    pub classification: Option<String>,
+    /// verify: a category code.
+    pub category: Option<String>,
+    /// verify: the title rewritten by the verifier.
+    pub title: Option<String>,
+    /// verify: the reporter's wish, as confirmed by the verifier.
+    pub anonymous: Option<bool>,
+    pub confidential: Option<bool>,
+    /// forward: the unit's code.
+    pub unit: Option<String>,
+    /// merge: the tracking number of the complaint this one duplicates.
+    pub into: Option<String>,
+    /// answer: the unit's answer to the citizen.
+    pub body: Option<String>,
+}
+
+pub const CLASSIFICATIONS: [&str; 3] = ["pengaduan", "aspirasi", "permintaan_informasi"];
+
+/// A complaint as the queue shows it: the public record plus the workflow's fields.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct QueueItem {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub record: ComplaintRecord,
+    pub classification: Option<String>,
+    pub claimed_by: Option<String>,
+    pub claim_until: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub merged_into: Option<String>,
+    /// The latest answer draft, for the liaison to approve.
+    pub pending_answer: Option<String>,
+}
+
+/// Filters and keyset pagination for the list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub unit: Option<String>,
+    pub category: Option<String>,
+    pub overdue: Option<bool>,
+    /// A username.
+    pub claimed_by: Option<String>,
+    /// Full-text search over title and body.
+    pub q: Option<String>,
+    /// The `next` value of the previous page.
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub items: Vec<QueueItem>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Where approved answers go for complaints whose own channel cannot carry them.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerRoutes {
+    /// Channels with an outbound side, by name, with their kind.
+    pub outbound: Vec<(ChannelName, String)>,
+    /// The e-mail channel that carries answers to web-form reporters who gave an address.
+    pub email_channel: Option<ChannelName>,
+}
+
+#[derive(Clone)]
+pub struct Queue {
+    store: Store,
+    routes: Arc<AnswerRoutes>,
+    /// How long a claim lasts unless renewed.
+    pub claim_lease_secs: i64,
+}
+
+const ROW_COLUMNS: &str = "c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
+    c.category, c.unit, c.reporter_name, c.reporter_handle, c.reporter_email, c.reporter_phone, c.reporter_user_id,
+    c.anonymous, c.confidential, c.received_at, c.occurred_on, c.location_text, c.location_lat, c.location_lon,
+    c.classification, c.claimed_by, c.claim_until, c.due_at, c.merged_into, c.held_from,
+    u.username AS claimed_by_name, m.tracking_id AS merged_into_tracking";
+
+const ROW_FROM: &str = "complaints c LEFT JOIN users u ON u.id = c.claimed_by
+    LEFT JOIN complaints m ON m.id = c.merged_into";
+
+/// One complaint row with what the workflow needs.
+struct Row0 {
+    id: i64,
+    status: Status,
+    held_from: Option<Status>,
+    unit: Option<String>,
+    claimed_by: Option<i64>,
+    claim_until: Option<i64>,
+    claimed_by_name: Option<String>,
+}
+
+fn row0(r: &AnyRow) -> Result<Row0, QueueError> {
+    let status: String = r.try_get("status")?;
+    let held: Option<String> = r.try_get("held_from")?;
+    Ok(Row0 {
+        id: r.try_get("id")?,
+        status: Status::parse(&status)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown status {status:?}")))?,
+        held_from: held.as_deref().and_then(Status::parse),
+        unit: r.try_get("unit")?,
+        claimed_by: r.try_get("claimed_by")?,
+        claim_until: r.try_get("claim_until")?,
+        claimed_by_name: r.try_get("claimed_by_name")?,
+    })
+}
+
+fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
+    let loc_text: Option<String> = r.try_get("location_text")?;
+    let lat: Option<f64> = r.try_get("location_lat")?;
+    let lon: Option<f64> = r.try_get("location_lon")?;
+    let occurred: Option<String> = r.try_get("occurred_on")?;
+    let claim_until: Option<i64> = r.try_get("claim_until")?;
+    let live_claim = claim_until.is_some_and(|t| t > now);
+    let due_at: Option<i64> = r.try_get("due_at")?;
+    let status: String = r.try_get("status")?;
+    let open = Status::parse(&status).is_some_and(Status::is_open);
+    let id: i64 = r.try_get("id")?;
+    Ok((
+        id,
+        QueueItem {
+            record: ComplaintRecord {
+                tracking_id: r.try_get("tracking_id")?,
+                channel: r.try_get("channel")?,
+                channel_name: r.try_get("channel_name")?,
+                external_id: r.try_get("external_id")?,
+                status,
+                title: r.try_get("title")?,
+                body: r.try_get("body")?,
+                category: r.try_get("category")?,
+                unit: r.try_get("unit")?,
+                reporter: Some(crate::store::ReporterRecord {
+                    name: r.try_get("reporter_name")?,
+                    handle: r.try_get("reporter_handle")?,
+                    email: r.try_get("reporter_email")?,
+                    phone: r.try_get("reporter_phone")?,
+                }),
+                anonymous: flag(r, "anonymous")?,
+                confidential: flag(r, "confidential")?,
+                received_at: from_micros(r.try_get("received_at")?),
+                occurred_on: occurred
+                    .and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
+                location: (loc_text.is_some() || lat.is_some() || lon.is_some()).then_some(
+                    crate::store::LocationRecord {
+                        text: loc_text,
+                        lat,
+                        lon,
+                    },
+                ),
+                attachments: Vec::new(),
+                messages: Vec::new(),
+            },
+            classification: r.try_get("classification")?,
+            claimed_by: if live_claim {
+                r.try_get("claimed_by_name")?
+            } else {
+                None
+            },
+            claim_until: if live_claim {
+                claim_until.map(from_micros)
+            } else {
+                None
+            },
+            due_at: due_at.map(from_micros),
+            overdue: open && due_at.is_some_and(|d| d < now),
+            merged_into: r.try_get("merged_into_tracking")?,
+            pending_answer: None,
+        },
+    ))
+}
+
+/// Removes what `actor` may not see of who filed the complaint.
+fn redact(actor: &Actor, item: &mut QueueItem) {
+    if !actor.can_see_identity(item.record.anonymous) {
+        item.record.reporter = None;
+        item.record.external_id = String::new();
+        for m in &mut item.record.messages {
+            if m.direction == "in" {
+                m.external_id = String::new();
+            }
+        }
+    }
+}
+
+fn scope_sql(actor: &Actor, args: &mut Vec<Arg>) -> String {
+    if actor.role.is_central() {
+        "TRUE".into()
+    } else {
+        args.push(Arg::Text(actor.unit.clone().unwrap_or_default()));
+        format!("c.unit = ${}", args.len())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+impl Queue {
+    pub fn new(store: Store, routes: AnswerRoutes) -> Self {
+        Self {
+            store,
+            routes: Arc::new(routes),
+            claim_lease_secs: 15 * 60,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The queue, in the caller's scope, oldest first, filtered, a page at a time.
+    pub async fn list(&self, actor: &Actor, q: &ListQuery) -> Result<Page, QueueError> {
+        let now = now_micros();
+        let limit = q.limit.unwrap_or(50).clamp(1, 500);
+        let mut args = Vec::new();
+        let mut wh = vec![scope_sql(actor, &mut args)];
+        fn push(wh: &mut Vec<String>, args: &mut Vec<Arg>, cond: &str, a: Arg) {
+            args.push(a);
+            wh.push(cond.replace('?', &format!("${}", args.len())));
+        }
+        if let Some(s) = &q.status {
+            push(&mut wh, &mut args, "c.status = ?", Arg::Text(s.clone()));
+        }
+        if let Some(s) = &q.channel {
+            push(&mut wh, &mut args, "c.channel = ?", Arg::Text(s.clone()));
+        }
+        if let Some(s) = &q.unit {
+            push(&mut wh, &mut args, "c.unit = ?", Arg::Text(s.clone()));
+        }
+        if let Some(s) = &q.category {
+            push(&mut wh, &mut args, "c.category = ?", Arg::Text(s.clone()));
+        }
+        if let Some(s) = &q.claimed_by {
+            push(&mut wh, &mut args, "u.username = ?", Arg::Text(s.clone()));
+            push(&mut wh, &mut args, "c.claim_until > ?", Arg::Int(now));
+        }
+        match q.overdue {
+            Some(true) => {
+                push(&mut wh, &mut args, "c.due_at < ?", Arg::Int(now));
+                wh.push(
+                    "c.status IN ('new', 'verified', 'forwarded', 'in_progress', 'not_authority', 'on_hold')"
+                        .into(),
+                );
+            }
+            Some(false) => push(
+                &mut wh,
+                &mut args,
+                "(c.due_at IS NULL OR c.due_at >= ?)",
+                Arg::Int(now),
+            ),
+            None => {}
+        }
+        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            match self.store.backend() {
+                Backend::Sqlite => push(&mut wh, &mut args, "c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH ?)", Arg::Text(fts5_query(text))),
+                Backend::Postgres => push(&mut wh, &mut args, "to_tsvector('simple', c.title || ' ' || c.body) @@ plainto_tsquery('simple', ?)", Arg::Text(text.to_owned())),
+            }
+        }
+        if let Some(after) = &q.after {
+            let (at, id) = after
+                .split_once('.')
+                .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+                .ok_or_else(|| Refusal::Invalid("after: not a cursor from this API".into()))?;
+            args.push(Arg::Int(at));
+            let n = args.len();
+            args.push(Arg::Int(id));
+            wh.push(format!(
+                "(c.received_at > ${n} OR (c.received_at = ${n} AND c.id > ${}))",
+                n + 1
+            ));
+        }
+        args.push(Arg::Int(limit + 1));
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE {} ORDER BY c.received_at, c.id LIMIT ${}",
+            wh.join(" AND "),
+            args.len()
+        );
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(self.store.pool())
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut next = None;
+        for (i, r) in rows.iter().enumerate() {
+            if i as i64 == limit {
+                break;
+            }
+            let (id, mut item) = item_from_row(r, now)?;
+            redact(actor, &mut item);
+            if i as i64 == limit - 1 && rows.len() as i64 > limit {
+                next = Some(format!(
+                    "{}.{id}",
+                    crate::store::micros(item.record.received_at)
+                ));
+            }
+            items.push(item);
+        }
+        Ok(Page { items, next })
+    }
+
+    /// One complaint with its whole thread. Identity of an anonymous reporter is shown
+    /// to central roles only when `reveal` is set, and that view is audited.
+    pub async fn show(
+        &self,
+        actor: &Actor,
+        tracking_id: &str,
+        reveal: bool,
+    ) -> Result<QueueItem, QueueError> {
+        let now = now_micros();
+        let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(tracking_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(Refusal::NotVisible)?;
+        let (id, mut item) = item_from_row(&row, now)?;
+        if !actor.can_see(item.record.unit.as_deref()) {
+            return Err(Refusal::NotVisible.into());
+        }
+        let full = self
+            .store
+            .complaint(tracking_id)
+            .await?
+            .ok_or(Refusal::NotVisible)?;
+        item.record.attachments = full.attachments;
+        item.record.messages = full.messages;
+        item.pending_answer = sqlx::query_scalar(
+            "SELECT body FROM answers WHERE complaint_id = $1 AND status = 'submitted' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if item.record.anonymous && actor.role.is_central() {
+            if reveal {
+                self.audit(id, actor, "view_identity", None, None, None, false)
+                    .await?;
+            } else {
+                item.record.reporter = None;
+                item.record.external_id = String::new();
+            }
+        }
+        redact(actor, &mut item);
+        Ok(item)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        complaint_id: i64,
+        actor: &Actor,
+        action: &str,
+        reason: Option<&str>,
+        before: Option<&str>,
+        after: Option<&str>,
+        public: bool,
+    ) -> Result<(), QueueError> {
+        let mut conn = self.store.pool().acquire().await?;
+        audit_on(
+            &mut conn,
+            complaint_id,
+            &actor_label(actor),
+            action,
+            reason,
+            before,
+            after,
+            public,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Claims a complaint for `actor` (renews an own claim). Two admins never hold the
+    /// same complaint: the claim is one conditional UPDATE.
+    pub async fn claim(&self, actor: &Actor, tracking_id: &str) -> Result<QueueItem, QueueError> {
+        let now = now_micros();
+        let (row, _) = self.load(actor, tracking_id).await?;
+        let until = now + self.claim_lease_secs * 1_000_000;
+        let res = sqlx::query(
+            "UPDATE complaints SET claimed_by = $1, claim_until = $2
+             WHERE id = $3 AND (claimed_by IS NULL OR claim_until <= $4 OR claimed_by = $1)",
+        )
+        .bind(actor.user_id)
+        .bind(until)
+        .bind(row.id)
+        .bind(now)
+        .execute(self.store.pool())
+        .await?;
+        if res.rows_affected() == 0 {
+            let (row, _) = self.load(actor, tracking_id).await?;
+            return Err(QueueError::ClaimedByOther(
+                row.claimed_by_name.unwrap_or_default(),
+            ));
+        }
+        self.show(actor, tracking_id, false).await
+    }
+
+    /// Gives up an own claim (operators and coordinators may release anyone's).
+    pub async fn release(&self, actor: &Actor, tracking_id: &str) -> Result<(), QueueError> {
+        let (row, _) = self.load(actor, tracking_id).await?;
+        let sql = if actor.role.is_central() {
+            "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE id = $1 AND ($2 = $2)"
+        } else {
+            "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE id = $1 AND claimed_by = $2"
+        };
+        sqlx::query(sql)
+            .bind(row.id)
+            .bind(actor.user_id)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the oldest unclaimed complaint waiting for the caller's role, in its scope.
+    pub async fn next(&self, actor: &Actor) -> Result<Option<QueueItem>, QueueError> {
+        let now = now_micros();
+        let statuses = match actor.role {
+            Role::Coordinator => "'new', 'verified', 'not_authority'",
+            Role::UnitAdmin => "'forwarded', 'in_progress'",
+            Role::Liaison => "'in_progress'",
+            Role::Operator => "'new', 'verified', 'not_authority', 'forwarded', 'in_progress'",
+        };
+        let mut args = vec![
+            Arg::Int(actor.user_id),
+            Arg::Int(now + self.claim_lease_secs * 1_000_000),
+            Arg::Int(now),
+        ];
+        let scope = scope_sql(actor, &mut args);
+        let liaison = if actor.role == Role::Liaison {
+            " AND EXISTS (SELECT 1 FROM answers a WHERE a.complaint_id = c.id AND a.status = 'submitted')"
+        } else {
+            ""
+        };
+        let lock = if self.store.backend() == Backend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE complaints SET claimed_by = $1, claim_until = $2
+             WHERE id = (SELECT c.id FROM complaints c
+                         WHERE {scope} AND c.status IN ({statuses}) AND (c.claimed_by IS NULL OR c.claim_until <= $3){liaison}
+                         ORDER BY c.received_at, c.id LIMIT 1 {lock})
+               AND (claimed_by IS NULL OR claim_until <= $3)
+             RETURNING tracking_id"
+        );
+        for _ in 0..20 {
+            let got: Option<String> = bind_all(sqlx::query(&sql), &args)
+                .fetch_optional(self.store.pool())
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            match got {
+                Some(t) => return self.show(actor, &t, false).await.map(Some),
+                None => {
+                    // Nothing left, or another claimer took the row between the
+                    // sub-select and the update (SQLite): look again.
+                    let left: Option<i64> = bind_all(
+                        sqlx::query(&format!(
+                            "SELECT c.id FROM complaints c WHERE {scope} AND c.status IN ({statuses})
+                             AND (c.claimed_by IS NULL OR c.claim_until <= $3){liaison} LIMIT 1"
+                        )),
+                        &args,
+                    )
+                    .fetch_optional(self.store.pool())
+                    .await?
+                    .map(|r| r.try_get(0))
+                    .transpose()?;
+                    if left.is_none() {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn load(&self, actor: &Actor, tracking_id: &str) -> Result<(Row0, i64), QueueError> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1");
+        let r = sqlx::query(&sql)
+            .bind(tracking_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(Refusal::NotVisible)?;
+        let row = row0(&r)?;
+        if !actor.can_see(row.unit.as_deref()) {
+            return Err(Refusal::NotVisible.into());
+        }
+        Ok((row, now_micros()))
+    }
+
+    /// Takes a workflow action; everything it changes commits together with its audit.
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        tracking_id: &str,
+        action: ActionKind,
+        req: &ActionRequest,
+    ) -> Result<QueueItem, QueueError> {
+        let reason = req
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if action.needs_reason() && reason.is_none() {
+            return Err(Refusal::Invalid(format!("{}: give a reason", action.as_str())).into());
+        }
+        let mut tx = self.store.pool().begin().await?;
+        let lock = if self.store.backend() == Backend::Postgres {
+            " FOR UPDATE OF c"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1{lock}");
+        let r = sqlx::query(&sql)
+            .bind(tracking_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(Refusal::NotVisible)?;
+        let row = row0(&r)?;
+        let now = now_micros();
+        let step = plan(
+            actor,
+            action,
+            row.status,
+            row.held_from,
+            row.unit.as_deref(),
+        )?;
+        if let (Some(by), Some(until)) = (row.claimed_by, row.claim_until) {
+            if by != actor.user_id && until > now {
+                return Err(QueueError::ClaimedByOther(
+                    row.claimed_by_name.unwrap_or_default(),
+                ));
+            }
+        }
+        let mut extra: Vec<(&str, Arg)> = Vec::new();
+        let mut detail = None;
+        match action {
+            ActionKind::Verify => {
+                if let Some(c) = &req.classification {
+                    if !CLASSIFICATIONS.contains(&c.as_str()) {
+                        return Err(Refusal::Invalid(format!(
+                            "classification: one of {}",
+                            CLASSIFICATIONS.join(", ")
+                        ))
+                        .into());
+                    }
+                    extra.push(("classification", Arg::Text(c.clone())));
+                }
+                if let Some(c) = &req.category {
+                    extra.push(("category", Arg::Text(c.clone())));
+                }
+                if let Some(t) = req
+                    .title
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                {
+                    extra.push(("title", Arg::Text(t.to_owned())));
+                }
+                if let Some(a) = req.anonymous {
+                    extra.push(("anonymous", Arg::Int(i64::from(a))));
+                }
+                if let Some(c) = req.confidential {
+                    extra.push(("confidential", Arg::Int(i64::from(c))));
+                }
+                extra.push(("due_at", Arg::Int(0)));
+            }
+            ActionKind::Forward => {
+                let unit = req
+                    .unit
+                    .as_deref()
+                    .ok_or_else(|| Refusal::Invalid("forward: give the unit".into()))?;
+                let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM units WHERE code = $1")
+                    .bind(unit)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Err(Refusal::Invalid(format!("forward: no unit {unit:?}")).into());
+                }
+                extra.push(("unit", Arg::Text(unit.to_owned())));
+                detail = Some(format!("unit={unit}"));
+            }
+            ActionKind::Hold => {
+                extra.push(("held_from", Arg::Text(row.status.as_str().into())));
+            }
+            ActionKind::NotAuthority => {
+                detail = row.unit.clone().map(|u| format!("unit={u}"));
+            }
+            ActionKind::Merge => {
+                let into = req
+                    .into
+                    .as_deref()
+                    .ok_or_else(|| Refusal::Invalid("merge: give `into`".into()))?;
+                let target =
+                    sqlx::query("SELECT id, status, unit FROM complaints WHERE tracking_id = $1")
+                        .bind(into)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| Refusal::Invalid(format!("merge: no complaint {into}")))?;
+                let target_id: i64 = target.try_get(0)?;
+                let target_status: String = target.try_get(1)?;
+                if target_id == row.id
+                    || matches!(target_status.as_str(), "merged" | "rejected" | "archived")
+                {
+                    return Err(Refusal::Invalid(format!(
+                        "merge: {into} cannot take other complaints ({target_status})"
+                    ))
+                    .into());
+                }
+                // The thread follows: later replies to this complaint join the survivor.
+                sqlx::query("UPDATE thread_keys SET complaint_id = $1 WHERE complaint_id = $2")
+                    .bind(target_id)
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                extra.push(("merged_into", Arg::Int(target_id)));
+                detail = Some(format!("into={into}"));
+            }
+            ActionKind::DraftAnswer => {
+                let body = req
+                    .body
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| Refusal::Invalid("answer: give the body".into()))?;
+                sqlx::query(
+                    "INSERT INTO answers (complaint_id, unit, body, status, author_id, created_at)
+                     VALUES ($1, $2, $3, 'submitted', $4, $5)",
+                )
+                .bind(row.id)
+                .bind(row.unit.as_deref())
+                .bind(body)
+                .bind(actor.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ActionKind::ApproveAnswer | ActionKind::ReturnAnswer => {
+                let pending = sqlx::query(
+                    "SELECT id, body FROM answers WHERE complaint_id = $1 AND status = 'submitted'
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .bind(row.id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Refusal::Invalid("no answer is waiting for approval".into()))?;
+                let answer_id: i64 = pending.try_get(0)?;
+                let body: String = pending.try_get(1)?;
+                let approve = action == ActionKind::ApproveAnswer;
+                sqlx::query(
+                    "UPDATE answers SET status = $1, approver_id = $2, reason = $3, decided_at = $4 WHERE id = $5",
+                )
+                .bind(if approve { "approved" } else { "returned" })
+                .bind(actor.user_id)
+                .bind(reason)
+                .bind(now)
+                .bind(answer_id)
+                .execute(&mut *tx)
+                .await?;
+                if approve {
+                    self.deliver_answer(&mut tx, row.id, answer_id, &body, now)
+                        .await?;
+                    extra.push(("due_at", Arg::Int(0)));
+                }
+            }
+            ActionKind::Resume => {
+                extra.push(("held_from", Arg::Text(String::new())));
+            }
+            _ => {}
+        }
+        // `due_at` 0 means "recompute": the SLA job fills it from the calendar.
+        let mut sets = vec![
+            "status = $1".to_owned(),
+            "status_changed_at = $2".to_owned(),
+        ];
+        let mut args = vec![Arg::Text(step.to.as_str().into()), Arg::Int(now)];
+        for (col, val) in extra {
+            let v = match (col, val) {
+                ("due_at", _) => {
+                    sets.push("due_at = NULL".into());
+                    sets.push("overdue_at = NULL".into());
+                    continue;
+                }
+                ("held_from", Arg::Text(s)) if s.is_empty() => {
+                    sets.push("held_from = NULL".into());
+                    continue;
+                }
+                (_, v) => v,
+            };
+            args.push(v);
+            sets.push(format!("{col} = ${}", args.len()));
+        }
+        if step.to != step.from && action != ActionKind::Hold {
+            if let ActionKind::Forward | ActionKind::NotAuthority = action {
+                sets.push("due_at = NULL".into());
+                sets.push("overdue_at = NULL".into());
+            }
+        }
+        if action == ActionKind::NotAuthority {
+            sets.push("unit = NULL".into());
+        }
+        if matches!(
+            step.to,
+            Status::Closed | Status::Archived | Status::Rejected | Status::Merged
+        ) {
+            sets.push("claimed_by = NULL".into());
+            sets.push("claim_until = NULL".into());
+        }
+        args.push(Arg::Int(row.id));
+        let id_n = args.len();
+        args.push(Arg::Text(step.from.as_str().into()));
+        let from_n = args.len();
+        let sql = format!(
+            "UPDATE complaints SET {} WHERE id = ${id_n} AND status = ${from_n}",
+            sets.join(", ")
+        );
+        let res = bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
+        if res.rows_affected() != 1 {
+            return Err(Refusal::Conflict {
+                action: action.as_str(),
+                status: "changed meanwhile",
+            }
+            .into());
+        }
+        let reason_text = match (reason, detail) {
+            (Some(r), Some(d)) => Some(format!("{r} ({d})")),
+            (Some(r), None) => Some(r.to_owned()),
+            (None, d) => d,
+        };
+        audit_on(
+            &mut tx,
+            row.id,
+            &actor_label(actor),
+            action.as_str(),
+            reason_text.as_deref(),
+            Some(step.from.as_str()),
+            Some(step.to.as_str()),
+            step.from != step.to,
+        )
+        .await?;
+        tx.commit().await?;
+        self.show(actor, tracking_id, false).await
+    }
+
+    /// Queues an approved answer to every reporter it concerns (the complaint's and
+    /// those of complaints merged into it), on the channel each came from, and shows it
+    /// on the public status page.
+    async fn deliver_answer(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        complaint_id: i64,
+        answer_id: i64,
+        body: &str,
+        now: i64,
+    ) -> Result<(), QueueError> {
+        let rows = sqlx::query(
+            "SELECT id, tracking_id, channel, channel_name, external_id, title, reporter_name, reporter_email, confidential
+             FROM complaints WHERE id = $1 OR merged_into = $1 ORDER BY id",
+        )
+        .bind(complaint_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let tracking: String = r.try_get("tracking_id")?;
+            let channel: String = r.try_get("channel")?;
+            let channel_name: String = r.try_get("channel_name")?;
+            let external_id: String = r.try_get("external_id")?;
+            let title: String = r.try_get("title")?;
+            let name: Option<String> = r.try_get("reporter_name")?;
+            let email: Option<String> = r.try_get("reporter_email")?;
+            let confidential = flag(r, "confidential")?;
+            sqlx::query(
+                "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at, public)
+                 VALUES ($1, 'out', $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(&channel)
+            .bind(&channel_name)
+            .bind(format!("answer:{answer_id}"))
+            .bind(body)
+            .bind(now)
+            .bind(!confidential)
+            .execute(&mut **tx)
+            .await?;
+            // The same channel when it can carry answers; otherwise e-mail, when the
+            // reporter gave an address.
+            let own = self
+                .routes
+                .outbound
+                .iter()
+                .find(|(n, _)| n.as_str() == channel_name)
+                .map(|(n, k)| (n.clone(), k.clone()));
+            let (via, via_kind) = match (own, &self.routes.email_channel, &email) {
+                (Some(o), _, _) => o,
+                (None, Some(e), Some(_)) => (e.clone(), "email".to_owned()),
+                _ => continue,
+            };
+            // An e-mail answer goes where the receipt went (Reply-To honoured) and
+            // threads under the citizen's first message.
+            let (recipient, in_reply_to, refs) = if via_kind == "email" {
+                let prior = sqlx::query(
+                    "SELECT recipient_address, recipient_name, in_reply_to, refs FROM outbox
+                     WHERE complaint_id = $1 AND channel_name = $2 ORDER BY id LIMIT 1",
+                )
+                .bind(id)
+                .bind(via.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+                match (prior, &email) {
+                    (Some(p), _) => {
+                        let refs: String = p.try_get(3)?;
+                        (
+                            Recipient {
+                                address: p.try_get(0)?,
+                                name: p.try_get(1)?,
+                            },
+                            p.try_get::<Option<String>, _>(2)?,
+                            serde_json::from_str::<Vec<String>>(&refs).unwrap_or_default(),
+                        )
+                    }
+                    (None, Some(addr)) => (
+                        Recipient {
+                            address: addr.clone(),
+                            name: name.clone(),
+                        },
+                        (channel == "email").then(|| external_id.clone()),
+                        if channel == "email" {
+                            vec![external_id.clone()]
+                        } else {
+                            Vec::new()
+                        },
+                    ),
+                    (None, None) => continue,
+                }
+            } else {
+                (
+                    Recipient {
+                        address: external_id.clone(),
+                        name: name.clone(),
+                    },
+                    Some(external_id.clone()),
+                    Vec::new(),
+                )
+            };
+            let m = NewOutbound {
+                tracking_id: tracking.clone(),
+                channel_name: via,
+                kind: OutboundKind::Answer,
+                idempotency_key: format!("answer:{answer_id}:{tracking}"),
+                recipient,
+                subject: Some(format!("Re: {title} [{tracking}]")),
+                body: format!(
+                    "{body}\n\n--\nLaporan {tracking}. Perkembangannya: {{status_url}}\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
+                ),
+                in_reply_to,
+                references: refs,
+            };
+            insert_outbound(tx, id, &m).await?;
+        }
+        Ok(())
+    }
+}
+
+fn actor_label(actor: &Actor) -> String {
+    format!("user:{}", actor.username)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn audit_on(
+    conn: &mut sqlx::AnyConnection,
+    complaint_id: i64,
+    actor: &str,
+    action: &str,
+    reason: Option<&str>,
+    before: Option<&str>,
+    after: Option<&str>,
+    public: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (complaint_id, actor, action, reason, before_state, after_state, public, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(complaint_id)
+    .bind(actor)
+    .bind(action)
+    .bind(reason)
+    .bind(before)
+    .bind(after)
+    .bind(public)
+    .bind(now_micros())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every word as a quoted FTS5 prefix term, so that user input is never FTS syntax.
+fn fts5_query(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
