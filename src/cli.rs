@@ -376,14 +376,20 @@ async fn act_cli(
     let channels = Channels::build(cfg, &builtin_factories())?;
     let queue = crate::queue::Queue::new(store.clone(), crate::app::answer_routes(cfg, &channels)?);
     let res = if action == crate::queue::ActionKind::Reopen {
-        queue.claim(&actor, tracking_id).await
+        queue
+            .claim(&actor, tracking_id)
+            .await
+            .map(|i| (i.record.tracking_id, i.record.status))
     } else {
-        queue.act(&actor, tracking_id, action, &req).await
+        queue
+            .act(&actor, tracking_id, action, &req)
+            .await
+            .map(|a| (a.tracking_id, a.status.to_owned()))
     };
     store.close().await;
     match res {
-        Ok(item) => {
-            println!("{} {}", item.record.tracking_id, item.record.status);
+        Ok((tracking_id, status)) => {
+            println!("{tracking_id} {status}");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

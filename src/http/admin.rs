@@ -196,7 +196,13 @@ pub async fn act(
     };
     let req = body.map(|Json(b)| b).unwrap_or_default();
     match st.queue.act(&a, &t, kind, &req).await {
-        Ok(i) => Json(i).into_response(),
+        Ok(acted) => match acted.item {
+            Some(i) => Json(i).into_response(),
+            None => {
+                Json(serde_json::json!({"tracking_id": acted.tracking_id, "status": acted.status}))
+                    .into_response()
+            }
+        },
         Err(e) => e.into_response(),
     }
 }

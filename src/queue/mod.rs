@@ -8,5 +8,7 @@ pub mod people;
 pub mod service;
 pub mod workflow;
 
-pub use service::{ActionRequest, AnswerRoutes, ListQuery, Page, Queue, QueueError, QueueItem};
+pub use service::{
+    Acted, ActionRequest, AnswerRoutes, ListQuery, Page, Queue, QueueError, QueueItem,
+};
 pub use workflow::{ActionKind, Actor, Refusal, Role, Status};

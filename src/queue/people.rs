@@ -328,7 +328,7 @@ impl Store {
         let Some(r) = row else {
             // Spend the same time as a real check, so that timing does not tell which
             // usernames exist.
-            let _ = verify_password(password, DUMMY_HASH);
+            let _ = verify_password(password, dummy_hash());
             return Ok(None);
         };
         let hash: Option<String> = r.try_get("password_hash")?;
@@ -348,36 +348,14 @@ impl Store {
     }
 }
 
-/// An argon2id hash of a random string, checked against when the user does not exist.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3m2cZ6j0oK0e8v1rJkQhW2uZx1Xb7b9aQy3dJqRk0dE";
+/// A real argon2id hash, made once, checked against when the user does not exist.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("no such user, no such password").unwrap_or_default())
+}
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_verify_and_hashes_are_salted() {
-        let a = hash_password("kata sandi panjang").unwrap();
-        let b = hash_password("kata sandi panjang").unwrap();
-        assert_ne!(a, b);
-        assert!(a.starts_with("$argon2id$"));
-        assert!(verify_password("kata sandi panjang", &a));
-        assert!(!verify_password("kata sandi salah!", &a));
-        assert!(!verify_password("x", "not a hash"));
-    }
-
-    #[test]
-    fn names_are_checked() {
-        assert!(valid_username("admin.siak@pemda"));
-        assert!(!valid_username("a b"));
-        assert!(valid_code("dinas-pupr"));
-        assert!(!valid_code("Dinas PUPR"));
-    }
 }
 
 impl Store {
@@ -441,5 +419,29 @@ impl Store {
                 .await?;
         }
         Ok(res.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_hashes_are_salted() {
+        let a = hash_password("kata sandi panjang").unwrap();
+        let b = hash_password("kata sandi panjang").unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_password("kata sandi panjang", &a));
+        assert!(!verify_password("kata sandi salah!", &a));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_username("admin.siak@pemda"));
+        assert!(!valid_username("a b"));
+        assert!(valid_code("dinas-pupr"));
+        assert!(!valid_code("Dinas PUPR"));
     }
 }

@@ -90,6 +90,16 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
+/// The outcome of an action: the complaint as the actor now sees it, or only its new
+/// status when the action took it out of the actor's scope.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Acted {
+    pub tracking_id: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Box<QueueItem>>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub items: Vec<QueueItem>,
@@ -117,7 +127,7 @@ pub struct Queue {
 const ROW_COLUMNS: &str = "c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
     c.category, c.unit, c.reporter_name, c.reporter_handle, c.reporter_email, c.reporter_phone, c.reporter_user_id,
     c.anonymous, c.confidential, c.received_at, c.occurred_on, c.location_text, c.location_lat, c.location_lon,
-    c.classification, c.claimed_by, c.claim_until, c.due_at, c.merged_into, c.held_from,
+    c.classification, c.claimed_by, c.claim_until, c.due_at, c.overdue_at, c.merged_into, c.held_from,
     u.username AS claimed_by_name, m.tracking_id AS merged_into_tracking";
 
 const ROW_FROM: &str = "complaints c LEFT JOIN users u ON u.id = c.claimed_by
@@ -157,6 +167,7 @@ fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
     let claim_until: Option<i64> = r.try_get("claim_until")?;
     let live_claim = claim_until.is_some_and(|t| t > now);
     let due_at: Option<i64> = r.try_get("due_at")?;
+    let flagged: Option<i64> = r.try_get("overdue_at")?;
     let status: String = r.try_get("status")?;
     let open = Status::parse(&status).is_some_and(Status::is_open);
     let id: i64 = r.try_get("id")?;
@@ -206,7 +217,7 @@ fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
                 None
             },
             due_at: due_at.map(from_micros),
-            overdue: open && due_at.is_some_and(|d| d < now),
+            overdue: open && (flagged.is_some() || due_at.is_some_and(|d| d < now)),
             merged_into: r.try_get("merged_into_tracking")?,
             pending_answer: None,
         },
@@ -295,7 +306,12 @@ impl Queue {
         }
         match q.overdue {
             Some(true) => {
-                push(&mut wh, &mut args, "c.due_at < ?", Arg::Int(now));
+                push(
+                    &mut wh,
+                    &mut args,
+                    "(c.overdue_at IS NOT NULL OR c.due_at < ?)",
+                    Arg::Int(now),
+                );
                 wh.push(
                     "c.status IN ('new', 'verified', 'forwarded', 'in_progress', 'not_authority', 'on_hold')"
                         .into(),
@@ -553,7 +569,7 @@ impl Queue {
         tracking_id: &str,
         action: ActionKind,
         req: &ActionRequest,
-    ) -> Result<QueueItem, QueueError> {
+    ) -> Result<Acted, QueueError> {
         let reason = req
             .reason
             .as_deref()
@@ -797,7 +813,18 @@ impl Queue {
         )
         .await?;
         tx.commit().await?;
-        self.show(actor, tracking_id, false).await
+        // The action may have taken the complaint out of the actor's scope (a unit
+        // saying "not ours"): then only the outcome is returned.
+        let item = match self.show(actor, tracking_id, false).await {
+            Ok(i) => Some(Box::new(i)),
+            Err(QueueError::Refused(Refusal::NotVisible)) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Acted {
+            tracking_id: tracking_id.to_owned(),
+            status: step.to.as_str(),
+            item,
+        })
     }
 
     /// Queues an approved answer to every reporter it concerns (the complaint's and

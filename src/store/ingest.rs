@@ -310,11 +310,46 @@ pub(super) async fn insert_item(
     }
     let (complaint_id, tracking_id, outcome) = match find_thread(tx, item).await? {
         Some((id, tid)) => {
-            sqlx::query("UPDATE complaints SET updated_at = $1 WHERE id = $2")
-                .bind(now)
+            // A merged complaint's follow-ups belong to the complaint it was merged into.
+            let (id, tid) = match sqlx::query(
+                "SELECT m.id, m.tracking_id FROM complaints c JOIN complaints m ON m.id = c.merged_into WHERE c.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            {
+                Some(r) => (r.try_get(0)?, r.try_get(1)?),
+                None => (id, tid),
+            };
+            // The citizen replied to an answer: the complaint is open again, for the unit.
+            let before: String = sqlx::query_scalar("SELECT status FROM complaints WHERE id = $1")
                 .bind(id)
-                .execute(&mut **tx)
+                .fetch_one(&mut **tx)
                 .await?;
+            let reopen = matches!(before.as_str(), "answered" | "closed");
+            sqlx::query(if reopen {
+                "UPDATE complaints SET updated_at = $1, status = 'in_progress', status_changed_at = $1,
+                     due_at = NULL, overdue_at = NULL WHERE id = $2"
+            } else {
+                "UPDATE complaints SET updated_at = $1 WHERE id = $2"
+            })
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            if reopen {
+                crate::queue::service::audit_on(
+                    tx,
+                    id,
+                    "citizen",
+                    "reopen",
+                    Some("the reporter replied to the answer"),
+                    Some(&before),
+                    Some("in_progress"),
+                    true,
+                )
+                .await?;
+            }
             let rows = insert_rows(tx, MESSAGES, vec![message_row(p, id)?], "RETURNING id").await?;
             let message_id: i64 = rows
                 .first()

@@ -6,6 +6,7 @@ mod e2e;
 mod email;
 mod form;
 pub mod harness;
+mod queue;
 mod runtime;
 mod store;
 mod webhook;

@@ -1,0 +1,767 @@
+//! The admin queue over HTTP on both back ends: who may see and do what (a table),
+//! claims under contention, and the working-day deadlines with a controlled clock.
+
+use std::collections::HashSet;
+
+use aduan::queue::jobs::{sla_pass, AUTO_CLOSE_DAYS, VERIFY_DAYS};
+use aduan::queue::people::NewUser;
+use aduan::queue::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{spawn_app, Backend, TestApp};
+use crate::on_both;
+
+/// Tokens of the test people, by name.
+struct People {
+    op: String,
+    coord: String,
+    coord2: String,
+    ua: String,
+    ub: String,
+    li: String,
+}
+
+async fn people(app: &TestApp) -> People {
+    let s = &app.store;
+    s.create_unit("dpupr", "Dinas Pekerjaan Umum dan Penataan Ruang")
+        .await
+        .expect("unit");
+    s.create_unit("disdukcapil", "Dinas Kependudukan dan Pencatatan Sipil")
+        .await
+        .expect("unit");
+    let make = async |name: &str, role: Role, unit: Option<&str>| {
+        s.create_user(&NewUser {
+            username: name,
+            display_name: name,
+            email: None,
+            role,
+            unit,
+            password: None,
+        })
+        .await
+        .expect("user");
+        s.issue_token(name, "test").await.expect("token").token
+    };
+    People {
+        op: make("op", Role::Operator, None).await,
+        coord: make("coord", Role::Coordinator, None).await,
+        coord2: make("coord2", Role::Coordinator, None).await,
+        ua: make("ua", Role::UnitAdmin, Some("dpupr")).await,
+        ub: make("ub", Role::UnitAdmin, Some("disdukcapil")).await,
+        li: make("li", Role::Liaison, Some("dpupr")).await,
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let req = match method {
+        "GET" => app.client.get(app.url(path)),
+        "DELETE" => app.client.delete(app.url(path)),
+        "PUT" => app.client.put(app.url(path)).json(&body),
+        _ => app.client.post(app.url(path)).json(&body),
+    };
+    let res = req.bearer_auth(token).send().await.expect("request");
+    let status = res.status();
+    let v = res.json::<Value>().await.unwrap_or(Value::Null);
+    (status, v)
+}
+
+async fn report(app: &TestApp, title: &str, anonymous: bool) -> String {
+    let res = app
+        .post_json(
+            "/api/v1/reports",
+            &json!({"title": title, "body": format!("{title}: mohon segera ditangani"), "name": "Siti Aminah",
+                    "email": "siti@warga.test", "phone": "081234567890", "anonymous": anonymous}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json::<Value>().await.expect("json")["tracking_id"]
+        .as_str()
+        .expect("tracking id")
+        .to_owned()
+}
+
+async fn forwarded_to(
+    app: &TestApp,
+    p: &People,
+    title: &str,
+    unit: &str,
+    anonymous: bool,
+) -> String {
+    let t = report(app, title, anonymous).await;
+    let (s, v) = call(
+        app,
+        &p.coord,
+        "POST",
+        &format!("/api/v1/complaints/{t}/verify"),
+        json!({"classification": "pengaduan"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(
+        app,
+        &p.coord,
+        "POST",
+        &format!("/api/v1/complaints/{t}/forward"),
+        json!({"unit": unit}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    t
+}
+
+async fn authorization_matrix(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    let a = forwarded_to(
+        &app,
+        &p,
+        "Jalan berlubang di Jl. Sultan Syarif Kasim",
+        "dpupr",
+        true,
+    )
+    .await;
+    let bb = forwarded_to(&app, &p, "KTP elektronik belum jadi", "disdukcapil", false).await;
+    let c = report(&app, "Air PDAM keruh", false).await;
+
+    // Who sees what: a unit sees only its own unit's complaints, as "not found" otherwise.
+    let seen: &[(&str, &String, &String, StatusCode)] = &[
+        ("op", &p.op, &a, StatusCode::OK),
+        ("op", &p.op, &c, StatusCode::OK),
+        ("coord", &p.coord, &bb, StatusCode::OK),
+        ("ua", &p.ua, &a, StatusCode::OK),
+        ("ua", &p.ua, &bb, StatusCode::NOT_FOUND),
+        ("ua", &p.ua, &c, StatusCode::NOT_FOUND),
+        ("ub", &p.ub, &a, StatusCode::NOT_FOUND),
+        ("li", &p.li, &a, StatusCode::OK),
+        ("li", &p.li, &bb, StatusCode::NOT_FOUND),
+    ];
+    for (who, tok, t, want) in seen {
+        let (s, _) = call(
+            &app,
+            tok,
+            "GET",
+            &format!("/api/v1/complaints/{t}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(s, *want, "{who} GET {t}");
+    }
+
+    // Anonymous: units and liaisons never see the reporter, not even when asking; central
+    // roles see it only by asking, and that view is audited.
+    for tok in [&p.ua, &p.li] {
+        let (_, v) = call(
+            &app,
+            tok,
+            "GET",
+            &format!("/api/v1/complaints/{a}?reveal=identity"),
+            Value::Null,
+        )
+        .await;
+        assert!(v["reporter"].is_null(), "{v}");
+        assert_eq!(v["external_id"], "");
+        assert!(!v.to_string().contains("siti@warga.test"), "{v}");
+        assert!(!v.to_string().contains("081234567890"), "{v}");
+        let (_, list) = call(&app, tok, "GET", "/api/v1/complaints", Value::Null).await;
+        assert!(!list.to_string().contains("siti@warga.test"), "{list}");
+    }
+    let audits_before = app.count("audit_events").await;
+    let (_, v) = call(
+        &app,
+        &p.coord,
+        "GET",
+        &format!("/api/v1/complaints/{a}"),
+        Value::Null,
+    )
+    .await;
+    assert!(v["reporter"].is_null(), "{v}");
+    assert_eq!(
+        app.count("audit_events").await,
+        audits_before,
+        "a plain view is not an identity view"
+    );
+    let (_, v) = call(
+        &app,
+        &p.coord,
+        "GET",
+        &format!("/api/v1/complaints/{a}?reveal=identity"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["reporter"]["email"], "siti@warga.test", "{v}");
+    assert_eq!(
+        app.count("audit_events").await,
+        audits_before + 1,
+        "the identity view is audited"
+    );
+    // A named reporter is visible to the unit.
+    let (_, v) = call(
+        &app,
+        &p.ub,
+        "GET",
+        &format!("/api/v1/complaints/{bb}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["reporter"]["name"], "Siti Aminah", "{v}");
+
+    // The list is scoped the same way.
+    let (_, list) = call(&app, &p.ua, "GET", "/api/v1/complaints", Value::Null).await;
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["tracking_id"], a.as_str());
+
+    // Actions: (who, token, action, complaint, body, expected status).
+    let table: Vec<(&str, &String, &str, &String, Value, StatusCode)> = vec![
+        ("ua", &p.ua, "verify", &c, json!({}), StatusCode::NOT_FOUND),
+        ("li", &p.li, "verify", &c, json!({}), StatusCode::NOT_FOUND),
+        (
+            "ua",
+            &p.ua,
+            "forward",
+            &a,
+            json!({"unit": "disdukcapil"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "ua",
+            &p.ua,
+            "answer",
+            &bb,
+            json!({"body": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+        ("li", &p.li, "approve", &a, json!({}), StatusCode::CONFLICT), // nothing drafted yet
+        (
+            "ua",
+            &p.ua,
+            "answer",
+            &a,
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ), // no body
+        (
+            "ua",
+            &p.ua,
+            "answer",
+            &a,
+            json!({"body": "Perbaikan dijadwalkan pekan depan."}),
+            StatusCode::OK,
+        ),
+        ("ua", &p.ua, "approve", &a, json!({}), StatusCode::FORBIDDEN),
+        (
+            "coord",
+            &p.coord,
+            "approve",
+            &a,
+            json!({}),
+            StatusCode::FORBIDDEN,
+        ),
+        ("ub", &p.ub, "approve", &a, json!({}), StatusCode::NOT_FOUND),
+        (
+            "li",
+            &p.li,
+            "return",
+            &a,
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ), // no reason
+        ("li", &p.li, "approve", &a, json!({}), StatusCode::OK),
+        (
+            "coord",
+            &p.coord,
+            "close",
+            &bb,
+            json!({}),
+            StatusCode::CONFLICT,
+        ), // not answered
+        (
+            "coord",
+            &p.coord,
+            "hold",
+            &c,
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ), // no reason
+        (
+            "coord",
+            &p.coord,
+            "hold",
+            &c,
+            json!({"reason": "menunggu data"}),
+            StatusCode::OK,
+        ),
+        ("coord", &p.coord, "resume", &c, json!({}), StatusCode::OK),
+        (
+            "coord",
+            &p.coord,
+            "forward",
+            &c,
+            json!({"unit": "dpupr"}),
+            StatusCode::CONFLICT,
+        ), // not verified
+        (
+            "coord",
+            &p.coord,
+            "verify",
+            &c,
+            json!({"classification": "keluhan"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "coord",
+            &p.coord,
+            "merge",
+            &c,
+            json!({"into": a}),
+            StatusCode::OK,
+        ),
+        (
+            "coord",
+            &p.coord,
+            "verify",
+            &c,
+            json!({}),
+            StatusCode::CONFLICT,
+        ), // merged
+        (
+            "ub",
+            &p.ub,
+            "not_authority",
+            &bb,
+            json!({"reason": "urusan kecamatan"}),
+            StatusCode::OK,
+        ),
+        (
+            "ub",
+            &p.ub,
+            "answer",
+            &bb,
+            json!({"body": "x"}),
+            StatusCode::NOT_FOUND,
+        ), // back with the coordinators
+        (
+            "coord",
+            &p.coord,
+            "forward",
+            &bb,
+            json!({"unit": "nowhere"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "op",
+            &p.op,
+            "forward",
+            &bb,
+            json!({"unit": "dpupr"}),
+            StatusCode::OK,
+        ),
+        (
+            "op",
+            &p.op,
+            "frobnicate",
+            &bb,
+            json!({}),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (who, tok, action, t, body, want) in table {
+        let (s, v) = call(
+            &app,
+            tok,
+            "POST",
+            &format!("/api/v1/complaints/{t}/{action}"),
+            body,
+        )
+        .await;
+        assert_eq!(s, want, "{who} {action} {t}: {v}");
+        if s.is_client_error() {
+            assert!(
+                v["type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("urn:aduan:problem:"),
+                "{v}"
+            );
+        }
+    }
+    let (_, v) = call(
+        &app,
+        &p.op,
+        "GET",
+        &format!("/api/v1/complaints/{a}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["status"], "answered", "{v}");
+    let (_, v) = call(
+        &app,
+        &p.op,
+        "GET",
+        &format!("/api/v1/complaints/{bb}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (v["status"].as_str(), v["unit"].as_str()),
+        (Some("forwarded"), Some("dpupr")),
+        "{v}"
+    );
+    let (_, v) = call(
+        &app,
+        &p.op,
+        "GET",
+        &format!("/api/v1/complaints/{c}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["status"], "merged");
+    assert_eq!(v["merged_into"], a.as_str());
+    // The answer is on the public status page (the complaint is not confidential).
+    let page = app
+        .get(&format!("/api/v1/reports/{a}"))
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert!(page.to_string().contains("Perbaikan dijadwalkan"), "{page}");
+    assert!(!page.to_string().contains("siti@warga.test"));
+
+    // Operator-only tables, and no token at all.
+    let (s, _) = call(
+        &app,
+        &p.coord,
+        "POST",
+        "/api/v1/users",
+        json!({"username": "x", "display_name": "x", "role": "operator"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(
+        &app,
+        &p.op,
+        "POST",
+        "/api/v1/users",
+        json!({"username": "budi", "display_name": "Budi", "role": "liaison", "unit": "dpupr"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let budi = v["token"].as_str().expect("token").to_owned();
+    let (s, _) = call(
+        &app,
+        &budi,
+        "GET",
+        &format!("/api/v1/complaints/{a}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &app,
+        &p.ua,
+        "PUT",
+        "/api/v1/holidays",
+        json!({"day": "2026-12-31", "name": "x", "kind": "libur"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(&app, &p.ua, "GET", "/api/v1/channels", Value::Null).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let res = app.get("/api/v1/complaints").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key("www-authenticate"));
+    let (s, _) = call(&app, "aduan_0000", "GET", "/api/v1/complaints", Value::Null).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    app.store
+        .set_user_active("ua", false)
+        .await
+        .expect("disable");
+    let (s, _) = call(&app, &p.ua, "GET", "/api/v1/complaints", Value::Null).await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "a disabled user's token is dead"
+    );
+    app.stop().await;
+}
+
+async fn claims_are_exclusive_under_fifty_concurrent_claimers(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    let mut tokens = Vec::new();
+    for i in 0..50 {
+        let name = format!("k{i}");
+        app.store
+            .create_user(&NewUser {
+                username: &name,
+                display_name: &name,
+                email: None,
+                role: Role::Coordinator,
+                unit: None,
+                password: None,
+            })
+            .await
+            .expect("user");
+        tokens.push(
+            app.store
+                .issue_token(&name, "t")
+                .await
+                .expect("token")
+                .token,
+        );
+    }
+    let mut filed = Vec::new();
+    for i in 0..30 {
+        filed.push(report(&app, &format!("Laporan nomor {i}"), false).await);
+    }
+    // Someone else holds one: it is never handed out.
+    let (s, _) = call(
+        &app,
+        &p.coord2,
+        "POST",
+        &format!("/api/v1/complaints/{}/claim", filed[0]),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = call(
+        &app,
+        &p.coord,
+        "POST",
+        &format!("/api/v1/complaints/{}/claim", filed[0]),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, _) = call(
+        &app,
+        &p.coord,
+        "POST",
+        &format!("/api/v1/complaints/{}/verify", filed[0]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a claimed complaint is worked by its claimer only"
+    );
+
+    let mut tasks = Vec::new();
+    for tok in tokens {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/complaints/next");
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(tok)
+                .send()
+                .await
+                .expect("next");
+            match res.status() {
+                StatusCode::OK => Some(
+                    res.json::<Value>().await.expect("json")["tracking_id"]
+                        .as_str()
+                        .expect("t")
+                        .to_owned(),
+                ),
+                StatusCode::NO_CONTENT => None,
+                s => panic!("next answered {s}"),
+            }
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        if let Some(tid) = t.await.expect("task") {
+            got.push(tid);
+        }
+    }
+    let unique: HashSet<_> = got.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        got.len(),
+        "a complaint was claimed twice: {got:?}"
+    );
+    assert_eq!(
+        got.len(),
+        29,
+        "every free complaint claimed once, the held one never"
+    );
+    assert!(!unique.contains(&filed[0]));
+    // Oldest first: the next claimer gets nothing; after a release, that one.
+    let (s, _) = call(
+        &app,
+        &p.coord,
+        "POST",
+        "/api/v1/complaints/next",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(
+        &app,
+        &p.coord2,
+        "DELETE",
+        &format!("/api/v1/complaints/{}/claim", filed[0]),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = call(
+        &app,
+        &p.coord,
+        "POST",
+        "/api/v1/complaints/next",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["tracking_id"], filed[0].as_str());
+    assert_eq!(v["claimed_by"], "coord");
+    app.stop().await;
+}
+
+async fn deadlines_flag_overdue_once_and_close_unanswered_answers(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    let store = &app.store;
+    let t = report(&app, "Lampu jalan padam", false).await;
+    let received = aduan::store::micros(
+        store
+            .complaint(&t)
+            .await
+            .expect("read")
+            .expect("complaint")
+            .received_at,
+    );
+    let pass = sla_pass(store, received).await.expect("pass");
+    assert_eq!(pass.scheduled, 1);
+    let cal = aduan::queue::jobs::calendar(store).await.expect("calendar");
+    let due = cal.add_working_days(received, VERIFY_DAYS);
+    let (_, v) = call(
+        &app,
+        &p.coord,
+        "GET",
+        &format!("/api/v1/complaints/{t}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        v["due_at"].as_str().map(|s| s.to_owned()),
+        Some(aduan::store::from_micros(due).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        "{v}"
+    );
+    assert_eq!(v["overdue"], false);
+
+    // Before the deadline nothing happens; after it, flagged once, however many daemons run.
+    assert_eq!(sla_pass(store, due).await.expect("pass").flagged_overdue, 0);
+    let late = due + 1;
+    let (x, y) = tokio::join!(sla_pass(store, late), sla_pass(store, late));
+    assert_eq!(
+        x.expect("x").flagged_overdue + y.expect("y").flagged_overdue,
+        1
+    );
+    assert_eq!(
+        sla_pass(store, late).await.expect("pass").flagged_overdue,
+        0
+    );
+    let (_, list) = call(
+        &app,
+        &p.coord,
+        "GET",
+        "/api/v1/complaints?overdue=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+
+    // Forwarded: the unit's deadline starts; answered: the auto-close clock starts.
+    for (action, body) in [("verify", json!({})), ("forward", json!({"unit": "dpupr"}))] {
+        let (s, v) = call(
+            &app,
+            &p.coord,
+            "POST",
+            &format!("/api/v1/complaints/{t}/{action}"),
+            body,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (s, _) = call(
+        &app,
+        &p.ua,
+        "POST",
+        &format!("/api/v1/complaints/{t}/answer"),
+        json!({"body": "Sudah diperbaiki."}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &app,
+        &p.li,
+        "POST",
+        &format!("/api/v1/complaints/{t}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let now = aduan::store::now_micros();
+    assert_eq!(sla_pass(store, now).await.expect("pass").scheduled, 1);
+    let close_at = cal.add_working_days(now, AUTO_CLOSE_DAYS);
+    assert_eq!(sla_pass(store, close_at).await.expect("pass").closed, 0);
+    let (x, y) = tokio::join!(sla_pass(store, close_at + 1), sla_pass(store, close_at + 1));
+    assert_eq!(
+        x.expect("x").closed + y.expect("y").closed,
+        1,
+        "closed once"
+    );
+    let (_, v) = call(
+        &app,
+        &p.coord,
+        "GET",
+        &format!("/api/v1/complaints/{t}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["status"], "closed");
+    app.stop().await;
+}
+
+on_both!(
+    authorization_matrix,
+    claims_are_exclusive_under_fifty_concurrent_claimers,
+    deadlines_flag_overdue_once_and_close_unanswered_answers
+);
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_admin_api() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc = app
+        .get("/api/v1/openapi.json")
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "{doc}"
+    );
+    for path in [
+        "/api/v1/complaints",
+        "/api/v1/complaints/{tracking_id}",
+        "/api/v1/complaints/next",
+        "/api/v1/complaints/{tracking_id}/{action}",
+        "/api/v1/holidays",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    app.stop().await;
+}
