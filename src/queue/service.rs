@@ -936,7 +936,7 @@ impl Queue {
                 recipient,
                 subject: Some(format!("Re: {title} [{tracking}]")),
                 body: format!(
-                    "{body}\n\n--\nLaporan {tracking}. Perkembangannya: {{status_url}}\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
+                    "{body}\n\n--\nLaporan {tracking}\nPerkembangannya:\n{{status_url}}\n\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
                 ),
                 in_reply_to,
                 references: refs,

@@ -1071,3 +1071,173 @@ smtp = {{ host = "127.0.0.1", port = {submission}, tls = "plain", from = "kanal2
     let _ = admin.delete(&folder).await;
     app.stop().await;
 }
+
+/// The queue's answer to an e-mail complaint goes back by e-mail, threaded under the
+/// citizen's message, once approved by the unit's liaison; the citizen's reply to it
+/// re-opens the complaint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
+    use aduan::queue::people::NewUser;
+    use aduan::queue::{ActionKind, ActionRequest, Actor, Queue, Role};
+
+    let mut admin = imap("pengaduan2@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: Warga Siak <warga@warga.test>\nTo: pengaduan2@aduan.test\nSubject: Drainase tersumbat {tag}\nMessage-ID: <q1-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nAir meluap ke jalan.\n"
+        ),
+    )
+    .await;
+    let mut toml = channel_toml("pengaduan2@aduan.test", &folder, PASSWORD, 1);
+    toml.push_str(&format!(
+        "smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan2@aduan.test\" }}\n",
+        smtp_port()
+    ));
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await;
+    let store = app.store.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let store = store.clone();
+            async move { store.count("complaints").await.unwrap_or(0) == 1 }
+        })
+        .await
+    );
+    let tracking = app
+        .store
+        .complaints(&ComplaintFilter::default())
+        .await
+        .expect("list")[0]
+        .tracking_id
+        .clone();
+    store
+        .create_unit("dpupr", "Dinas PUPR")
+        .await
+        .expect("unit");
+    let mut actors = Vec::new();
+    for (name, role, unit) in [
+        ("koordinator", Role::Coordinator, None),
+        ("penghubung", Role::UnitAdmin, Some("dpupr")),
+        ("pejabat", Role::Liaison, Some("dpupr")),
+    ] {
+        let u = store
+            .create_user(&NewUser {
+                username: name,
+                display_name: name,
+                email: None,
+                role,
+                unit,
+                password: None,
+            })
+            .await
+            .expect("user");
+        actors.push(Actor {
+            user_id: u.id,
+            username: u.username,
+            role,
+            unit: u.unit,
+        });
+    }
+    let cfg = aduan::config::Config::from_toml_str(&format!(
+        "data_dir = \"/nonexistent\"\npublic_url = \"https://lapor.contoh.go.id\"\n{}smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan2@aduan.test\" }}\n",
+        channel_toml("pengaduan2@aduan.test", &folder, PASSWORD, 1),
+        smtp_port()
+    ))
+    .expect("config");
+    let channels = aduan::registry::Channels::build(&cfg, &aduan::registry::builtin_factories())
+        .expect("channels");
+    let queue = Queue::new(
+        store.clone(),
+        aduan::app::answer_routes(&cfg, &channels).expect("routes"),
+    );
+    let steps = [
+        (0, ActionKind::Verify, ActionRequest::default()),
+        (
+            0,
+            ActionKind::Forward,
+            ActionRequest {
+                unit: Some("dpupr".into()),
+                ..ActionRequest::default()
+            },
+        ),
+        (
+            1,
+            ActionKind::DraftAnswer,
+            ActionRequest {
+                body: Some(format!("Saluran dibersihkan hari ini {tag}.")),
+                ..ActionRequest::default()
+            },
+        ),
+        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
+    ];
+    for (who, action, req) in steps {
+        queue
+            .act(&actors[who], &tracking, action, &req)
+            .await
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
+    // The receipt came first; the answer follows in the same thread.
+    let answered = eventually(Duration::from_secs(20), || {
+        let tag = tag.clone();
+        async move {
+            inbox_with("warga@warga.test", &tag)
+                .await
+                .iter()
+                .any(|m| m.contains("Saluran dibersihkan"))
+        }
+    })
+    .await;
+    assert!(answered, "the answer reached the citizen's mailbox");
+    let mails = inbox_with("warga@warga.test", &tag).await;
+    let answer = mails
+        .iter()
+        .find(|m| m.contains("Saluran dibersihkan"))
+        .expect("answer");
+    assert_eq!(
+        header_of(answer, "In-Reply-To").as_deref(),
+        Some(format!("<q1-{tag}@warga.test>").as_str())
+    );
+    assert_eq!(
+        header_of(answer, "Subject").as_deref(),
+        Some(format!("Re: Drainase tersumbat {tag} [{tracking}]").as_str())
+    );
+    assert_eq!(header_of(answer, "Auto-Submitted").as_deref(), Some("no"));
+    assert!(answer.contains(&format!("https://lapor.contoh.go.id/laporan/{tracking}")));
+    let answer_id = header_of(answer, "Message-ID").expect("Message-ID");
+
+    // The citizen answers back: the reply joins and the complaint is open again.
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: Warga Siak <warga@warga.test>\nTo: pengaduan2@aduan.test\nSubject: Re: Drainase tersumbat {tag} [{tracking}]\nMessage-ID: <q2-{tag}@warga.test>\nIn-Reply-To: {answer_id}\nContent-Type: text/plain; charset=utf-8\n\nMasih meluap.\n"
+        ),
+    )
+    .await;
+    let reopened = eventually(Duration::from_secs(15), || {
+        let store = store.clone();
+        let tracking = tracking.clone();
+        async move {
+            store
+                .complaint(&tracking)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.status == "in_progress")
+        }
+    })
+    .await;
+    assert!(reopened, "the reply re-opened the complaint");
+    assert_eq!(app.count("complaints").await, 1);
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
