@@ -129,12 +129,35 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
     workers.push(tokio::spawn(dispatcher.run(shutdown.clone())));
 
     crate::queue::jobs::seed_holidays(&store).await?;
+    store
+        .seed_categories(
+            &cfg.form
+                .categories
+                .iter()
+                .map(|c| (c.slug.clone(), c.label.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
     let routes = answer_routes(&cfg, &channels)?;
+    let digest_channel = routes.email_channel.clone();
     let mut queue = crate::queue::Queue::new(store.clone(), routes);
     queue.claim_lease_secs = cfg.queue.claim_lease_secs.max(30);
-    let scheduler = crate::queue::jobs::start_scheduler(store.clone(), &cfg.queue.sla_schedule)
-        .await
-        .context("queue.sla_schedule")?;
+    let digest = digest_channel.as_ref().and_then(|name| {
+        channels
+            .iter()
+            .find(|c| &c.name == name)
+            .and_then(|c| c.outbound.clone())
+            .map(|sender| crate::queue::jobs::DigestRoute {
+                schedule: cfg.queue.digest_schedule.clone(),
+                sender,
+                channel: name.clone(),
+                public_url: cfg.public_url.clone(),
+            })
+    });
+    let scheduler =
+        crate::queue::jobs::start_scheduler(store.clone(), &cfg.queue.sla_schedule, digest)
+            .await
+            .context("queue.sla_schedule / queue.digest_schedule")?;
 
     let state = AppState {
         store: store.clone(),

@@ -132,6 +132,9 @@ pub struct QueueConfig {
     /// (the web form) but who gave an address; default: the first e-mail channel with
     /// SMTP.
     pub answer_email_channel: Option<String>,
+    /// When the escalation digest goes out (cron with seconds, UTC; default 08:00 WIB
+    /// on weekdays; holidays are skipped). Sent through `answer_email_channel`.
+    pub digest_schedule: String,
 }
 
 impl Default for QueueConfig {
@@ -140,6 +143,7 @@ impl Default for QueueConfig {
             claim_lease_secs: 15 * 60,
             sla_schedule: "0 * * * * *".into(),
             answer_email_channel: None,
+            digest_schedule: "0 0 1 * * Mon-Fri".into(),
         }
     }
 }

@@ -82,3 +82,13 @@ CREATE TABLE job_runs (
 -- words, no stemming and no stop words, which suits Indonesian.
 CREATE INDEX complaints_fts ON complaints
     USING GIN (to_tsvector('simple', title || ' ' || body));
+
+-- Browser sessions of the console: the cookie's SHA-256, and the CSRF token every
+-- state-changing request must echo in X-CSRF-Token.
+CREATE TABLE sessions (
+    id_hash     TEXT   PRIMARY KEY,
+    user_id     BIGINT NOT NULL REFERENCES users (id),
+    csrf_token  TEXT   NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);

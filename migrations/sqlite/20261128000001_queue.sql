@@ -95,3 +95,13 @@ CREATE TRIGGER complaints_fts_au AFTER UPDATE OF title, body ON complaints BEGIN
     INSERT INTO complaints_fts (complaints_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
     INSERT INTO complaints_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
 END;
+
+-- Browser sessions of the console: the cookie's SHA-256, and the CSRF token every
+-- state-changing request must echo in X-CSRF-Token.
+CREATE TABLE sessions (
+    id_hash     TEXT    PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users (id),
+    csrf_token  TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);

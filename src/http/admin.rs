@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
 use super::{AppState, Problem};
-use crate::queue::people::{NewUser, Unit, User};
+use crate::queue::people::{Category, NewUser, Unit, User};
 use crate::queue::{
     ActionKind, ActionRequest, Actor, ListQuery, Page, QueueError, QueueItem, Refusal, Role,
 };
@@ -32,23 +32,142 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(unauthorized("send Authorization: Bearer TOKEN"));
+        if let Some(token) = token {
+            return match st.queue.store().actor_for_token(token).await {
+                Ok(Some(actor)) => Ok(Admin(actor)),
+                Ok(None) => Err(unauthorized(
+                    "the token is unknown, revoked, or its user disabled",
+                )),
+                Err(e) => Err(unavailable(e)),
+            };
+        }
+        // The console: a session cookie, and for anything that changes state the
+        // session's CSRF token in X-CSRF-Token (a cross-site form cannot set a header).
+        let Some(cookie) = session_cookie(&parts.headers) else {
+            return Err(unauthorized("send Authorization: Bearer TOKEN, or log in"));
         };
-        match st.queue.store().actor_for_token(token).await {
-            Ok(Some(actor)) => Ok(Admin(actor)),
-            Ok(None) => Err(unauthorized(
-                "the token is unknown, revoked, or its user disabled",
-            )),
-            Err(e) => {
-                tracing::error!(error = %e, "token lookup failed");
-                Err(
-                    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
-                        .into_response(),
-                )
+        match st.queue.store().actor_for_session(&cookie).await {
+            Ok(Some((actor, csrf))) => {
+                if !parts.method.is_safe() {
+                    let sent = parts
+                        .headers
+                        .get("x-csrf-token")
+                        .map(|v| v.as_bytes())
+                        .unwrap_or_default();
+                    if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, csrf.as_bytes())) {
+                        return Err(Problem::new(
+                            StatusCode::FORBIDDEN,
+                            "csrf",
+                            "send the session's CSRF token in X-CSRF-Token",
+                        )
+                        .into_response());
+                    }
+                }
+                Ok(Admin(actor))
             }
+            Ok(None) => Err(unauthorized("the session has ended; log in again")),
+            Err(e) => Err(unavailable(e)),
         }
     }
+}
+
+pub const SESSION_COOKIE: &str = "aduan_session";
+
+fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn unavailable(e: StoreError) -> Response {
+    tracing::error!(error = %e, "credential lookup failed");
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again").into_response()
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub username: String,
+    pub role: &'static str,
+    pub unit: Option<String>,
+    /// Echo in `X-CSRF-Token` on every POST, PUT and DELETE made with the cookie.
+    pub csrf_token: String,
+}
+
+/// Logs in with a password (argon2) and sets the session cookie (HttpOnly,
+/// SameSite=Strict, Secure behind https), valid for 8 hours.
+#[utoipa::path(post, path = "/api/v1/session", request_body = LoginBody,
+    responses((status = 200, body = SessionInfo), (status = 401)))]
+pub async fn login(State(st): State<AppState>, Json(b): Json<LoginBody>) -> Response {
+    const TTL: i64 = 8 * 3600;
+    match st
+        .queue
+        .store()
+        .open_session(&b.username, &b.password, TTL)
+        .await
+    {
+        Ok(Some(s)) => {
+            let secure = if st.public_url.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TTL}{secure}",
+                s.cookie
+            );
+            let mut r = Json(SessionInfo {
+                username: s.actor.username,
+                role: s.actor.role.as_str(),
+                unit: s.actor.unit,
+                csrf_token: s.csrf_token,
+            })
+            .into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Ok(None) => unauthorized("wrong username or password"),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// Ends the session.
+#[utoipa::path(delete, path = "/api/v1/session", responses((status = 204)))]
+pub async fn logout(
+    State(st): State<AppState>,
+    Admin(_): Admin,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(c) = session_cookie(&headers) {
+        if let Err(e) = st.queue.store().close_session(&c).await {
+            return unavailable(e);
+        }
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        header::HeaderValue::from_static(
+            "aduan_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    r
 }
 
 fn unauthorized(detail: &str) -> Response {
@@ -380,6 +499,52 @@ pub async fn delete_holiday(
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/categories", responses((status = 200, body = [Category])), security(("bearer" = [])))]
+pub async fn categories(State(st): State<AppState>, Admin(_): Admin) -> Response {
+    match st.queue.store().categories().await {
+        Ok(c) => Json(c).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/categories", request_body = Category,
+    responses((status = 204), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub async fn put_category(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Json(c): Json<Category>,
+) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("edit categories");
+    }
+    match st.queue.store().put_category(&c).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[utoipa::path(delete, path = "/api/v1/categories/{code}", params(("code" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404), (status = 422)), security(("bearer" = [])))]
+pub async fn delete_category(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path(code): Path<String>,
+) -> Response {
+    if a.role != Role::Operator {
+        return forbidden("edit categories");
+    }
+    match st.queue.store().delete_category(&code).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no category {code:?}"),
+        )
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelStatus {
     pub name: String,
@@ -436,8 +601,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aduan admin API", description = "The complaint queue (SP4N-LAPOR! workflow). Errors are application/problem+json (RFC 9457)."),
-    paths(list, show, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, channels),
-    components(schemas(Page, QueueItem, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
+    paths(login, logout, list, show, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, categories, put_category, delete_category, channels),
+    components(schemas(Category, LoginBody, SessionInfo, Page, QueueItem, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

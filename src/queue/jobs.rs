@@ -170,12 +170,45 @@ pub async fn sla_pass(store: &Store, now: i64) -> Result<SlaPass, StoreError> {
 }
 
 /// Runs [`sla_pass`] on `schedule` (cron with seconds, UTC).
+/// Where the escalation digest goes out, and when.
+pub struct DigestRoute {
+    pub schedule: String,
+    pub sender: std::sync::Arc<dyn aduan_kit::OutboundSender>,
+    pub channel: aduan_kit::ChannelName,
+    pub public_url: String,
+}
+
 pub async fn start_scheduler(
     store: Store,
     schedule: &str,
+    digest: Option<DigestRoute>,
 ) -> Result<tokio_cron_scheduler::JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
     let sched = JobScheduler::new().await?;
+    if let Some(d) = digest {
+        let store = store.clone();
+        let d = std::sync::Arc::new(d);
+        let job = Job::new_async(d.schedule.clone().as_str(), move |_id, _l| {
+            let store = store.clone();
+            let d = d.clone();
+            Box::pin(async move {
+                match digest_pass(
+                    &store,
+                    d.sender.as_ref(),
+                    &d.channel,
+                    &d.public_url,
+                    crate::store::now_micros(),
+                )
+                .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sent = n, "escalation digests sent"),
+                    Err(e) => tracing::warn!(error = %e, "escalation digest failed"),
+                }
+            })
+        })?;
+        sched.add(job).await?;
+    }
     let job = Job::new_async(schedule, move |_id, _l| {
         let store = store.clone();
         Box::pin(async move {
@@ -196,4 +229,141 @@ pub async fn start_scheduler(
     sched.add(job).await?;
     sched.start().await?;
     Ok(sched)
+}
+
+/// The escalation digest: once per working day, every coordinator and operator with an
+/// address gets the overdue complaints waiting for verification or forwarding (and the
+/// count of everything overdue), every unit admin and liaison their unit's overdue
+/// complaints. Tracking numbers, titles, statuses and deadlines only: no reporter.
+///
+/// Each (day, recipient) is claimed in `job_runs` before the mail is sent, so two
+/// daemons never send it twice; a failed send gives the claim back for the next run.
+pub async fn digest_pass(
+    store: &Store,
+    sender: &dyn aduan_kit::OutboundSender,
+    channel: &aduan_kit::ChannelName,
+    public_url: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let day = Calendar::local_date(now);
+    let cal = calendar(store).await?;
+    if !cal.is_working_day(day) {
+        return Ok(0);
+    }
+    let people = sqlx::query(
+        "SELECT username, display_name, email, role, unit FROM users
+         WHERE active = $1 AND email IS NOT NULL AND email <> '' ORDER BY id",
+    )
+    .bind(true)
+    .fetch_all(store.pool())
+    .await?;
+    let mut sent = 0;
+    for p in people {
+        let username: String = p.try_get(0)?;
+        let name: String = p.try_get(1)?;
+        let email: String = p.try_get(2)?;
+        let role: String = p.try_get(3)?;
+        let unit: Option<String> = p.try_get(4)?;
+        let central = matches!(role.as_str(), "operator" | "coordinator");
+        let rows = if central {
+            sqlx::query(
+                "SELECT tracking_id, title, status, due_at FROM complaints
+                 WHERE overdue_at IS NOT NULL AND status IN ('new', 'verified', 'not_authority')
+                 ORDER BY due_at, id LIMIT 200",
+            )
+            .fetch_all(store.pool())
+            .await?
+        } else {
+            sqlx::query(
+                "SELECT tracking_id, title, status, due_at FROM complaints
+                 WHERE overdue_at IS NOT NULL AND status IN ('forwarded', 'in_progress') AND unit = $1
+                 ORDER BY due_at, id LIMIT 200",
+            )
+            .bind(unit.as_deref().unwrap_or(""))
+            .fetch_all(store.pool())
+            .await?
+        };
+        let all_overdue: i64 = if central {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM complaints WHERE overdue_at IS NOT NULL
+                 AND status IN ('new', 'verified', 'not_authority', 'forwarded', 'in_progress', 'on_hold')",
+            )
+            .fetch_one(store.pool())
+            .await?
+        } else {
+            0
+        };
+        if rows.is_empty() && all_overdue == 0 {
+            continue;
+        }
+        let key = format!("{day}:{username}");
+        let claimed = sqlx::query(
+            "INSERT INTO job_runs (job, run_key, at) VALUES ('digest', $1, $2) ON CONFLICT (job, run_key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+        if claimed.rows_affected() == 0 {
+            continue;
+        }
+        let mut body =
+            format!("Yth. {name},\n\nBerikut laporan yang melewati batas waktu per {day}:\n\n");
+        for r in &rows {
+            let t: String = r.try_get(0)?;
+            let title: String = r.try_get(1)?;
+            let status: String = r.try_get(2)?;
+            let due: Option<i64> = r.try_get(3)?;
+            let due = due
+                .map(|d| Calendar::local_date(d).to_string())
+                .unwrap_or_default();
+            body.push_str(&format!(
+                "- {t}  {}  (batas {due})\n  {title}\n  {}/laporan/{t}\n",
+                crate::store::status_label(&status),
+                public_url.trim_end_matches('/')
+            ));
+        }
+        if rows.is_empty() {
+            body.push_str("(tidak ada laporan yang menunggu verifikasi)\n");
+        }
+        if central {
+            body.push_str(&format!(
+                "\nSeluruh laporan yang terlambat, semua unit: {all_overdue}.\n"
+            ));
+        }
+        body.push_str("\nPesan ini dikirim otomatis oleh aduan.");
+        let msg = aduan_kit::OutboundMessage {
+            idempotency_key: format!("digest:{key}"),
+            channel_name: channel.clone(),
+            kind: aduan_kit::OutboundKind::Notice,
+            tracking_id: String::new(),
+            recipient: aduan_kit::Recipient {
+                address: email.clone(),
+                name: Some(name.clone()),
+            },
+            subject: Some(format!(
+                "[aduan] {} laporan melewati batas waktu ({day})",
+                if central {
+                    all_overdue.max(rows.len() as i64)
+                } else {
+                    rows.len() as i64
+                }
+            )),
+            body,
+            in_reply_to: None,
+            references: Vec::new(),
+            attempt: 0,
+        };
+        match sender.send(&msg).await {
+            Ok(_) => sent += 1,
+            Err(e) => {
+                tracing::warn!(user = %username, error = %e, "escalation digest not sent; retried on the next run");
+                sqlx::query("DELETE FROM job_runs WHERE job = 'digest' AND run_key = $1")
+                    .bind(&key)
+                    .execute(store.pool())
+                    .await?;
+            }
+        }
+    }
+    Ok(sent)
 }

@@ -422,6 +422,190 @@ impl Store {
     }
 }
 
+/// A new browser session: the cookie value and the CSRF token, both shown once.
+pub struct NewSession {
+    pub cookie: String,
+    pub csrf_token: String,
+    pub actor: Actor,
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Store {
+    /// Logs in with a password and opens a session lasting `ttl_secs`.
+    pub async fn open_session(
+        &self,
+        username: &str,
+        password: &str,
+        ttl_secs: i64,
+    ) -> Result<Option<NewSession>, StoreError> {
+        let Some(actor) = self.actor_for_password(username, password).await? else {
+            return Ok(None);
+        };
+        let cookie = random_hex();
+        let csrf_token = random_hex();
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash(&cookie))
+        .bind(actor.user_id)
+        .bind(&csrf_token)
+        .bind(now)
+        .bind(now + ttl_secs * 1_000_000)
+        .execute(&self.pool)
+        .await?;
+        // Expired sessions go as new ones come.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(NewSession {
+            cookie,
+            csrf_token,
+            actor,
+        }))
+    }
+
+    /// The active user of a live session, with the session's CSRF token.
+    pub async fn actor_for_session(
+        &self,
+        cookie: &str,
+    ) -> Result<Option<(Actor, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.role, u.unit, u.active, s.csrf_token FROM sessions s
+             JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash(cookie))
+        .bind(now_micros())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        if !crate::store::flag(&r, "active")? {
+            return Ok(None);
+        }
+        let role: String = r.try_get("role")?;
+        let csrf: String = r.try_get("csrf_token")?;
+        Ok(Role::parse(&role).map(|role| {
+            (
+                Actor {
+                    user_id: r.try_get("id").unwrap_or_default(),
+                    username: r.try_get("username").unwrap_or_default(),
+                    role,
+                    unit: r.try_get("unit").unwrap_or_default(),
+                },
+                csrf,
+            )
+        }))
+    }
+
+    pub async fn close_session(&self, cookie: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(token_hash(cookie))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A category of the configurable tree (`parent` is another category's code).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Category {
+    pub code: String,
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+impl Store {
+    pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        let rows = sqlx::query("SELECT code, name, parent FROM categories ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Category {
+                    code: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    parent: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Adds or renames a category; a parent must exist and no category may become its
+    /// own ancestor.
+    pub async fn put_category(&self, c: &Category) -> Result<(), StoreError> {
+        if !valid_code(&c.code) || c.name.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "code: lower-case letters, digits, '-' and '_'; name: not empty".into(),
+            ));
+        }
+        if let Some(parent) = &c.parent {
+            let all = self.categories().await?;
+            let mut at = Some(parent.clone());
+            let mut hops = 0;
+            while let Some(p) = at {
+                if p == c.code || hops > 64 {
+                    return Err(StoreError::Invalid(format!(
+                        "parent {parent:?} would make a cycle"
+                    )));
+                }
+                at = match all.iter().find(|x| x.code == p) {
+                    Some(x) => x.parent.clone(),
+                    None => return Err(StoreError::Invalid(format!("no category {p:?}"))),
+                };
+                hops += 1;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO categories (code, name, parent) VALUES ($1, $2, $3)
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
+        )
+        .bind(&c.code)
+        .bind(c.name.trim())
+        .bind(c.parent.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Seeds categories from the web form's list (existing ones are left as they are).
+    pub async fn seed_categories(&self, list: &[(String, String)]) -> Result<(), StoreError> {
+        for (code, name) in list {
+            sqlx::query(
+                "INSERT INTO categories (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",
+            )
+            .bind(code)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_category(&self, code: &str) -> Result<bool, StoreError> {
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM categories WHERE parent = $1")
+            .bind(code)
+            .fetch_one(&self.pool)
+            .await?;
+        if children > 0 {
+            return Err(StoreError::Invalid(format!(
+                "category {code:?} has sub-categories; remove or move them first"
+            )));
+        }
+        let res = sqlx::query("DELETE FROM categories WHERE code = $1")
+            .bind(code)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() > 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

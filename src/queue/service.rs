@@ -621,6 +621,14 @@ impl Queue {
                     extra.push(("classification", Arg::Text(c.clone())));
                 }
                 if let Some(c) = &req.category {
+                    let known: Option<i64> =
+                        sqlx::query_scalar("SELECT 1 FROM categories WHERE code = $1")
+                            .bind(c)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if known.is_none() {
+                        return Err(Refusal::Invalid(format!("category: no category {c:?}")).into());
+                    }
                     extra.push(("category", Arg::Text(c.clone())));
                 }
                 if let Some(t) = req

@@ -79,10 +79,10 @@ fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
             idempotency_key: r.try_get("idempotency_key")?,
             channel_name: ChannelName::parse(&channel)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            kind: if kind == "answer" {
-                OutboundKind::Answer
-            } else {
-                OutboundKind::Acknowledgement
+            kind: match kind.as_str() {
+                "answer" => OutboundKind::Answer,
+                "notice" => OutboundKind::Notice,
+                _ => OutboundKind::Acknowledgement,
             },
             tracking_id: r.try_get("tracking_id")?,
             recipient: Recipient {

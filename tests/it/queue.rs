@@ -472,6 +472,57 @@ async fn authorization_matrix(b: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(
+        &app,
+        &p.ua,
+        "PUT",
+        "/api/v1/categories",
+        json!({"code": "jalan", "name": "Jalan"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(
+        &app,
+        &p.op,
+        "PUT",
+        "/api/v1/categories",
+        json!({"code": "jalan-rusak", "name": "Jalan rusak", "parent": "air-bersih"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, _) = call(
+        &app,
+        &p.op,
+        "PUT",
+        "/api/v1/categories",
+        json!({"code": "air-bersih", "name": "Air", "parent": "jalan-rusak"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a cycle");
+    let (_, cats) = call(&app, &p.ua, "GET", "/api/v1/categories", Value::Null).await;
+    assert!(cats.to_string().contains("jalan-rusak"), "{cats}");
+    let (s, v) = call(
+        &app,
+        &p.coord,
+        "POST",
+        &format!("/api/v1/complaints/{bb}/hold"),
+        json!({"reason": "cek"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(
+        &app,
+        &p.coord,
+        "POST",
+        &format!("/api/v1/complaints/{bb}/resume"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("forwarded")),
+        "{v}"
+    );
     let (s, _) = call(&app, &p.ua, "GET", "/api/v1/channels", Value::Null).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let res = app.get("/api/v1/complaints").await;
@@ -765,3 +816,226 @@ async fn the_openapi_document_lists_the_admin_api() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     app.stop().await;
 }
+
+/// Captures what would be sent.
+#[derive(Default)]
+struct Captured(std::sync::Mutex<Vec<aduan_kit::OutboundMessage>>);
+
+#[async_trait::async_trait]
+impl aduan_kit::OutboundSender for Captured {
+    async fn send(
+        &self,
+        msg: &aduan_kit::OutboundMessage,
+    ) -> Result<aduan_kit::SendReceipt, aduan_kit::ConnectorError> {
+        self.0.lock().expect("lock").push(msg.clone());
+        Ok(aduan_kit::SendReceipt::default())
+    }
+}
+
+async fn escalation_digests_go_once_per_working_day_to_the_right_people(b: Backend) {
+    use aduan::queue::jobs::digest_pass;
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    let store = &app.store;
+    for (name, role, unit, email) in [
+        ("kepala", Role::Coordinator, None, "kepala@aduan.test"),
+        ("pupr", Role::UnitAdmin, Some("dpupr"), "pupr@aduan.test"),
+        (
+            "capil",
+            Role::UnitAdmin,
+            Some("disdukcapil"),
+            "capil@aduan.test",
+        ),
+    ] {
+        store
+            .create_user(&NewUser {
+                username: name,
+                display_name: name,
+                email: Some(email),
+                role,
+                unit,
+                password: None,
+            })
+            .await
+            .expect("user");
+    }
+    let late_new = report(&app, "Laporan belum diverifikasi", true).await;
+    let late_unit = forwarded_to(&app, &p, "Jembatan retak", "dpupr", false).await;
+    let received = aduan::store::now_micros();
+    sla_pass(store, received).await.expect("schedule");
+    let cal = aduan::queue::jobs::calendar(store).await.expect("calendar");
+    // Well after both deadlines, on a working day.
+    let mut later = cal.add_working_days(received, 8) - 12 * 3_600 * 1_000_000;
+    while !cal.is_working_day(aduan::queue::calendar::Calendar::local_date(later)) {
+        later += 24 * 3_600 * 1_000_000;
+    }
+    assert_eq!(
+        sla_pass(store, later).await.expect("pass").flagged_overdue,
+        2
+    );
+
+    let sender = Captured::default();
+    let ch = aduan_kit::ChannelName::parse("surel").expect("name");
+    let url = "https://lapor.contoh.go.id";
+    let (x, y) = tokio::join!(
+        digest_pass(store, &sender, &ch, url, later),
+        digest_pass(store, &sender, &ch, url, later)
+    );
+    assert_eq!(
+        x.expect("x") + y.expect("y"),
+        2,
+        "kepala and pupr, once each"
+    );
+    assert_eq!(
+        digest_pass(store, &sender, &ch, url, later)
+            .await
+            .expect("again"),
+        0
+    );
+    let sent = sender.0.lock().expect("lock").clone();
+    let to = |addr: &str| sent.iter().find(|m| m.recipient.address == addr).cloned();
+    let kepala = to("kepala@aduan.test").expect("coordinator digest");
+    assert!(
+        kepala.body.contains(&late_new)
+            && kepala
+                .body
+                .contains("Seluruh laporan yang terlambat, semua unit: 2"),
+        "{}",
+        kepala.body
+    );
+    assert!(
+        !kepala.body.contains("siti@warga.test") && !kepala.body.contains("Siti"),
+        "no reporter in digests"
+    );
+    let pupr = to("pupr@aduan.test").expect("unit digest");
+    assert!(
+        pupr.body.contains(&late_unit) && !pupr.body.contains(&late_new),
+        "{}",
+        pupr.body
+    );
+    assert!(
+        to("capil@aduan.test").is_none(),
+        "nothing overdue in that unit"
+    );
+    assert_eq!(kepala.kind, aduan_kit::OutboundKind::Notice);
+    // The next working day brings the next digest.
+    let mut next = later + 24 * 3_600 * 1_000_000;
+    while !cal.is_working_day(aduan::queue::calendar::Calendar::local_date(next)) {
+        next += 24 * 3_600 * 1_000_000;
+    }
+    assert_eq!(
+        digest_pass(store, &sender, &ch, url, next)
+            .await
+            .expect("next day"),
+        2
+    );
+    app.stop().await;
+}
+
+on_both!(escalation_digests_go_once_per_working_day_to_the_right_people);
+
+async fn console_sessions_need_the_password_and_a_csrf_token(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    app.store
+        .create_user(&NewUser {
+            username: "sari",
+            display_name: "Sari",
+            email: None,
+            role: Role::Coordinator,
+            unit: None,
+            password: Some("kata-sandi-panjang-sekali"),
+        })
+        .await
+        .expect("user");
+    let t = report(&app, "Sampah menumpuk", false).await;
+    let login = |password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "sari", "password": password}))
+            .send()
+    };
+    assert_eq!(
+        login("salah").await.expect("login").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "tidak-ada", "password": "x"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = login("kata-sandi-panjang-sekali").await.expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    let set = res.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let csrf = res.json::<Value>().await.expect("json")["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+
+    let with_cookie = |m: reqwest::Method, path: &str| {
+        app.client
+            .request(m, app.url(path))
+            .header("cookie", cookie.clone())
+    };
+    let r = with_cookie(reqwest::Method::GET, &format!("/api/v1/complaints/{t}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK, "reading needs only the cookie");
+    let verify = format!("/api/v1/complaints/{t}/verify");
+    let r = with_cookie(reqwest::Method::POST, &verify)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF token");
+    let r = with_cookie(reqwest::Method::POST, &verify)
+        .header("x-csrf-token", "0".repeat(64))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a wrong CSRF token");
+    let r = with_cookie(reqwest::Method::POST, &verify)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    // The audit names the person behind the session.
+    let (_, v) = call(
+        &app,
+        &p.op,
+        "GET",
+        &format!("/api/v1/complaints/{t}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["status"], "verified");
+    let r = with_cookie(reqwest::Method::DELETE, "/api/v1/session")
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = with_cookie(reqwest::Method::GET, "/api/v1/complaints")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the session is over");
+    app.stop().await;
+}
+
+on_both!(console_sessions_need_the_password_and_a_csrf_token);

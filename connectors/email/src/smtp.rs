@@ -27,10 +27,10 @@ impl Header for AutoSubmitted {
         HeaderName::new_from_ascii_str("Auto-Submitted")
     }
     fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(if s.trim() == "no" {
-            "no"
-        } else {
-            "auto-replied"
+        Ok(Self(match s.trim() {
+            "no" => "no",
+            "auto-generated" => "auto-generated",
+            _ => "auto-replied",
         }))
     }
     fn display(&self) -> HeaderValue {
@@ -197,13 +197,11 @@ impl SmtpSender {
             .subject(subject)
             .message_id(Some(id.clone()))
             .header(AduanOutbound(msg.tracking_id.clone()))
-            .header(AutoSubmitted(
-                if msg.kind == OutboundKind::Acknowledgement {
-                    "auto-replied"
-                } else {
-                    "no"
-                },
-            ));
+            .header(AutoSubmitted(match msg.kind {
+                OutboundKind::Acknowledgement => "auto-replied",
+                OutboundKind::Notice => "auto-generated",
+                OutboundKind::Answer => "no",
+            }));
         if let Some(irt) = &msg.in_reply_to {
             b = b.in_reply_to(irt.clone());
         }

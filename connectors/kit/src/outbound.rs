@@ -9,6 +9,8 @@ pub enum OutboundKind {
     Acknowledgement,
     /// An answer approved in the queue.
     Answer,
+    /// A notice to staff (the escalation digest), not to a citizen.
+    Notice,
 }
 
 impl OutboundKind {
@@ -16,6 +18,7 @@ impl OutboundKind {
         match self {
             OutboundKind::Acknowledgement => "acknowledgement",
             OutboundKind::Answer => "answer",
+            OutboundKind::Notice => "notice",
         }
     }
 }
