@@ -224,16 +224,22 @@ fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
     ))
 }
 
+/// Removes who filed the complaint: the reporter and the provider's ids of the
+/// citizen's messages (an e-mail Message-ID or a tweet id leads back to a person).
+fn hide_identity(item: &mut QueueItem) {
+    item.record.reporter = None;
+    item.record.external_id = String::new();
+    for m in &mut item.record.messages {
+        if m.direction == "in" {
+            m.external_id = String::new();
+        }
+    }
+}
+
 /// Removes what `actor` may not see of who filed the complaint.
 fn redact(actor: &Actor, item: &mut QueueItem) {
     if !actor.can_see_identity(item.record.anonymous) {
-        item.record.reporter = None;
-        item.record.external_id = String::new();
-        for m in &mut item.record.messages {
-            if m.direction == "in" {
-                m.external_id = String::new();
-            }
-        }
+        hide_identity(item);
     }
 }
 
@@ -360,7 +366,11 @@ impl Queue {
                 break;
             }
             let (id, mut item) = item_from_row(r, now)?;
-            redact(actor, &mut item);
+            // Lists never carry an anonymous reporter, not even for central roles: that
+            // takes an (audited) `show` with `reveal`.
+            if item.record.anonymous {
+                hide_identity(&mut item);
+            }
             if i as i64 == limit - 1 && rows.len() as i64 > limit {
                 next = Some(format!(
                     "{}.{id}",
@@ -409,8 +419,7 @@ impl Queue {
                 self.audit(id, actor, "view_identity", None, None, None, false)
                     .await?;
             } else {
-                item.record.reporter = None;
-                item.record.external_id = String::new();
+                hide_identity(&mut item);
             }
         }
         redact(actor, &mut item);
@@ -563,7 +572,31 @@ impl Queue {
     }
 
     /// Takes a workflow action; everything it changes commits together with its audit.
+    /// A transaction that lost a race for the database (SQLite busy, a PostgreSQL
+    /// deadlock) is retried; its checks run again on what the winner left.
     pub async fn act(
+        &self,
+        actor: &Actor,
+        tracking_id: &str,
+        action: ActionKind,
+        req: &ActionRequest,
+    ) -> Result<Acted, QueueError> {
+        let mut attempt = 0u64;
+        loop {
+            match self.act_once(actor, tracking_id, action, req).await {
+                Err(QueueError::Store(StoreError::Db(e)))
+                    if attempt < 5 && crate::store::is_transient(&e) =>
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "workflow action retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn act_once(
         &self,
         actor: &Actor,
         tracking_id: &str,

@@ -230,7 +230,7 @@ async fn commit_item_carefully(
 }
 
 /// Errors caused by the moment rather than by the data.
-fn is_transient(e: &sqlx::Error) -> bool {
+pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     let sqlx::Error::Database(db) = e else {
         // I/O, pool timeouts, protocol errors: the database, not the item.
         return true;

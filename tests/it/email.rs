@@ -1238,6 +1238,58 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
     .await;
     assert!(reopened, "the reply re-opened the complaint");
     assert_eq!(app.count("complaints").await, 1);
+
+    // A web-form report with an address: the answer is on its status page and in the
+    // reporter's mailbox, through the e-mail channel.
+    let res = app
+        .post_json(
+            "/api/v1/reports",
+            &serde_json::json!({"title": format!("Pohon tumbang {tag}"), "body": "Menutup jalan desa.",
+                                "name": "Warga Dua", "email": "warga2@warga.test"}),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let web: serde_json::Value = res.json().await.expect("json");
+    let web = web["tracking_id"].as_str().expect("tracking").to_owned();
+    let steps = [
+        (0, ActionKind::Verify, ActionRequest::default()),
+        (
+            0,
+            ActionKind::Forward,
+            ActionRequest {
+                unit: Some("dpupr".into()),
+                ..ActionRequest::default()
+            },
+        ),
+        (
+            1,
+            ActionKind::DraftAnswer,
+            ActionRequest {
+                body: Some("Pohon sudah dipotong.".into()),
+                ..ActionRequest::default()
+            },
+        ),
+        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
+    ];
+    for (who, action, req) in steps {
+        queue
+            .act(&actors[who], &web, action, &req)
+            .await
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
+    let mailed = eventually(Duration::from_secs(20), || {
+        let tag = tag.clone();
+        async move {
+            inbox_with("warga2@warga.test", &tag)
+                .await
+                .iter()
+                .any(|m| m.contains("Pohon sudah dipotong"))
+        }
+    })
+    .await;
+    assert!(mailed, "the web-form reporter got the answer by e-mail");
+    let status = app.get_text(&format!("/api/v1/reports/{web}")).await;
+    assert!(status.contains("Pohon sudah dipotong"), "{status}");
     let _ = admin.delete(&folder).await;
     app.stop().await;
 }

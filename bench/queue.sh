@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The admin queue at scale: seeds ROWS complaints (1,000,000 by default; 60% `new`,
+# titles and bodies from an Indonesian vocabulary) into SQLite and into PostgreSQL, then
+# measures p50/p99 of
+#   page   the first page (50) of the `new` queue        GET /api/v1/complaints?status=new
+#   search a full-text search ("jalan rusak")             GET /api/v1/complaints?q=...
+#   claim  claim-next with 50 concurrent claimers         POST /api/v1/complaints/next
+# through aduan (HTTP, bearer token, JSON), and in the same run the bare SQL aduan runs
+# for each: pgbench for PostgreSQL (per-transaction latency log), Python's sqlite3 for
+# SQLite. Prints a table with the ratio aduan / bare SQL.
+#
+#   bench/queue.sh                    # 1,000,000 rows, 500 samples per operation
+#   ROWS=100000 N=200 bench/queue.sh  # quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROWS=${ROWS:-1000000}
+N=${N:-500}
+PG_ADMIN=${ADUAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_BASE=${PG_ADMIN%/*}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+need sqlite3 sqlite3
+need pgbench postgresql-client
+need curl curl
+pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
+
+cargo build --release --locked --quiet
+BIN=$PWD/target/release/aduan
+WORK=$(mktemp -d)
+DB=aduan_qbench_$$
+cleanup() {
+  pkill -f "$WORK/" 2>/dev/null || true
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+WORDS="air jalan rusak lampu padam sampah banjir listrik sekolah puskesmas ktp kk akta bansos pupuk
+irigasi jembatan drainase parit macet pasar izin pajak retribusi guru bidan obat ambulans kebakaran
+pohon tumbang longsor bocor pipa keruh pdam antrian pungli kantor desa"
+
+config() { # dir url
+  cat > "$1/aduan.toml" <<TOML
+data_dir = "$1/data"
+public_url = "http://127.0.0.1:$port"
+[http]
+listen = "127.0.0.1:$port"
+[database]
+url = "$2"
+[log]
+level = "warn"
+[queue]
+sla_schedule = "0 0 0 1 1 *"
+[[channels]]
+kind = "webform"
+name = "web"
+TOML
+}
+
+seed_sqlite() { # db
+  local list i=0 values=""
+  for w in $WORDS; do values="$values${values:+,}($i,'$w')"; i=$((i + 1)); done
+  sqlite3 "$1" <<SQL
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+CREATE TEMP TABLE w (k INTEGER PRIMARY KEY, word TEXT);
+INSERT INTO w VALUES $values;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
+INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body,
+    reporter_name, reporter_email, anonymous, confidential, received_at, raw_content_type, raw, created_at, updated_at)
+SELECT printf('%04d-%04d', i / 10000, i % 10000), 'webform', 'web', 'seed-' || i,
+    CASE i % 10 WHEN 0 THEN 'forwarded' WHEN 1 THEN 'closed' WHEN 2 THEN 'verified' WHEN 3 THEN 'answered' ELSE 'new' END,
+    t, t || ' di RT ' || (i % 20) || ' RW ' || (i % 7) || ', mohon segera ditindaklanjuti oleh dinas terkait. Warga sudah lama menunggu.',
+    'Warga ' || i, 'warga' || i || '@contoh.id', 0, 0, 1767225600000000 + i * 1000000, 'text/plain', X'', 0, 0
+FROM (SELECT i,
+        (SELECT word FROM w WHERE k = i % 40) || ' ' || (SELECT word FROM w WHERE k = (i * 7 + 3) % 40) || ' '
+        || (SELECT word FROM w WHERE k = (i * 13 + 5) % 40) AS t FROM n);
+COMMIT;
+ANALYZE;
+SQL
+}
+
+seed_pg() { # url
+  local arr="" w
+  for w in $WORDS; do arr="$arr${arr:+,}'$w'"; done
+  psql -q -v ON_ERROR_STOP=1 "$1" <<SQL
+SET synchronous_commit = off;
+INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body,
+    reporter_name, reporter_email, anonymous, confidential, received_at, raw_content_type, raw, created_at, updated_at)
+SELECT lpad((i / 10000)::text, 4, '0') || '-' || lpad((i % 10000)::text, 4, '0'), 'webform', 'web', 'seed-' || i,
+    CASE i % 10 WHEN 0 THEN 'forwarded' WHEN 1 THEN 'closed' WHEN 2 THEN 'verified' WHEN 3 THEN 'answered' ELSE 'new' END,
+    t, t || ' di RT ' || (i % 20) || ' RW ' || (i % 7) || ', mohon segera ditindaklanjuti oleh dinas terkait. Warga sudah lama menunggu.',
+    'Warga ' || i, 'warga' || i || '@contoh.id', false, false, 1767225600000000 + i::bigint * 1000000, 'text/plain', ''::bytea, 0, 0
+FROM (SELECT i, a[1 + i % 40] || ' ' || a[1 + (i * 7 + 3) % 40] || ' ' || a[1 + (i * 13 + 5) % 40] AS t
+      FROM generate_series(1, $ROWS) i, (SELECT ARRAY[$arr] AS a) v) s;
+VACUUM ANALYZE complaints;
+SQL
+}
+
+make_users() { # dir -> tokens file (one coordinator per line; 51 of them)
+  for i in $(seq 0 50); do
+    "$BIN" --config "$1/aduan.toml" users create "bench$i" --role coordinator 2>/dev/null
+  done > "$1/tokens"
+}
+
+run_aduan() { # dir -> client output
+  "$BIN" run --config "$1/aduan.toml" 2>"$1/log" &
+  local pid=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  "$PY" bench/queue_client.py http "http://127.0.0.1:$port" "$1/tokens" "$N"
+  kill -TERM $pid; wait $pid || true
+}
+
+release_claims() { echo "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL;"; }
+
+pct_of_log() { # p files... -> p50 p99 in ms from pgbench logs (column 3: latency in us)
+  cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {
+    p50=a[int(0.5*(NR-1))+1]; p99=a[int(0.99*(NR-1)+0.5)+1]; printf "%.3f %.3f %d\n", p50/1000, p99/1000, NR}'
+}
+
+SELECT_COLS="c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
+    c.category, c.unit, c.reporter_name, c.reporter_handle, c.reporter_email, c.reporter_phone, c.reporter_user_id,
+    c.anonymous, c.confidential, c.received_at, c.occurred_on, c.location_text, c.location_lat, c.location_lon,
+    c.classification, c.claimed_by, c.claim_until, c.due_at, c.overdue_at, c.merged_into, c.held_from,
+    u.username AS claimed_by_name, m.tracking_id AS merged_into_tracking
+    FROM complaints c LEFT JOIN users u ON u.id = c.claimed_by LEFT JOIN complaints m ON m.id = c.merged_into"
+
+pg_baseline() { # url
+  local d="$WORK/pgb"
+  mkdir -p "$d"
+  echo "SELECT $SELECT_COLS WHERE TRUE AND c.status = 'new' ORDER BY c.received_at, c.id LIMIT 51;" > "$d/page.sql"
+  echo "SELECT $SELECT_COLS WHERE TRUE AND to_tsvector('simple', c.title || ' ' || c.body) @@ plainto_tsquery('simple', 'jalan rusak') ORDER BY c.received_at, c.id LIMIT 51;" > "$d/search.sql"
+  cat > "$d/claim.sql" <<'SQL'
+\set u random(1, 50)
+UPDATE complaints SET claimed_by = :u, claim_until = (extract(epoch from now()) * 1000000)::bigint + 900000000
+ WHERE id = (SELECT c.id FROM complaints c WHERE TRUE AND c.status IN ('new', 'verified', 'not_authority')
+             AND (c.claimed_by IS NULL OR c.claim_until <= (extract(epoch from now()) * 1000000)::bigint)
+             ORDER BY c.received_at, c.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND (claimed_by IS NULL OR claim_until <= (extract(epoch from now()) * 1000000)::bigint) RETURNING tracking_id;
+SQL
+  local op
+  for op in page search; do
+    (cd "$d" && rm -f "$op".log* && pgbench -n -c 1 -t "$N" -f "$op.sql" --log --log-prefix="$op" "$1" >/dev/null 2>&1)
+    echo "$op $(pct_of_log "$d/$op".*)"
+  done
+  (cd "$d" && pgbench -n -c 50 -j 2 -t $((N / 5 > 0 ? N / 5 : 1)) -f claim.sql --log --log-prefix=claim "$1" >/dev/null 2>&1)
+  echo "claim $(pct_of_log "$d"/claim.*)"
+}
+
+table() { # label aduan-file base-file
+  echo "$1"
+  printf '  %-7s %10s %10s %10s %10s %8s %8s\n' op "aduan p50" "aduan p99" "sql p50" "sql p99" "p50 x" "p99 x"
+  join <(sort "$2") <(sort "$3") | while read -r op a50 a99 _ b50 b99 _; do
+    printf '  %-7s %8.2fms %8.2fms %8.2fms %8.2fms %8.2f %8.2f\n' "$op" "$a50" "$a99" "$b50" "$b99" \
+      "$(echo "$a50 / $b50" | bc -l)" "$(echo "$a99 / $b99" | bc -l)"
+  done
+}
+
+# --- SQLite -----------------------------------------------------------------------------
+d="$WORK/sqlite"; mkdir -p "$d"; config "$d" ""
+"$BIN" migrate --config "$d/aduan.toml" >/dev/null
+echo "seeding $ROWS complaints into SQLite..." >&2
+t0=$SECONDS; seed_sqlite "$d/data/aduan.db"; echo "  seeded in $((SECONDS - t0)) s" >&2
+make_users "$d"
+run_aduan "$d" > "$WORK/sq_aduan"
+sqlite3 "$d/data/aduan.db" "$(release_claims)"
+"$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base"
+
+# --- PostgreSQL -------------------------------------------------------------------------
+d="$WORK/pg"; mkdir -p "$d"
+psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+config "$d" "$PG_BASE/$DB"
+"$BIN" migrate --config "$d/aduan.toml" >/dev/null
+echo "seeding $ROWS complaints into PostgreSQL..." >&2
+t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
+make_users "$d"
+run_aduan "$d" > "$WORK/pg_aduan"
+psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
+pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base"
+
+echo
+echo "Queue at $ROWS complaints, $N samples per operation (claim: 50 concurrent claimers):"
+table "SQLite (aduan over HTTP vs the same SQL through Python's sqlite3)" "$WORK/sq_aduan" "$WORK/sq_base"
+table "PostgreSQL (aduan over HTTP vs the same SQL through pgbench)" "$WORK/pg_aduan" "$WORK/pg_base"

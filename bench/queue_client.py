@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Latency of the admin queue at scale, and of the bare SQL behind it (driven by
+bench/queue.sh, which seeds the database and starts the daemon).
+
+  queue_client.py http BASE TOKENS_FILE N          # aduan over HTTP
+  queue_client.py sqlite DB_FILE N                 # the same SQL through sqlite3
+
+Each prints one line per operation: `NAME p50_ms p99_ms count`. Operations:
+  page   the first page (50) of the `new` queue, oldest first
+  search a full-text search, first page
+  claim  claim-next, 50 concurrent claimers
+"""
+import http.client
+import json
+import sqlite3
+import sys
+import threading
+import time
+import urllib.parse
+
+SEARCH = "jalan rusak"
+PAGE = 50
+CLAIMERS = 50
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def report(name, samples):
+    print("%s %.3f %.3f %d" % (name, pct(samples, 50) * 1000, pct(samples, 99) * 1000, len(samples)))
+    sys.stdout.flush()
+
+
+def timed(n, f, warmup=20):
+    for _ in range(warmup):
+        f()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        f()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def concurrently(workers, per_worker, make):
+    """Runs per_worker calls of make(i)() in each of `workers` threads, all at once."""
+    samples, lock = [], threading.Lock()
+    start = threading.Barrier(workers)
+
+    def run(i):
+        call = make(i)
+        call()  # warm the connection
+        start.wait()
+        mine = []
+        for _ in range(per_worker):
+            t = time.perf_counter()
+            call()
+            mine.append(time.perf_counter() - t)
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return samples
+
+
+def http_mode(base, tokens_file, n):
+    u = urllib.parse.urlparse(base)
+    tokens = [t.strip() for t in open(tokens_file) if t.strip()]
+
+    def client(token):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        headers = {"Authorization": "Bearer " + token}
+
+        def req(method, path):
+            conn.request(method, path, headers=headers)
+            r = conn.getresponse()
+            body = r.read()
+            if r.status not in (200, 204):
+                raise SystemExit("%s %s -> %d %s" % (method, path, r.status, body[:200]))
+            return body
+
+        return req
+
+    c = client(tokens[0])
+    first = json.loads(c("GET", "/api/v1/complaints?status=new&limit=%d" % PAGE))
+    assert len(first["items"]) == PAGE, first
+    report("page", timed(n, lambda: c("GET", "/api/v1/complaints?status=new&limit=%d" % PAGE)))
+    q = urllib.parse.quote(SEARCH)
+    hits = json.loads(c("GET", "/api/v1/complaints?q=%s&limit=%d" % (q, PAGE)))
+    assert hits["items"], "the search found nothing"
+    report("search", timed(n, lambda: c("GET", "/api/v1/complaints?q=%s&limit=%d" % (q, PAGE))))
+
+    def claimer(i):
+        req = client(tokens[1 + i % (len(tokens) - 1)])
+        return lambda: req("POST", "/api/v1/complaints/next")
+
+    report("claim", concurrently(CLAIMERS, max(1, n // 5), claimer))
+
+
+# The statements aduan runs (src/queue/service.rs), with its joins and parameters.
+SQL_PAGE = """SELECT c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
+    c.category, c.unit, c.reporter_name, c.reporter_handle, c.reporter_email, c.reporter_phone, c.reporter_user_id,
+    c.anonymous, c.confidential, c.received_at, c.occurred_on, c.location_text, c.location_lat, c.location_lon,
+    c.classification, c.claimed_by, c.claim_until, c.due_at, c.overdue_at, c.merged_into, c.held_from,
+    u.username AS claimed_by_name, m.tracking_id AS merged_into_tracking
+    FROM complaints c LEFT JOIN users u ON u.id = c.claimed_by LEFT JOIN complaints m ON m.id = c.merged_into
+    WHERE TRUE AND {cond} ORDER BY c.received_at, c.id LIMIT {limit}"""
+
+
+def sqlite_mode(db, n):
+    con = sqlite3.connect(db, check_same_thread=False)
+    con.execute("PRAGMA busy_timeout = 5000")
+    page = SQL_PAGE.format(cond="c.status = ?", limit=PAGE + 1)
+    report("page", timed(n, lambda: con.execute(page, ("new",)).fetchall()))
+    fts = " ".join('"%s"*' % w for w in SEARCH.split())
+    search = SQL_PAGE.format(
+        cond="c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH ?)", limit=PAGE + 1)
+    assert con.execute(search, (fts,)).fetchall(), "the search found nothing"
+    report("search", timed(n, lambda: con.execute(search, (fts,)).fetchall()))
+    claim = """UPDATE complaints SET claimed_by = ?, claim_until = ?
+        WHERE id = (SELECT c.id FROM complaints c WHERE TRUE AND c.status IN ('new', 'verified', 'not_authority')
+                    AND (c.claimed_by IS NULL OR c.claim_until <= ?) ORDER BY c.received_at, c.id LIMIT 1)
+          AND (claimed_by IS NULL OR claim_until <= ?) RETURNING tracking_id"""
+
+    def claimer(i):
+        c = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+        c.execute("PRAGMA busy_timeout = 5000")
+        c.execute("PRAGMA synchronous = FULL")
+        user = 1 + i
+
+        def go():
+            now = int(time.time() * 1e6)
+            c.execute(claim, (user, now + 900 * 10**6, now, now)).fetchall()
+
+        return go
+
+    report("claim", concurrently(CLAIMERS, max(1, n // 5), claimer))
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "http":
+        http_mode(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif mode == "sqlite":
+        sqlite_mode(sys.argv[2], int(sys.argv[3]))
+    else:
+        raise SystemExit(__doc__)
