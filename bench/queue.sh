@@ -78,8 +78,8 @@ SELECT printf('%04d-%04d', i / 10000, i % 10000), 'webform', 'web', 'seed-' || i
     t, t || ' di RT ' || (i % 20) || ' RW ' || (i % 7) || ', mohon segera ditindaklanjuti oleh dinas terkait. Warga sudah lama menunggu.',
     'Warga ' || i, 'warga' || i || '@contoh.id', 0, 0, 1767225600000000 + i * 1000000, 'text/plain', X'', 0, 0
 FROM (SELECT i,
-        (SELECT word FROM w WHERE k = i % 40) || ' ' || (SELECT word FROM w WHERE k = (i * 7 + 3) % 40) || ' '
-        || (SELECT word FROM w WHERE k = (i * 13 + 5) % 40) AS t FROM n);
+        (SELECT word FROM w WHERE k = i % 40) || ' ' || (SELECT word FROM w WHERE k = (i / 40) % 40) || ' '
+        || (SELECT word FROM w WHERE k = (i / 1600) % 40) AS t FROM n);
 COMMIT;
 ANALYZE;
 SQL
@@ -96,7 +96,7 @@ SELECT lpad((i / 10000)::text, 4, '0') || '-' || lpad((i % 10000)::text, 4, '0')
     CASE i % 10 WHEN 0 THEN 'forwarded' WHEN 1 THEN 'closed' WHEN 2 THEN 'verified' WHEN 3 THEN 'answered' ELSE 'new' END,
     t, t || ' di RT ' || (i % 20) || ' RW ' || (i % 7) || ', mohon segera ditindaklanjuti oleh dinas terkait. Warga sudah lama menunggu.',
     'Warga ' || i, 'warga' || i || '@contoh.id', false, false, 1767225600000000 + i::bigint * 1000000, 'text/plain', ''::bytea, 0, 0
-FROM (SELECT i, a[1 + i % 40] || ' ' || a[1 + (i * 7 + 3) % 40] || ' ' || a[1 + (i * 13 + 5) % 40] AS t
+FROM (SELECT i, a[1 + i % 40] || ' ' || a[1 + (i / 40) % 40] || ' ' || a[1 + (i / 1600) % 40] AS t
       FROM generate_series(1, $ROWS) i, (SELECT ARRAY[$arr] AS a) v) s;
 VACUUM ANALYZE complaints;
 SQL

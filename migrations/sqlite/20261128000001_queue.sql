@@ -41,6 +41,9 @@ ALTER TABLE complaints ADD COLUMN due_at INTEGER;
 ALTER TABLE complaints ADD COLUMN overdue_at INTEGER;
 ALTER TABLE complaints ADD COLUMN status_changed_at INTEGER;
 CREATE INDEX complaints_unit_queue ON complaints (unit, status, received_at, id);
+-- The queue without a status filter, everything and per unit, oldest first.
+CREATE INDEX complaints_received ON complaints (received_at, id);
+CREATE INDEX complaints_unit_received ON complaints (unit, received_at, id);
 CREATE INDEX complaints_due ON complaints (status, due_at);
 CREATE INDEX complaints_merged ON complaints (merged_into);
 

@@ -494,65 +494,153 @@ impl Queue {
     }
 
     /// Claims the oldest unclaimed complaint waiting for the caller's role, in its scope.
+    ///
+    /// Each waiting status is probed through its `(status, received_at, id)` index (one
+    /// ORDER BY over several statuses would sort every waiting row), and the oldest
+    /// candidate is taken with a guarded UPDATE. On PostgreSQL the probes lock their
+    /// rows with `FOR UPDATE SKIP LOCKED`, so concurrent claimers walk past each other;
+    /// on SQLite (one writer) a claimer that loses a candidate tries the next one.
     pub async fn next(&self, actor: &Actor) -> Result<Option<QueueItem>, QueueError> {
-        let now = now_micros();
-        let statuses = match actor.role {
-            Role::Coordinator => "'new', 'verified', 'not_authority'",
-            Role::UnitAdmin => "'forwarded', 'in_progress'",
-            Role::Liaison => "'in_progress'",
-            Role::Operator => "'new', 'verified', 'not_authority', 'forwarded', 'in_progress'",
+        let statuses: &[&str] = match actor.role {
+            Role::Coordinator => &["new", "verified", "not_authority"],
+            Role::UnitAdmin => &["forwarded", "in_progress"],
+            Role::Liaison => &["in_progress"],
+            Role::Operator => &[
+                "new",
+                "verified",
+                "not_authority",
+                "forwarded",
+                "in_progress",
+            ],
         };
-        let mut args = vec![
-            Arg::Int(actor.user_id),
-            Arg::Int(now + self.claim_lease_secs * 1_000_000),
-            Arg::Int(now),
-        ];
-        let scope = scope_sql(actor, &mut args);
         let liaison = if actor.role == Role::Liaison {
             " AND EXISTS (SELECT 1 FROM answers a WHERE a.complaint_id = c.id AND a.status = 'submitted')"
         } else {
             ""
         };
-        let lock = if self.store.backend() == Backend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE complaints SET claimed_by = $1, claim_until = $2
-             WHERE id = (SELECT c.id FROM complaints c
-                         WHERE {scope} AND c.status IN ({statuses}) AND (c.claimed_by IS NULL OR c.claim_until <= $3){liaison}
-                         ORDER BY c.received_at, c.id LIMIT 1 {lock})
-               AND (claimed_by IS NULL OR claim_until <= $3)
-             RETURNING tracking_id"
-        );
-        for _ in 0..20 {
-            let got: Option<String> = bind_all(sqlx::query(&sql), &args)
-                .fetch_optional(self.store.pool())
+        let pg = self.store.backend() == Backend::Postgres;
+        let mut attempt = 0u64;
+        loop {
+            let now = now_micros();
+            let until = now + self.claim_lease_secs * 1_000_000;
+            let res = if pg {
+                self.next_pg(actor, statuses, liaison, now, until).await
+            } else {
+                self.next_sqlite(actor, statuses, liaison, now, until).await
+            };
+            match res {
+                Ok(Some(t)) => return self.show(actor, &t, false).await.map(Some),
+                Ok(None) => return Ok(None),
+                Err(QueueError::Store(StoreError::Db(e)))
+                    if attempt < 5 && crate::store::is_transient(&e) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn candidates_sql(
+        &self,
+        actor: &Actor,
+        liaison: &str,
+        limit: i64,
+        lock: &str,
+    ) -> (String, Vec<Arg>) {
+        // $1 status, $2 now, then the scope's unit.
+        let mut args = vec![Arg::Text(String::new()), Arg::Int(0)];
+        let scope = scope_sql(actor, &mut args);
+        (
+            format!(
+                "SELECT c.id, c.tracking_id, c.received_at FROM complaints c
+                 WHERE c.status = $1 AND {scope} AND (c.claimed_by IS NULL OR c.claim_until <= $2){liaison}
+                 ORDER BY c.received_at, c.id LIMIT {limit} {lock}"
+            ),
+            args,
+        )
+    }
+
+    async fn next_pg(
+        &self,
+        actor: &Actor,
+        statuses: &[&str],
+        liaison: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<String>, QueueError> {
+        let (sql, mut args) = self.candidates_sql(actor, liaison, 1, "FOR UPDATE OF c SKIP LOCKED");
+        let mut tx = self.store.pool().begin().await?;
+        let mut best: Option<(i64, String, i64)> = None;
+        for st in statuses {
+            args[0] = Arg::Text((*st).to_owned());
+            args[1] = Arg::Int(now);
+            if let Some(r) = bind_all(sqlx::query(&sql), &args)
+                .fetch_optional(&mut *tx)
                 .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-            match got {
-                Some(t) => return self.show(actor, &t, false).await.map(Some),
-                None => {
-                    // Nothing left, or another claimer took the row between the
-                    // sub-select and the update (SQLite): look again.
-                    let left: Option<i64> = bind_all(
-                        sqlx::query(&format!(
-                            "SELECT c.id FROM complaints c WHERE {scope} AND c.status IN ({statuses})
-                             AND (c.claimed_by IS NULL OR c.claim_until <= $3){liaison} LIMIT 1"
-                        )),
-                        &args,
-                    )
-                    .fetch_optional(self.store.pool())
-                    .await?
-                    .map(|r| r.try_get(0))
-                    .transpose()?;
-                    if left.is_none() {
-                        return Ok(None);
-                    }
+            {
+                let cand: (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if best.as_ref().is_none_or(|b| (cand.2, cand.0) < (b.2, b.0)) {
+                    best = Some(cand);
                 }
             }
+        }
+        let Some((id, tracking, _)) = best else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE complaints SET claimed_by = $1, claim_until = $2 WHERE id = $3")
+            .bind(actor.user_id)
+            .bind(until)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(tracking))
+    }
+
+    async fn next_sqlite(
+        &self,
+        actor: &Actor,
+        statuses: &[&str],
+        liaison: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<String>, QueueError> {
+        const WINDOW: i64 = 64;
+        let (sql, mut args) = self.candidates_sql(actor, liaison, WINDOW, "");
+        let mut cands: Vec<(i64, String, i64)> = Vec::new();
+        for st in statuses {
+            args[0] = Arg::Text((*st).to_owned());
+            args[1] = Arg::Int(now);
+            for r in bind_all(sqlx::query(&sql), &args)
+                .fetch_all(self.store.pool())
+                .await?
+            {
+                cands.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+            }
+        }
+        cands.sort_by_key(|c| (c.2, c.0));
+        cands.truncate(WINDOW as usize);
+        let full = cands.len() as i64 == WINDOW;
+        for (id, tracking, _) in &cands {
+            let res = sqlx::query(
+                "UPDATE complaints SET claimed_by = $1, claim_until = $2
+                 WHERE id = $3 AND (claimed_by IS NULL OR claim_until <= $4)",
+            )
+            .bind(actor.user_id)
+            .bind(until)
+            .bind(id)
+            .bind(now)
+            .execute(self.store.pool())
+            .await?;
+            if res.rows_affected() == 1 {
+                return Ok(Some(tracking.clone()));
+            }
+        }
+        if full {
+            // Every candidate was taken meanwhile: look again further on.
+            return Box::pin(self.next_sqlite(actor, statuses, liaison, now_micros(), until)).await;
         }
         Ok(None)
     }
@@ -728,6 +816,44 @@ impl Queue {
                     .bind(row.id)
                     .execute(&mut *tx)
                     .await?;
+                // Its messages move to the survivor: the first one (the complaint itself,
+                // with its raw original and attachments) becomes a message there, without
+                // the provider's id when its reporter chose to be anonymous.
+                let first_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at,
+                         raw_content_type, raw, public)
+                     SELECT $1, 'in', channel, channel_name,
+                         CASE WHEN anonymous THEN 'merged:' || tracking_id ELSE external_id END,
+                         title || '\n\n' || body, received_at,
+                         raw_content_type, raw, $2
+                     FROM complaints WHERE id = $3 RETURNING id",
+                )
+                .bind(target_id)
+                .bind(false)
+                .bind(row.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE attachments SET complaint_id = $1, message_id = $2 WHERE complaint_id = $3 AND message_id IS NULL",
+                )
+                .bind(target_id)
+                .bind(first_id)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE attachments SET complaint_id = $1 WHERE complaint_id = $2")
+                    .bind(target_id)
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE messages SET complaint_id = $1 WHERE complaint_id = $2 AND id <> $3",
+                )
+                .bind(target_id)
+                .bind(row.id)
+                .bind(first_id)
+                .execute(&mut *tx)
+                .await?;
                 extra.push(("merged_into", Arg::Int(target_id)));
                 detail = Some(format!("into={into}"));
             }
@@ -814,9 +940,18 @@ impl Queue {
         if action == ActionKind::NotAuthority {
             sets.push("unit = NULL".into());
         }
+        // A claim ends when the complaint is finished or passes to another role's queue
+        // (the unit after forwarding, the liaison after a draft, back to the unit).
         if matches!(
             step.to,
             Status::Closed | Status::Archived | Status::Rejected | Status::Merged
+        ) || matches!(
+            action,
+            ActionKind::Forward
+                | ActionKind::NotAuthority
+                | ActionKind::DraftAnswer
+                | ActionKind::ApproveAnswer
+                | ActionKind::ReturnAnswer
         ) {
             sets.push("claimed_by = NULL".into());
             sets.push("claim_until = NULL".into());

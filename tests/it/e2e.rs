@@ -229,3 +229,198 @@ fn check_reports_configuration_errors_with_file_and_key() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("channel web (webform"));
 }
+
+/// The queue from the command line: bootstrap the first operator (token printed once,
+/// and it works on the API), units and people, then verify, forward, answer, approve
+/// and close as named users, with the workflow's refusals as exit status 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_works_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let aduan = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_aduan"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("ADUAN_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .output()
+            .expect("aduan");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = aduan(&["migrate"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, token, err) = aduan(&["users", "create", "admin", "--role", "operator"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(token.starts_with("aduan_") && token.len() > 60, "{token}");
+    assert!(err.contains("shown this once"), "{err}");
+    let (code, _, err) = aduan(&["users", "create", "x", "--role", "unit_admin"]);
+    assert_eq!(code, Some(1), "a unit admin needs a unit");
+    assert!(err.contains("belongs to a unit"), "{err}");
+    assert_eq!(
+        aduan(&["units", "create", "dpupr", "Dinas PUPR"]).0,
+        Some(0)
+    );
+    for (name, role) in [
+        ("koor", "coordinator"),
+        ("pupr", "unit_admin"),
+        ("kepala", "liaison"),
+    ] {
+        let mut args = vec!["users", "create", name, "--role", role];
+        if role != "coordinator" {
+            args.extend(["--unit", "dpupr"]);
+        }
+        assert_eq!(aduan(&args).0, Some(0), "{name}");
+    }
+    let (_, users, _) = aduan(&["users", "list"]);
+    assert!(
+        users.contains("pupr") && users.contains("unit_admin") && users.contains("dpupr"),
+        "{users}"
+    );
+    let (code, days, _) = aduan(&["holidays", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        days.contains("2026-08-17"),
+        "the seed holds Independence Day"
+    );
+
+    let daemon = Daemon::start(dir.path(), port).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{}/api/v1/reports", daemon.base))
+        .json(
+            &serde_json::json!({"title": "Parit tersumbat", "body": "Air meluap ke rumah warga."}),
+        )
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let tid = res.json::<Value>().await.expect("json")["tracking_id"]
+        .as_str()
+        .expect("t")
+        .to_owned();
+    let res = client
+        .get(format!("{}/api/v1/complaints/{tid}", daemon.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("admin api");
+    assert_eq!(res.status(), StatusCode::OK, "the printed token works");
+
+    let steps: &[(&[&str], Option<i32>, &str)] = &[
+        (
+            &[
+                "complaints",
+                "forward",
+                &tid,
+                "--unit",
+                "dpupr",
+                "--as",
+                "koor",
+            ],
+            Some(2),
+            "",
+        ),
+        (
+            &[
+                "complaints",
+                "verify",
+                &tid,
+                "--classification",
+                "pengaduan",
+                "--as",
+                "pupr",
+            ],
+            Some(2),
+            "",
+        ),
+        (
+            &[
+                "complaints",
+                "verify",
+                &tid,
+                "--classification",
+                "pengaduan",
+                "--as",
+                "koor",
+            ],
+            Some(0),
+            "verified",
+        ),
+        (
+            &[
+                "complaints",
+                "forward",
+                &tid,
+                "--unit",
+                "dpupr",
+                "--as",
+                "koor",
+            ],
+            Some(0),
+            "forwarded",
+        ),
+        (
+            &["complaints", "claim", &tid, "--as", "pupr"],
+            Some(0),
+            "forwarded",
+        ),
+        (
+            &[
+                "complaints",
+                "answer",
+                &tid,
+                "--body",
+                "Parit sudah dibersihkan.",
+                "--as",
+                "pupr",
+            ],
+            Some(0),
+            "in_progress",
+        ),
+        (
+            &["complaints", "approve", &tid, "--as", "pupr"],
+            Some(2),
+            "",
+        ),
+        (
+            &["complaints", "approve", &tid, "--as", "kepala"],
+            Some(0),
+            "answered",
+        ),
+        (
+            &["complaints", "close", &tid, "--as", "koor"],
+            Some(0),
+            "closed",
+        ),
+        (
+            &["complaints", "close", &tid, "--as", "nobody"],
+            Some(1),
+            "",
+        ),
+    ];
+    for (args, want, status) in steps {
+        let (code, out, err) = aduan(args);
+        assert_eq!(code, *want, "{args:?}: {out} {err}");
+        if !status.is_empty() {
+            assert_eq!(out, format!("{tid} {status}"), "{args:?}");
+        }
+    }
+    let status = client
+        .get(format!("{}/api/v1/reports/{tid}", daemon.base))
+        .send()
+        .await
+        .expect("status")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(status["status"], "closed");
+    assert!(
+        status.to_string().contains("Parit sudah dibersihkan"),
+        "{status}"
+    );
+    daemon.terminate();
+    assert!(daemon.wait().await.success());
+}

@@ -439,6 +439,23 @@ async fn authorization_matrix(b: Backend) {
     .await;
     assert_eq!(v["status"], "merged");
     assert_eq!(v["merged_into"], a.as_str());
+    // The duplicate's text moved to the survivor's thread.
+    let (_, v) = call(
+        &app,
+        &p.ua,
+        "GET",
+        &format!("/api/v1/complaints/{a}"),
+        Value::Null,
+    )
+    .await;
+    assert!(
+        v["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .any(|m| m["body"].as_str().unwrap_or("").contains("Air PDAM keruh")),
+        "{v}"
+    );
     // The answer is on the public status page (the complaint is not confidential).
     let page = app
         .get(&format!("/api/v1/reports/{a}"))
