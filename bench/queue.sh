@@ -134,7 +134,7 @@ pg_baseline() { # url
   local d="$WORK/pgb"
   mkdir -p "$d"
   echo "SELECT $SELECT_COLS WHERE TRUE AND c.status = 'new' ORDER BY c.received_at, c.id LIMIT 51;" > "$d/page.sql"
-  echo "SELECT $SELECT_COLS WHERE TRUE AND to_tsvector('simple', c.title || ' ' || c.body) @@ plainto_tsquery('simple', 'jalan rusak') ORDER BY c.received_at, c.id LIMIT 51;" > "$d/search.sql"
+  echo "SELECT $SELECT_COLS WHERE TRUE AND c.search @@ plainto_tsquery('simple', 'jalan rusak') ORDER BY c.received_at, c.id LIMIT 51;" > "$d/search.sql"
   cat > "$d/claim.sql" <<'SQL'
 \set u random(1, 50)
 UPDATE complaints SET claimed_by = :u, claim_until = (extract(epoch from now()) * 1000000)::bigint + 900000000

@@ -132,14 +132,21 @@ def sqlite_mode(db, n):
           AND (claimed_by IS NULL OR claim_until <= ?) RETURNING tracking_id"""
 
     def claimer(i):
+        # As aduan's pool: WAL, synchronous=FULL, a 10 s busy timeout, retried when busy.
         c = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
-        c.execute("PRAGMA busy_timeout = 5000")
+        c.execute("PRAGMA busy_timeout = 10000")
         c.execute("PRAGMA synchronous = FULL")
         user = 1 + i
 
         def go():
-            now = int(time.time() * 1e6)
-            c.execute(claim, (user, now + 900 * 10**6, now, now)).fetchall()
+            while True:
+                now = int(time.time() * 1e6)
+                try:
+                    c.execute(claim, (user, now + 900 * 10**6, now, now)).fetchall()
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e):
+                        raise
 
         return go
 

@@ -333,8 +333,18 @@ impl Queue {
         }
         if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             match self.store.backend() {
-                Backend::Sqlite => push(&mut wh, &mut args, "c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH ?)", Arg::Text(fts5_query(text))),
-                Backend::Postgres => push(&mut wh, &mut args, "to_tsvector('simple', c.title || ' ' || c.body) @@ plainto_tsquery('simple', ?)", Arg::Text(text.to_owned())),
+                Backend::Sqlite => push(
+                    &mut wh,
+                    &mut args,
+                    "c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH ?)",
+                    Arg::Text(fts5_query(text)),
+                ),
+                Backend::Postgres => push(
+                    &mut wh,
+                    &mut args,
+                    "c.search @@ plainto_tsquery('simple', ?)",
+                    Arg::Text(text.to_owned()),
+                ),
             }
         }
         if let Some(after) = &q.after {
@@ -623,6 +633,16 @@ impl Queue {
         cands.sort_by_key(|c| (c.2, c.0));
         cands.truncate(WINDOW as usize);
         let full = cands.len() as i64 == WINDOW;
+        // The oldest first; a claimer that lost it to another tries the rest of the
+        // window from a point of its own, so that concurrent claimers do not queue up
+        // behind the same rows (each attempt takes SQLite's write lock).
+        if cands.len() > 1 {
+            let first = cands.remove(0);
+            let at =
+                (actor.user_id.unsigned_abs() as usize).wrapping_mul(2_654_435_761) % cands.len();
+            cands.rotate_left(at);
+            cands.insert(0, first);
+        }
         for (id, tracking, _) in &cands {
             let res = sqlx::query(
                 "UPDATE complaints SET claimed_by = $1, claim_until = $2
