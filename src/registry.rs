@@ -12,6 +12,7 @@ pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
     vec![
         Arc::new(aduan_webform::WebformFactory),
         Arc::new(aduan_email::EmailFactory),
+        Arc::new(aduan_x::XFactory),
     ]
 }
 

@@ -44,6 +44,11 @@ CREATE INDEX complaints_unit_queue ON complaints (unit, status, received_at, id)
 -- The queue without a status filter, everything and per unit, oldest first.
 CREATE INDEX complaints_received ON complaints (received_at, id);
 CREATE INDEX complaints_unit_received ON complaints (unit, received_at, id);
+-- Claim-next reads only unclaimed rows: claimed ones never have to be walked past (a
+-- job releases expired claims).
+CREATE INDEX complaints_unclaimed ON complaints (status, received_at, id) WHERE claimed_by IS NULL;
+CREATE INDEX complaints_unit_unclaimed ON complaints (unit, status, received_at, id) WHERE claimed_by IS NULL;
+CREATE INDEX complaints_claims ON complaints (claim_until) WHERE claimed_by IS NOT NULL;
 CREATE INDEX complaints_due ON complaints (status, due_at);
 CREATE INDEX complaints_merged ON complaints (merged_into);
 

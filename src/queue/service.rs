@@ -529,6 +529,7 @@ impl Queue {
             ""
         };
         let pg = self.store.backend() == Backend::Postgres;
+        release_expired_claims(&self.store, now_micros(), statuses).await?;
         let mut attempt = 0u64;
         loop {
             let now = now_micros();
@@ -565,7 +566,7 @@ impl Queue {
         (
             format!(
                 "SELECT c.id, c.tracking_id, c.received_at FROM complaints c
-                 WHERE c.status = $1 AND {scope} AND (c.claimed_by IS NULL OR c.claim_until <= $2){liaison}
+                 WHERE c.status = $1 AND {scope} AND c.claimed_by IS NULL AND $2 > 0{liaison}
                  ORDER BY c.received_at, c.id LIMIT {limit} {lock}"
             ),
             args,
@@ -1141,6 +1142,37 @@ impl Queue {
         }
         Ok(())
     }
+}
+
+/// Frees claims whose lease ran out, so that claim-next, which reads only unclaimed
+/// rows (a partial index), sees them again. Cheap when there are none: the claimed rows
+/// with an expired lease are found through `claim_until`.
+pub async fn release_expired_claims(
+    store: &Store,
+    now: i64,
+    statuses: &[&str],
+) -> Result<u64, QueueError> {
+    let list = statuses
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let expired: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT id FROM complaints WHERE claim_until <= $1 AND claimed_by IS NOT NULL AND status IN ({list}) LIMIT 1"
+    ))
+    .bind(now)
+    .fetch_optional(store.pool())
+    .await?;
+    if expired.is_none() {
+        return Ok(0);
+    }
+    let res = sqlx::query(
+        "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claim_until <= $1 AND claimed_by IS NOT NULL",
+    )
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(res.rows_affected())
 }
 
 fn actor_label(actor: &Actor) -> String {

@@ -10,3 +10,4 @@ mod queue;
 mod runtime;
 mod store;
 mod webhook;
+mod x;
