@@ -468,6 +468,7 @@ impl Queue {
         let now = now_micros();
         let (row, _) = self.load(actor, tracking_id).await?;
         let until = now + self.claim_lease_secs * 1_000_000;
+        let turn = self.store.write_turn().await;
         let res = sqlx::query(
             "UPDATE complaints SET claimed_by = $1, claim_until = $2
              WHERE id = $3 AND (claimed_by IS NULL OR claim_until <= $4 OR claimed_by = $1)",
@@ -478,6 +479,7 @@ impl Queue {
         .bind(now)
         .execute(self.store.pool())
         .await?;
+        drop(turn);
         if res.rows_affected() == 0 {
             let (row, _) = self.load(actor, tracking_id).await?;
             return Err(QueueError::ClaimedByOther(
@@ -644,6 +646,7 @@ impl Queue {
             cands.rotate_left(at);
             cands.insert(0, first);
         }
+        let turn = self.store.write_turn().await;
         for (id, tracking, _) in &cands {
             let res = sqlx::query(
                 "UPDATE complaints SET claimed_by = $1, claim_until = $2
@@ -659,6 +662,7 @@ impl Queue {
                 return Ok(Some(tracking.clone()));
             }
         }
+        drop(turn);
         if full {
             // Every candidate was taken meanwhile: look again further on.
             return Box::pin(self.next_sqlite(actor, statuses, liaison, now_micros(), until)).await;
@@ -712,6 +716,7 @@ impl Queue {
         action: ActionKind,
         req: &ActionRequest,
     ) -> Result<Acted, QueueError> {
+        let turn = self.store.write_turn().await;
         let reason = req
             .reason
             .as_deref()
@@ -1010,6 +1015,7 @@ impl Queue {
         )
         .await?;
         tx.commit().await?;
+        drop(turn);
         // The action may have taken the complaint out of the actor's scope (a unit
         // saying "not ours"): then only the outcome is returned.
         let item = match self.show(actor, tracking_id, false).await {

@@ -58,6 +58,10 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) blobs: Arc<BlobStore>,
+    /// SQLite has one writer: the queue's writes (claims, actions) take turns here
+    /// instead of meeting in SQLite's busy handler, which sleeps in steps of up to
+    /// 100 ms.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub fn micros(t: DateTime<Utc>) -> i64 {
@@ -120,12 +124,25 @@ impl Store {
                 })
             });
         }
+        if backend == Backend::Postgres {
+            // sqlx prepares every statement; after five runs PostgreSQL may switch to a
+            // generic plan that ignores the bound values, and a queue filtered by a rare
+            // status would then walk a whole index. Plan each execution for its values.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET plan_cache_mode = force_custom_plan")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
         let pool = pool.connect_with(opts).await?;
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
             pool,
             backend,
             blobs,
+            write_gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -173,6 +190,15 @@ impl Store {
 
     /// The pool, for tests that need to reach under the API (breaking a table on purpose).
     #[doc(hidden)]
+    /// On SQLite, a turn at writing for the queue (see `write_gate`); on PostgreSQL none
+    /// is needed.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
