@@ -240,6 +240,18 @@ async fn user(
         &headers,
         None,
     );
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ok = if id == "me" {
+        auth.starts_with("OAuth ")
+    } else {
+        auth == "Bearer bearer-contoh"
+    };
+    if !ok {
+        return (StatusCode::UNAUTHORIZED, "{\"title\":\"Unauthorized\"}").into_response();
+    }
     Json(json!({"data": {"id": ACCOUNT, "username": "PemkabSiak", "name": "Pemkab Siak"}}))
         .into_response()
 }
@@ -673,5 +685,82 @@ async fn a_webhook_post_is_filed_and_forgeries_store_nothing() {
         .expect("list");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].external_id, "1865000000000000103");
+    app.stop().await;
+}
+
+/// `aduan check --online` checks the bearer token and the OAuth 1.0a account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_online_verifies_the_credentials() {
+    let fake = FakeX::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("aduan.toml");
+    let run = |bearer: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "data_dir = \"{}\"\n{}",
+                dir.path().join("data").display(),
+                channel_toml(&fake.base, "").replace("bearer-contoh", bearer)
+            ),
+        )
+        .expect("write");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
+            .args(["check", "--online", "--config"])
+            .arg(&file)
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = run("bearer-contoh");
+    assert!(
+        ok && out.contains("bearer token ok (@PemkabSiak)")
+            && out.contains("OAuth 1.0a user context ok"),
+        "{out}"
+    );
+    let (ok, out) = run("kedaluwarsa");
+    assert!(
+        !ok && out.contains("FAILED (AuthExpired)") && !out.contains("kedaluwarsa"),
+        "{out}"
+    );
+}
+
+/// A photo over `max_media_bytes` is left out; the post is filed all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_media_is_left_out_and_the_post_filed() {
+    assert!(crate::api::PNG.len() > 16);
+    let fake = FakeX::start().await;
+    let app = app_with(Backend::Sqlite, &fake, "max_media_bytes = 16").await;
+    let store = app.store.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let store = store.clone();
+            async move { store.count("complaints").await.unwrap_or(0) == 3 }
+        })
+        .await
+    );
+    assert!(
+        fake.seen().iter().any(|s| s.path.starts_with("/media/")),
+        "the download was tried"
+    );
+    let list = app
+        .store
+        .complaints(&aduan::store::ComplaintFilter::default())
+        .await
+        .expect("list");
+    let lampu = list
+        .iter()
+        .find(|c| c.external_id == "1865000000000000103")
+        .expect("103");
+    let rec = app
+        .store
+        .complaint(&lampu.tracking_id)
+        .await
+        .expect("read")
+        .expect("rec");
+    assert!(rec.attachments.is_empty());
+    assert_eq!(app.blob_files(), 0);
     app.stop().await;
 }

@@ -267,3 +267,82 @@ mod tests {
         assert!(title_of(&"kata ".repeat(60)).chars().count() <= 101);
     }
 }
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::model::{Page, TweetV1};
+
+    fn page(json: &str) -> Page {
+        serde_json::from_str(json).expect("page")
+    }
+
+    fn normalizer() -> Normalizer {
+        Normalizer::new(
+            ChannelName::parse("x").expect("name"),
+            "1500000000000000000",
+            "@PemkabSiak",
+            &["@spammer".into(), "1999".into()],
+        )
+    }
+
+    fn kind_of(p: &Page, i: usize) -> InboundKind {
+        let t: TweetV2 = serde_json::from_str(p.data[i].get()).expect("tweet");
+        let view = TweetView::from_v2(&t, &p.includes);
+        normalizer().inbound(&view, Bytes::new(), Vec::new()).kind
+    }
+
+    #[test]
+    fn own_posts_reposts_and_blocked_authors_are_ignored_with_a_reason() {
+        let p = page(
+            r#"{"data": [
+                {"id": "1", "text": "Info layanan", "author_id": "1500000000000000000"},
+                {"id": "2", "text": "RT @warga: jalan rusak", "author_id": "17", "referenced_tweets": [{"type": "retweeted", "id": "9"}]},
+                {"id": "3", "text": "promo", "author_id": "18"},
+                {"id": "4", "text": "promo", "author_id": "1999"},
+                {"id": "5", "text": "@PemkabSiak air mati", "author_id": "17"}
+            ], "includes": {"users": [{"id": "17", "username": "warga"}, {"id": "18", "username": "Spammer"}]}}"#,
+        );
+        for (i, want) in [
+            (0, "our own"),
+            (1, "repost"),
+            (2, "block list"),
+            (3, "block list"),
+        ] {
+            match kind_of(&p, i) {
+                InboundKind::Ignored { reason } => assert!(reason.contains(want), "{i}: {reason}"),
+                other => panic!("{i}: {other:?}"),
+            }
+        }
+        assert!(matches!(kind_of(&p, 4), InboundKind::Complaint(_)));
+    }
+
+    #[test]
+    fn newer_post_names_are_accepted() {
+        let p = page(
+            r#"{"data": [{"id": "5", "text": "lampu mati", "author_id": "17"}],
+                "includes": {"users": [{"id": "17", "username": "warga", "name": "Warga"}], "posts": [{"id": "4", "text": "x"}]},
+                "meta": {"result_count": 1}}"#,
+        );
+        assert_eq!(p.includes.tweets.len(), 1);
+        match kind_of(&p, 0) {
+            InboundKind::Complaint(d) => assert_eq!(d.reporter.handle.as_deref(), Some("@warga")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn v1_webhook_tweets_thread_through_their_parent() {
+        let t: TweetV1 = serde_json::from_str(
+            r#"{"id_str": "7", "text": "short", "extended_tweet": {"full_text": "the full text"},
+                "in_reply_to_status_id_str": "6", "created_at": "Fri Nov 20 02:15:00 +0000 2026",
+                "user": {"id_str": "17", "screen_name": "warga"}}"#,
+        )
+        .expect("v1");
+        let view = TweetView::from_v1(&t);
+        assert_eq!(view.text, "the full text");
+        let item = normalizer().inbound(&view, Bytes::new(), Vec::new());
+        assert_eq!(item.thread.refs, vec!["6".to_owned()]);
+        assert_eq!(item.received_at.to_rfc3339(), "2026-11-20T02:15:00+00:00");
+    }
+}
