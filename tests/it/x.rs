@@ -526,6 +526,115 @@ async fn polling_pages_replies_follow_ups_and_restarts(b: Backend) {
         "the follow-up joined its complaint"
     );
     assert_eq!(app.count("complaints").await, 3);
+
+    // The queue's approved answer goes back as a reply under the citizen's post.
+    use aduan::queue::people::NewUser;
+    use aduan::queue::{ActionKind, ActionRequest, Actor, Queue, Role};
+    app.store
+        .create_unit("dishub", "Dinas Perhubungan")
+        .await
+        .expect("unit");
+    let mut actors = Vec::new();
+    for (n, role, unit) in [
+        ("k", Role::Coordinator, None),
+        ("u", Role::UnitAdmin, Some("dishub")),
+        ("l", Role::Liaison, Some("dishub")),
+    ] {
+        let u = app
+            .store
+            .create_user(&NewUser {
+                username: n,
+                display_name: n,
+                email: None,
+                role,
+                unit,
+                password: None,
+            })
+            .await
+            .expect("user");
+        actors.push(Actor {
+            user_id: u.id,
+            username: u.username,
+            role,
+            unit: u.unit,
+        });
+    }
+    let cfg = aduan::config::Config::from_toml_str(&format!(
+        "data_dir = \"/nonexistent\"\npublic_url = \"https://lapor.contoh.go.id\"\n{}",
+        channel_toml(&fake.base, "")
+    ))
+    .expect("config");
+    let channels = aduan::registry::Channels::build(&cfg, &aduan::registry::builtin_factories())
+        .expect("channels");
+    let queue = Queue::new(
+        app.store.clone(),
+        aduan::app::answer_routes(&cfg, &channels).expect("routes"),
+    );
+    let steps = [
+        (0, ActionKind::Verify, ActionRequest::default()),
+        (
+            0,
+            ActionKind::Forward,
+            ActionRequest {
+                unit: Some("dishub".into()),
+                ..ActionRequest::default()
+            },
+        ),
+        (
+            1,
+            ActionKind::DraftAnswer,
+            ActionRequest {
+                body: Some("Lampu sudah diganti petugas hari ini.".into()),
+                ..ActionRequest::default()
+            },
+        ),
+        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
+    ];
+    for (who, action, req) in steps {
+        queue
+            .act(&actors[who], &t, action, &req)
+            .await
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
+    let answered = eventually(Duration::from_secs(15), || {
+        let f = fake.clone();
+        async move {
+            f.replies().iter().any(|r| {
+                let b = r.body.clone().unwrap_or_default();
+                b["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Lampu sudah diganti")
+                    && b["reply"]["in_reply_to_tweet_id"] == "1865000000000000103"
+            })
+        }
+    })
+    .await;
+    assert!(
+        answered,
+        "{:?}",
+        fake.replies()
+            .iter()
+            .map(|r| r.body.clone())
+            .collect::<Vec<_>>()
+    );
+    let answer = fake
+        .replies()
+        .into_iter()
+        .find(|r| {
+            r.body
+                .as_ref()
+                .is_some_and(|b| b.to_string().contains("Lampu sudah diganti"))
+        })
+        .expect("answer");
+    let text = answer.body.expect("body")["text"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        text.contains(&t) && aduan_x::text::weighted_len(&text) <= 280,
+        "{text}"
+    );
     app.stop().await;
 }
 
