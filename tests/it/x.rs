@@ -873,3 +873,46 @@ async fn oversized_media_is_left_out_and_the_post_filed() {
     assert_eq!(app.blob_files(), 0);
     app.stop().await;
 }
+
+/// A refused bearer token marks this channel for re-authorization, with the reason and
+/// without the token, while the web form goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_marks_only_this_channel_unhealthy() {
+    let fake = FakeX::start().await;
+    let toml =
+        channel_toml(&fake.base, "poll_interval_secs = 1").replace("bearer-contoh", "dicabut-123");
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await;
+    let name = aduan_kit::ChannelName::parse("x-siak").expect("name");
+    let health = app
+        .app
+        .as_ref()
+        .expect("app")
+        .health
+        .get(&name)
+        .expect("health")
+        .clone();
+    let down = eventually(Duration::from_secs(10), || {
+        let h = health.clone();
+        async move { h.snapshot().status == "reauthorize" }
+    })
+    .await;
+    let snap = health.snapshot();
+    assert!(down, "{snap:?}");
+    let reason = snap.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("refused the credentials") && !reason.contains("dicabut-123"),
+        "{reason}"
+    );
+    let res = app
+        .post_json("/api/v1/reports", &json!({"title": "t", "body": "b"}))
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    app.stop().await;
+}
