@@ -56,6 +56,8 @@ pub struct RunningApp {
     pub store: Store,
     pub health: ChannelHealth,
     pub outbox_wake: Arc<Notify>,
+    /// The admin queue as the HTTP API uses it (same answer routes).
+    pub queue: crate::queue::Queue,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     workers: Vec<JoinHandle<()>>,
@@ -168,7 +170,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         public_url: Arc::from(cfg.public_url.as_str()),
         max_request_bytes: cfg.http.max_request_bytes,
         metrics: metrics_handle(),
-        queue,
+        queue: queue.clone(),
     };
     let router = http::router(
         state,
@@ -187,6 +189,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
     tracing::info!(%addr, channels = channels.iter().count(), "aduan is listening");
     Ok(RunningApp {
         addr,
+        queue,
         store,
         health,
         outbox_wake,

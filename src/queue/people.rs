@@ -96,6 +96,24 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// The actor a user row (`id, username, role, unit, active`) stands for, if the user
+/// is active and its role known.
+fn active_actor(r: &sqlx::any::AnyRow) -> Result<Option<Actor>, StoreError> {
+    if !crate::store::flag(r, "active")? {
+        return Ok(None);
+    }
+    let role: String = r.try_get("role")?;
+    Ok(match Role::parse(&role) {
+        Some(role) => Some(Actor {
+            user_id: r.try_get("id")?,
+            username: r.try_get("username")?,
+            role,
+            unit: r.try_get("unit")?,
+        }),
+        None => None,
+    })
+}
+
 const USER_COLUMNS: &str = "id, username, display_name, email, role, unit, active";
 
 impl Store {
@@ -300,16 +318,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        if !crate::store::flag(&r, "active")? {
-            return Ok(None);
-        }
-        let role: String = r.try_get("role")?;
-        Ok(Role::parse(&role).map(|role| Actor {
-            user_id: r.try_get("id").unwrap_or_default(),
-            username: r.try_get("username").unwrap_or_default(),
-            role,
-            unit: r.try_get("unit").unwrap_or_default(),
-        }))
+        active_actor(&r)
     }
 
     /// Checks a password login (argon2); `None` for an unknown user, a wrong password or
@@ -335,16 +344,10 @@ impl Store {
         let ok = hash
             .as_deref()
             .is_some_and(|h| verify_password(password, h));
-        if !ok || !crate::store::flag(&r, "active")? {
+        if !ok {
             return Ok(None);
         }
-        let role: String = r.try_get("role")?;
-        Ok(Role::parse(&role).map(|role| Actor {
-            user_id: r.try_get("id").unwrap_or_default(),
-            username: r.try_get("username").unwrap_or_default(),
-            role,
-            unit: r.try_get("unit").unwrap_or_default(),
-        }))
+        active_actor(&r)
     }
 }
 
@@ -485,22 +488,8 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        if !crate::store::flag(&r, "active")? {
-            return Ok(None);
-        }
-        let role: String = r.try_get("role")?;
         let csrf: String = r.try_get("csrf_token")?;
-        Ok(Role::parse(&role).map(|role| {
-            (
-                Actor {
-                    user_id: r.try_get("id").unwrap_or_default(),
-                    username: r.try_get("username").unwrap_or_default(),
-                    role,
-                    unit: r.try_get("unit").unwrap_or_default(),
-                },
-                csrf,
-            )
-        }))
+        Ok(active_actor(&r)?.map(|a| (a, csrf)))
     }
 
     pub async fn close_session(&self, cookie: &str) -> Result<(), StoreError> {

@@ -160,10 +160,6 @@ fn row0(r: &AnyRow) -> Result<Row0, QueueError> {
 }
 
 fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
-    let loc_text: Option<String> = r.try_get("location_text")?;
-    let lat: Option<f64> = r.try_get("location_lat")?;
-    let lon: Option<f64> = r.try_get("location_lon")?;
-    let occurred: Option<String> = r.try_get("occurred_on")?;
     let claim_until: Option<i64> = r.try_get("claim_until")?;
     let live_claim = claim_until.is_some_and(|t| t > now);
     let due_at: Option<i64> = r.try_get("due_at")?;
@@ -174,37 +170,7 @@ fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
     Ok((
         id,
         QueueItem {
-            record: ComplaintRecord {
-                tracking_id: r.try_get("tracking_id")?,
-                channel: r.try_get("channel")?,
-                channel_name: r.try_get("channel_name")?,
-                external_id: r.try_get("external_id")?,
-                status,
-                title: r.try_get("title")?,
-                body: r.try_get("body")?,
-                category: r.try_get("category")?,
-                unit: r.try_get("unit")?,
-                reporter: Some(crate::store::ReporterRecord {
-                    name: r.try_get("reporter_name")?,
-                    handle: r.try_get("reporter_handle")?,
-                    email: r.try_get("reporter_email")?,
-                    phone: r.try_get("reporter_phone")?,
-                }),
-                anonymous: flag(r, "anonymous")?,
-                confidential: flag(r, "confidential")?,
-                received_at: from_micros(r.try_get("received_at")?),
-                occurred_on: occurred
-                    .and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
-                location: (loc_text.is_some() || lat.is_some() || lon.is_some()).then_some(
-                    crate::store::LocationRecord {
-                        text: loc_text,
-                        lat,
-                        lon,
-                    },
-                ),
-                attachments: Vec::new(),
-                messages: Vec::new(),
-            },
+            record: crate::store::complaint_from_row(r)?.1,
             classification: r.try_get("classification")?,
             claimed_by: if live_claim {
                 r.try_get("claimed_by_name")?
@@ -411,13 +377,7 @@ impl Queue {
         if !actor.can_see(item.record.unit.as_deref()) {
             return Err(Refusal::NotVisible.into());
         }
-        let full = self
-            .store
-            .complaint(tracking_id)
-            .await?
-            .ok_or(Refusal::NotVisible)?;
-        item.record.attachments = full.attachments;
-        item.record.messages = full.messages;
+        self.store.fill_thread(id, &mut item.record).await?;
         item.pending_answer = sqlx::query_scalar(
             "SELECT body FROM answers WHERE complaint_id = $1 AND status = 'submitted' ORDER BY id DESC LIMIT 1",
         )

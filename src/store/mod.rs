@@ -24,6 +24,7 @@ pub(crate) use ingest::is_transient;
 pub use ingest::{IngestWriter, StoreSink};
 pub(crate) use outbox::insert_outbound;
 pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
+pub(crate) use read::complaint_from_row;
 pub use read::{
     status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, LocationRecord, MessageRecord,
     PublicReport, PublicUpdate, ReporterRecord,

@@ -114,7 +114,7 @@ const COMPLAINT_COLUMNS: &str = "id, tracking_id, channel, channel_name, externa
     reporter_name, reporter_handle, reporter_email, reporter_phone, anonymous, confidential, received_at, occurred_on,
     location_text, location_lat, location_lon";
 
-fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Error> {
+pub(crate) fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Error> {
     let loc_text: Option<String> = row.try_get("location_text")?;
     let lat: Option<f64> = row.try_get("location_lat")?;
     let lon: Option<f64> = row.try_get("location_lon")?;
@@ -169,6 +169,17 @@ impl Store {
             return Ok(None);
         };
         let (id, mut rec) = complaint_from_row(&row)?;
+        self.fill_thread(id, &mut rec).await?;
+        Ok(Some(rec))
+    }
+
+    /// Fills in a complaint's attachments and its whole thread in time order, the first
+    /// message (the complaint itself) first.
+    pub(crate) async fn fill_thread(
+        &self,
+        id: i64,
+        rec: &mut ComplaintRecord,
+    ) -> Result<(), StoreError> {
         rec.attachments = sqlx::query(
             "SELECT filename, content_type, size, sha256 FROM attachments WHERE complaint_id = $1 ORDER BY id",
         )
@@ -211,7 +222,7 @@ impl Store {
         })
         .collect::<Result<_, sqlx::Error>>()?;
         rec.messages.insert(0, first);
-        Ok(Some(rec))
+        Ok(())
     }
 
     /// Newest first, without threads or attachments.

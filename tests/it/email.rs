@@ -8,7 +8,9 @@ use futures::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::harness::{eventually, spawn_app_with, Backend, Options};
+use crate::harness::{
+    answer_through_queue, eventually, queue_staff, spawn_app_with, Backend, Options,
+};
 use crate::on_both;
 
 fn imap_port() -> u16 {
@@ -1077,9 +1079,6 @@ smtp = {{ host = "127.0.0.1", port = {submission}, tls = "plain", from = "kanal2
 /// re-opens the complaint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
-    use aduan::queue::people::NewUser;
-    use aduan::queue::{ActionKind, ActionRequest, Actor, Queue, Role};
-
     let mut admin = imap("pengaduan2@aduan.test").await;
     let folder = fresh_folder(&mut admin).await;
     let tag = uuid::Uuid::new_v4().simple().to_string();
@@ -1119,72 +1118,15 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
         .expect("list")[0]
         .tracking_id
         .clone();
-    store
-        .create_unit("dpupr", "Dinas PUPR")
-        .await
-        .expect("unit");
-    let mut actors = Vec::new();
-    for (name, role, unit) in [
-        ("koordinator", Role::Coordinator, None),
-        ("penghubung", Role::UnitAdmin, Some("dpupr")),
-        ("pejabat", Role::Liaison, Some("dpupr")),
-    ] {
-        let u = store
-            .create_user(&NewUser {
-                username: name,
-                display_name: name,
-                email: None,
-                role,
-                unit,
-                password: None,
-            })
-            .await
-            .expect("user");
-        actors.push(Actor {
-            user_id: u.id,
-            username: u.username,
-            role,
-            unit: u.unit,
-        });
-    }
-    let cfg = aduan::config::Config::from_toml_str(&format!(
-        "data_dir = \"/nonexistent\"\npublic_url = \"https://lapor.contoh.go.id\"\n{}smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan2@aduan.test\" }}\n",
-        channel_toml("pengaduan2@aduan.test", &folder, PASSWORD, 1),
-        smtp_port()
-    ))
-    .expect("config");
-    let channels = aduan::registry::Channels::build(&cfg, &aduan::registry::builtin_factories())
-        .expect("channels");
-    let queue = Queue::new(
-        store.clone(),
-        aduan::app::answer_routes(&cfg, &channels).expect("routes"),
-    );
-    let steps = [
-        (0, ActionKind::Verify, ActionRequest::default()),
-        (
-            0,
-            ActionKind::Forward,
-            ActionRequest {
-                unit: Some("dpupr".into()),
-                ..ActionRequest::default()
-            },
-        ),
-        (
-            1,
-            ActionKind::DraftAnswer,
-            ActionRequest {
-                body: Some(format!("Saluran dibersihkan hari ini {tag}.")),
-                ..ActionRequest::default()
-            },
-        ),
-        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
-    ];
-    for (who, action, req) in steps {
-        queue
-            .act(&actors[who], &tracking, action, &req)
-            .await
-            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
-    }
+    let queue = app.app.as_ref().expect("app").queue.clone();
+    let staff = queue_staff(&store, "dpupr", "antrian").await;
+    answer_through_queue(
+        &queue,
+        &staff,
+        &tracking,
+        &format!("Saluran dibersihkan hari ini {tag}."),
+    )
+    .await;
     // The receipt came first; the answer follows in the same thread.
     let answered = eventually(Duration::from_secs(20), || {
         let tag = tag.clone();
@@ -1251,32 +1193,7 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
     assert_eq!(res.status(), reqwest::StatusCode::CREATED);
     let web: serde_json::Value = res.json().await.expect("json");
     let web = web["tracking_id"].as_str().expect("tracking").to_owned();
-    let steps = [
-        (0, ActionKind::Verify, ActionRequest::default()),
-        (
-            0,
-            ActionKind::Forward,
-            ActionRequest {
-                unit: Some("dpupr".into()),
-                ..ActionRequest::default()
-            },
-        ),
-        (
-            1,
-            ActionKind::DraftAnswer,
-            ActionRequest {
-                body: Some("Pohon sudah dipotong.".into()),
-                ..ActionRequest::default()
-            },
-        ),
-        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
-    ];
-    for (who, action, req) in steps {
-        queue
-            .act(&actors[who], &web, action, &req)
-            .await
-            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
-    }
+    answer_through_queue(&queue, &staff, &web, "Pohon sudah dipotong.").await;
     let mailed = eventually(Duration::from_secs(20), || {
         let tag = tag.clone();
         async move {

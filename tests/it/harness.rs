@@ -325,3 +325,72 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A coordinator, a unit admin and a liaison (`{prefix}-k`, `-u`, `-l`) of a new unit.
+pub async fn queue_staff(store: &Store, unit: &str, prefix: &str) -> [aduan::queue::Actor; 3] {
+    use aduan::queue::{people::NewUser, Actor, Role};
+    store.create_unit(unit, unit).await.expect("unit");
+    let mut make = Vec::new();
+    for (suffix, role, unit) in [
+        ("k", Role::Coordinator, None),
+        ("u", Role::UnitAdmin, Some(unit)),
+        ("l", Role::Liaison, Some(unit)),
+    ] {
+        let name = format!("{prefix}-{suffix}");
+        let u = store
+            .create_user(&NewUser {
+                username: &name,
+                display_name: &name,
+                email: None,
+                role,
+                unit,
+                password: None,
+            })
+            .await
+            .expect("user");
+        make.push(Actor {
+            user_id: u.id,
+            username: u.username,
+            role,
+            unit: u.unit,
+        });
+    }
+    make.try_into().expect("three")
+}
+
+/// The LAPOR! path to an answer: the coordinator verifies and forwards to the staff's
+/// unit, the unit admin drafts `body`, the liaison approves (the answer goes out).
+pub async fn answer_through_queue(
+    queue: &aduan::queue::Queue,
+    staff: &[aduan::queue::Actor; 3],
+    tracking_id: &str,
+    body: &str,
+) {
+    use aduan::queue::{ActionKind, ActionRequest};
+    let steps = [
+        (0, ActionKind::Verify, ActionRequest::default()),
+        (
+            0,
+            ActionKind::Forward,
+            ActionRequest {
+                unit: staff[1].unit.clone(),
+                ..ActionRequest::default()
+            },
+        ),
+        (
+            1,
+            ActionKind::DraftAnswer,
+            ActionRequest {
+                body: Some(body.to_owned()),
+                ..ActionRequest::default()
+            },
+        ),
+        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
+    ];
+    for (who, action, req) in steps {
+        queue
+            .act(&staff[who], tracking_id, action, &req)
+            .await
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
+}

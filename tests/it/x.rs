@@ -14,7 +14,9 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, spawn_app_with, Backend, Options, TestApp};
+use crate::harness::{
+    answer_through_queue, eventually, queue_staff, spawn_app_with, Backend, Options, TestApp,
+};
 use crate::on_both;
 
 const ACCOUNT: &str = "1500000000000000000";
@@ -528,74 +530,9 @@ async fn polling_pages_replies_follow_ups_and_restarts(b: Backend) {
     assert_eq!(app.count("complaints").await, 3);
 
     // The queue's approved answer goes back as a reply under the citizen's post.
-    use aduan::queue::people::NewUser;
-    use aduan::queue::{ActionKind, ActionRequest, Actor, Queue, Role};
-    app.store
-        .create_unit("dishub", "Dinas Perhubungan")
-        .await
-        .expect("unit");
-    let mut actors = Vec::new();
-    for (n, role, unit) in [
-        ("k", Role::Coordinator, None),
-        ("u", Role::UnitAdmin, Some("dishub")),
-        ("l", Role::Liaison, Some("dishub")),
-    ] {
-        let u = app
-            .store
-            .create_user(&NewUser {
-                username: n,
-                display_name: n,
-                email: None,
-                role,
-                unit,
-                password: None,
-            })
-            .await
-            .expect("user");
-        actors.push(Actor {
-            user_id: u.id,
-            username: u.username,
-            role,
-            unit: u.unit,
-        });
-    }
-    let cfg = aduan::config::Config::from_toml_str(&format!(
-        "data_dir = \"/nonexistent\"\npublic_url = \"https://lapor.contoh.go.id\"\n{}",
-        channel_toml(&fake.base, "")
-    ))
-    .expect("config");
-    let channels = aduan::registry::Channels::build(&cfg, &aduan::registry::builtin_factories())
-        .expect("channels");
-    let queue = Queue::new(
-        app.store.clone(),
-        aduan::app::answer_routes(&cfg, &channels).expect("routes"),
-    );
-    let steps = [
-        (0, ActionKind::Verify, ActionRequest::default()),
-        (
-            0,
-            ActionKind::Forward,
-            ActionRequest {
-                unit: Some("dishub".into()),
-                ..ActionRequest::default()
-            },
-        ),
-        (
-            1,
-            ActionKind::DraftAnswer,
-            ActionRequest {
-                body: Some("Lampu sudah diganti petugas hari ini.".into()),
-                ..ActionRequest::default()
-            },
-        ),
-        (2, ActionKind::ApproveAnswer, ActionRequest::default()),
-    ];
-    for (who, action, req) in steps {
-        queue
-            .act(&actors[who], &t, action, &req)
-            .await
-            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
-    }
+    let queue = app.app.as_ref().expect("app").queue.clone();
+    let staff = queue_staff(&app.store, "dishub", "antrian").await;
+    answer_through_queue(&queue, &staff, &t, "Lampu sudah diganti petugas hari ini.").await;
     let answered = eventually(Duration::from_secs(15), || {
         let f = fake.clone();
         async move {

@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use aduan_kit::signature::verify_hex;
-use aduan_kit::{
-    Inbound, InboundKind, PushError, PushHandler, PushReply, Raw, Threading, WebhookRequest,
-};
+use aduan_kit::{Inbound, PushError, PushHandler, PushReply, WebhookRequest};
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -59,21 +57,13 @@ impl PushHandler for FacebookWebhook {
                         Ok(PushReply::Ingest(self.normalizer.entries(&v, &req.body)))
                     }
                     Ok(_) => Ok(PushReply::Ingest(Vec::new())),
-                    Err(e) => Ok(PushReply::Ingest(vec![Inbound {
-                        channel: KIND,
-                        channel_name: self.normalizer.channel.clone(),
-                        external_id: format!("webhook:{}", hex::encode(Sha256::digest(&req.body))),
-                        received_at: chrono::Utc::now(),
-                        kind: InboundKind::Quarantine {
-                            reason: format!("webhook body is not JSON: {e}"),
-                        },
-                        thread: Threading::default(),
-                        raw: Raw {
-                            content_type: "application/json".into(),
-                            bytes: req.body.clone(),
-                        },
-                        acknowledge: None,
-                    }])),
+                    Err(e) => Ok(PushReply::Ingest(vec![Inbound::quarantined_json(
+                        KIND,
+                        self.normalizer.channel.clone(),
+                        "webhook",
+                        req.body.clone(),
+                        format!("webhook body is not JSON: {e}"),
+                    )])),
                 }
             }
             _ => Err(PushError::MethodNotAllowed),

@@ -138,6 +138,34 @@ pub enum Delivery {
     Retry { reason: String },
 }
 
+impl Inbound {
+    /// A JSON body that could not be understood, kept whole for the admins and keyed
+    /// by `{prefix}:{sha256 of the body}`, so the same bad body offered again is one
+    /// record.
+    pub fn quarantined_json(
+        channel: &'static str,
+        channel_name: ChannelName,
+        prefix: &str,
+        body: Bytes,
+        reason: String,
+    ) -> Self {
+        use sha2::Digest;
+        Self {
+            channel,
+            channel_name,
+            external_id: format!("{prefix}:{}", hex::encode(sha2::Sha256::digest(&body))),
+            received_at: Utc::now(),
+            kind: InboundKind::Quarantine { reason },
+            thread: Threading::default(),
+            raw: Raw {
+                content_type: "application/json".into(),
+                bytes: body,
+            },
+            acknowledge: None,
+        }
+    }
+}
+
 impl Delivery {
     pub fn is_committed(&self) -> bool {
         matches!(self, Delivery::Committed { .. })

@@ -146,35 +146,42 @@ impl XApi {
         ConnectorError::transient(&self.name, format!("{what}: {e}"))
     }
 
-    /// `GET {base}{path}?query` with the bearer token; the body on 2xx.
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Bytes, ConnectorError> {
+    /// Sends `req` (`method path`) unless that endpoint's rate limit has not reset yet,
+    /// records the limits X reports, and returns the body on 2xx.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Bytes, ConnectorError> {
+        let what = format!("{method} {path}");
         let wait = self.wait_for(path);
         if !wait.is_zero() {
             return Err(ConnectorError::transient(
                 &self.name,
-                format!("GET {path}: rate limit resets in {}s", wait.as_secs()),
+                format!("{what}: rate limit resets in {}s", wait.as_secs()),
             )
             .retry_after(wait));
         }
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .query(query)
-            .bearer_auth(self.bearer.expose_secret())
-            .send()
-            .await
-            .map_err(|e| self.transport(&format!("GET {path}"), e))?;
+        let res = req.send().await.map_err(|e| self.transport(&what, e))?;
         let status = res.status();
         let until = self.note_limits(path, res.headers(), status.as_u16() == 429);
-        let body = res
-            .bytes()
-            .await
-            .map_err(|e| self.transport(&format!("GET {path}"), e))?;
+        let body = res.bytes().await.map_err(|e| self.transport(&what, e))?;
         if status.is_success() {
             Ok(body)
         } else {
-            Err(self.classify(&format!("GET {path}"), status, &body, until))
+            Err(self.classify(&what, status, &body, until))
         }
+    }
+
+    /// `GET {base}{path}?query` with the bearer token; the body on 2xx.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Bytes, ConnectorError> {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .bearer_auth(self.bearer.expose_secret());
+        self.call("GET", path, req).await
     }
 
     /// Downloads a media file, refusing more than the configured size.
@@ -240,33 +247,12 @@ impl XApi {
                 "replies need consumer_key, consumer_secret, access_token and access_token_secret",
             )
         })?;
-        let wait = self.wait_for(path);
-        if !wait.is_zero() {
-            return Err(ConnectorError::transient(
-                &self.name,
-                format!("POST {path}: rate limited"),
-            )
-            .retry_after(wait));
-        }
-        let res = self
+        let req = self
             .http
             .post(&url)
             .header(reqwest::header::AUTHORIZATION, auth)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.transport(&format!("POST {path}"), e))?;
-        let status = res.status();
-        let until = self.note_limits(path, res.headers(), status.as_u16() == 429);
-        let bytes = res
-            .bytes()
-            .await
-            .map_err(|e| self.transport(&format!("POST {path}"), e))?;
-        if status.is_success() {
-            Ok(bytes)
-        } else {
-            Err(self.classify(&format!("POST {path}"), status, &bytes, until))
-        }
+            .json(body);
+        self.call("POST", path, req).await
     }
 
     /// `GET {base}{path}` signed with OAuth 1.0a (credential checks).
@@ -278,24 +264,11 @@ impl XApi {
                 "no OAuth 1.0a credentials",
             ));
         };
-        let res = self
+        let req = self
             .http
             .get(&url)
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .send()
-            .await
-            .map_err(|e| self.transport(&format!("GET {path}"), e))?;
-        let status = res.status();
-        let until = self.note_limits(path, res.headers(), status.as_u16() == 429);
-        let bytes = res
-            .bytes()
-            .await
-            .map_err(|e| self.transport(&format!("GET {path}"), e))?;
-        if status.is_success() {
-            Ok(bytes)
-        } else {
-            Err(self.classify(&format!("GET {path}"), status, &bytes, until))
-        }
+            .header(reqwest::header::AUTHORIZATION, auth);
+        self.call("GET", path, req).await
     }
 }
 

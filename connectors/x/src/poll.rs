@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_kit::{
-    AttachmentData, Batch, ChannelName, ConnectorError, Cursor, CursorUpdate, Inbound, InboundKind,
-    PullContext, PullSource, Raw, Threading,
+    AttachmentData, Batch, ChannelName, ConnectorError, Cursor, CursorUpdate, Inbound, PullContext,
+    PullSource,
 };
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use crate::api::XApi;
 use crate::model::{id_cmp, Page, TweetV2};
@@ -66,19 +65,7 @@ impl XPoller {
     }
 
     fn quarantine(&self, name: &ChannelName, body: &Bytes, reason: String) -> Inbound {
-        Inbound {
-            channel: KIND,
-            channel_name: name.clone(),
-            external_id: format!("page:{}", hex::encode(Sha256::digest(body))),
-            received_at: chrono::Utc::now(),
-            kind: InboundKind::Quarantine { reason },
-            thread: Threading::default(),
-            raw: Raw {
-                content_type: "application/json".into(),
-                bytes: body.clone(),
-            },
-            acknowledge: None,
-        }
+        Inbound::quarantined_json(KIND, name.clone(), "page", body.clone(), reason)
     }
 
     /// Fetches everything newer than the stream's cursor and commits it.

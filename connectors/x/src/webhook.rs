@@ -6,12 +6,9 @@
 use std::sync::Arc;
 
 use aduan_kit::signature::{sign_base64, verify_base64};
-use aduan_kit::{
-    Inbound, InboundKind, PushError, PushHandler, PushReply, Raw, Threading, WebhookRequest,
-};
+use aduan_kit::{Inbound, PushError, PushHandler, PushReply, WebhookRequest};
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
 use crate::model::{ActivityEvent, TweetV1};
 use crate::normalize::{Normalizer, TweetView, KIND};
@@ -30,19 +27,13 @@ pub fn crc_response(consumer_secret: &str, crc_token: &str) -> String {
 
 impl XWebhook {
     fn quarantine(&self, body: &Bytes, reason: String) -> Inbound {
-        Inbound {
-            channel: KIND,
-            channel_name: self.normalizer.channel.clone(),
-            external_id: format!("webhook:{}", hex::encode(Sha256::digest(body))),
-            received_at: chrono::Utc::now(),
-            kind: InboundKind::Quarantine { reason },
-            thread: Threading::default(),
-            raw: Raw {
-                content_type: "application/json".into(),
-                bytes: body.clone(),
-            },
-            acknowledge: None,
-        }
+        Inbound::quarantined_json(
+            KIND,
+            self.normalizer.channel.clone(),
+            "webhook",
+            body.clone(),
+            reason,
+        )
     }
 }
 
