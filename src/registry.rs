@@ -13,6 +13,7 @@ pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
         Arc::new(aduan_webform::WebformFactory),
         Arc::new(aduan_email::EmailFactory),
         Arc::new(aduan_x::XFactory),
+        Arc::new(aduan_facebook::FacebookFactory),
     ]
 }
 

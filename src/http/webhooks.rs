@@ -65,6 +65,8 @@ pub async fn handle(
             .into_response()
         }
     };
+    // Attachments the payload only links to are fetched before anything is committed.
+    let items = push.complete(items).await;
     match st
         .sink
         .ingest(Batch {

@@ -353,6 +353,7 @@ pub async fn digest_pass(
             in_reply_to: None,
             references: Vec::new(),
             attempt: 0,
+            last_inbound_at: None,
         };
         match sender.send(&msg).await {
             Ok(_) => sent += 1,

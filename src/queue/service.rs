@@ -833,6 +833,14 @@ impl Queue {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
+                    "UPDATE message_revisions SET complaint_id = $1, message_id = COALESCE(message_id, $2) WHERE complaint_id = $3",
+                )
+                .bind(target_id)
+                .bind(first_id)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
                     "UPDATE messages SET complaint_id = $1 WHERE complaint_id = $2 AND id <> $3",
                 )
                 .bind(target_id)
@@ -1002,7 +1010,8 @@ impl Queue {
         now: i64,
     ) -> Result<(), QueueError> {
         let rows = sqlx::query(
-            "SELECT id, tracking_id, channel, channel_name, external_id, title, reporter_name, reporter_email, confidential
+            "SELECT id, tracking_id, channel, channel_name, external_id, title, reporter_name, reporter_email,
+                 reporter_user_id, confidential
              FROM complaints WHERE id = $1 OR merged_into = $1 ORDER BY id",
         )
         .bind(complaint_id)
@@ -1017,6 +1026,7 @@ impl Queue {
             let title: String = r.try_get("title")?;
             let name: Option<String> = r.try_get("reporter_name")?;
             let email: Option<String> = r.try_get("reporter_email")?;
+            let user_id: Option<String> = r.try_get("reporter_user_id")?;
             let confidential = flag(r, "confidential")?;
             sqlx::query(
                 "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at, public)
@@ -1082,14 +1092,21 @@ impl Queue {
                     (None, None) => continue,
                 }
             } else {
+                // A provider's channel answers under the citizen's message, addressed
+                // to their account id there (Messenger needs it).
                 (
                     Recipient {
-                        address: external_id.clone(),
+                        address: user_id.unwrap_or_else(|| external_id.clone()),
                         name: name.clone(),
                     },
                     Some(external_id.clone()),
                     Vec::new(),
                 )
+            };
+            let reply_hint = if via_kind == "email" {
+                "Balas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
+            } else {
+                "Balas pesan ini bila jawaban belum menyelesaikan masalah Anda."
             };
             let m = NewOutbound {
                 tracking_id: tracking.clone(),
@@ -1099,7 +1116,7 @@ impl Queue {
                 recipient,
                 subject: Some(format!("Re: {title} [{tracking}]")),
                 body: format!(
-                    "{body}\n\n--\nLaporan {tracking}\nPerkembangannya:\n{{status_url}}\n\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
+                    "{body}\n\n--\nLaporan {tracking}\nPerkembangannya:\n{{status_url}}\n\n{reply_hint}"
                 ),
                 in_reply_to,
                 references: refs,

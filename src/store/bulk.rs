@@ -107,7 +107,7 @@ const RETURNING_KEY: &str = "RETURNING id, channel_name, external_id";
 
 fn draft(p: &Prepared) -> Result<&ComplaintDraft, sqlx::Error> {
     match &p.item.kind {
-        InboundKind::Complaint(d) => Ok(d),
+        InboundKind::Complaint(d) | InboundKind::Edited { draft: d, .. } => Ok(d),
         _ => Err(sqlx::Error::Protocol("not a complaint".into())),
     }
 }
@@ -229,7 +229,8 @@ pub(super) async fn insert_batch(
     for (i, p) in items.iter().enumerate() {
         let is_plain = matches!(p.item.kind, InboundKind::Complaint(_))
             && p.item.thread.refs.is_empty()
-            && p.item.thread.tracking_hint.is_none();
+            && p.item.thread.tracking_hint.is_none()
+            && p.item.thread.sender.is_none();
         if !is_plain {
             rest.push(i);
         } else if let Some(&f) = first_of.get(&keys[i]) {

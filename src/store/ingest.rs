@@ -278,6 +278,18 @@ pub(super) async fn insert_item(
         return duplicate(tx, ch, &ext).await;
     }
 
+    // An edit or removal lands on the message it concerns, when that was filed.
+    let revision = match (&force_quarantine, &item.kind) {
+        (None, InboundKind::Edited { of, draft }) => Some((of, Some(draft.body.as_str()))),
+        (None, InboundKind::Removed { of }) => Some((of, None)),
+        _ => None,
+    };
+    if let Some((of, body)) = revision {
+        if let Some(d) = revise(tx, p, of, body).await? {
+            return Ok(d);
+        }
+    }
+
     let reject = match (&force_quarantine, &item.kind) {
         (Some(reason), _) => Some(("quarantined", reason.as_str(), Outcome::Quarantined)),
         (None, InboundKind::Quarantine { reason }) => {
@@ -286,7 +298,13 @@ pub(super) async fn insert_item(
         (None, InboundKind::Ignored { reason }) => {
             Some(("ignored", reason.as_str(), Outcome::Ignored))
         }
-        (None, InboundKind::Complaint(_)) => None,
+        (None, InboundKind::Removed { .. }) => Some((
+            "ignored",
+            "removed by its author before it was filed",
+            Outcome::Ignored,
+        )),
+        // An edit of a message never filed (its delivery was missed) files the new text.
+        (None, InboundKind::Complaint(_) | InboundKind::Edited { .. }) => None,
     };
     if let Some((disposition, reason, outcome)) = reject {
         sqlx::query(
@@ -396,10 +414,126 @@ pub(super) async fn insert_item(
         "ON CONFLICT DO NOTHING",
     )
     .await?;
+    if let Some(sender) = &item.thread.sender {
+        // The person's conversation now leads to this complaint (unless a newer message
+        // of theirs was filed first).
+        sqlx::query(
+            "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
+             WHERE thread_keys.last_at IS NULL OR thread_keys.last_at <= excluded.last_at",
+        )
+        .bind(ch)
+        .bind(text(&sender.key))
+        .bind(complaint_id)
+        .bind(received)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(Delivery::Committed {
         outcome,
         tracking_id: Some(tracking_id),
     })
+}
+
+/// Records an edit (`body`: the new text) or a removal (`None`) on the message whose
+/// external id is `of`: the earlier text goes into `message_revisions`, the message is
+/// changed in place, never deleted. `None` when `of` was never filed.
+async fn revise(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    of: &str,
+    body: Option<&str>,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    let item = &p.item;
+    let ch = item.channel_name.as_str();
+    let of = text(of);
+    let first = sqlx::query(
+        "SELECT id, tracking_id, body FROM complaints WHERE channel_name = $1 AND external_id = $2",
+    )
+    .bind(ch)
+    .bind(&of)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (complaint_id, tracking_id, message_id, previous): (i64, String, Option<i64>, String) =
+        match first {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?, None, r.try_get(2)?),
+            None => {
+                let later = sqlx::query(
+                    "SELECT m.complaint_id, c.tracking_id, m.id, m.body FROM messages m
+                     JOIN complaints c ON c.id = m.complaint_id
+                     WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2",
+                )
+                .bind(ch)
+                .bind(&of)
+                .fetch_optional(&mut **tx)
+                .await?;
+                match later {
+                    Some(r) => (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
+                    None => return Ok(None),
+                }
+            }
+        };
+    let kind = if body.is_some() { "edited" } else { "removed" };
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO message_revisions (complaint_id, message_id, kind, previous_body, at, channel_name, external_id,
+             raw_content_type, raw)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(complaint_id)
+    .bind(message_id)
+    .bind(kind)
+    .bind(&previous)
+    .bind(micros(item.received_at))
+    .bind(ch)
+    .bind(text(&item.external_id))
+    .bind(text(&item.raw.content_type))
+    .bind(item.raw.bytes.to_vec())
+    .execute(&mut **tx)
+    .await?;
+    if let Some(body) = body {
+        let body = text(body);
+        match message_id {
+            None => {
+                sqlx::query("UPDATE complaints SET body = $1 WHERE id = $2")
+                    .bind(&body)
+                    .bind(complaint_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Some(m) => {
+                sqlx::query("UPDATE messages SET body = $1 WHERE id = $2")
+                    .bind(&body)
+                    .bind(m)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    sqlx::query("UPDATE complaints SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(complaint_id)
+        .execute(&mut **tx)
+        .await?;
+    crate::queue::service::audit_on(
+        tx,
+        complaint_id,
+        "citizen",
+        kind,
+        Some(if body.is_some() {
+            "the reporter edited their message; the earlier text is kept"
+        } else {
+            "the reporter removed their message; it is kept, marked removed"
+        }),
+        None,
+        None,
+        false,
+    )
+    .await?;
+    Ok(Some(Delivery::Committed {
+        outcome: Outcome::Revised,
+        tracking_id: Some(tracking_id),
+    }))
 }
 
 /// The complaint a message follows up on: a thread key it names, else a tracking number
@@ -442,6 +576,22 @@ async fn find_thread(
             return Ok(Some((id, tid.to_string())));
         }
     }
+    if let Some(sender) = &item.thread.sender {
+        let window = i64::try_from(sender.window.as_micros()).unwrap_or(i64::MAX);
+        let row: Option<AnyRow> = sqlx::query(
+            "SELECT c.id, c.tracking_id FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+             WHERE t.channel_name = $1 AND t.key = $2 AND t.last_at >= $3
+               AND c.status NOT IN ('closed', 'rejected', 'archived')",
+        )
+        .bind(item.channel_name.as_str())
+        .bind(text(&sender.key))
+        .bind(micros(item.received_at).saturating_sub(window))
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = row {
+            return Ok(Some((row.try_get(0)?, row.try_get(1)?)));
+        }
+    }
     Ok(None)
 }
 
@@ -481,7 +631,7 @@ impl StoreSink {
                     .into_iter()
                     .map(|item| {
                         let blob_hashes = match &item.kind {
-                            InboundKind::Complaint(d) => d
+                            InboundKind::Complaint(d) | InboundKind::Edited { draft: d, .. } => d
                                 .attachments
                                 .iter()
                                 .map(|a| blobs.put(&a.bytes))
@@ -541,6 +691,10 @@ fn record_metrics(labels: &[(String, &'static str)], res: &Result<Vec<Delivery>,
                         outcome: Outcome::Ignored,
                         ..
                     } => "ignored",
+                    Delivery::Committed {
+                        outcome: Outcome::Revised,
+                        ..
+                    } => "revised",
                     Delivery::Retry { .. } => "error",
                 };
                 metrics::counter!("aduan_inbound_total", "channel" => name.clone(), "kind" => *kind, "outcome" => outcome)

@@ -27,7 +27,7 @@ pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
 pub(crate) use read::complaint_from_row;
 pub use read::{
     status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, LocationRecord, MessageRecord,
-    PublicReport, PublicUpdate, ReporterRecord,
+    MessageRevision, PublicReport, PublicUpdate, ReporterRecord,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,7 +59,10 @@ pub struct OutboxRow {
 
 const OUTBOX_COLUMNS: &str = "o.id, o.status, o.attempts, o.last_error, o.external_id, o.next_attempt_at, o.complaint_id,
     o.idempotency_key, o.channel_name, o.kind, c.tracking_id, o.recipient_address, o.recipient_name, o.subject, o.body,
-    o.in_reply_to, o.refs";
+    o.in_reply_to, o.refs,
+    CASE WHEN c.channel_name = o.channel_name THEN c.received_at END AS first_in_at,
+    (SELECT MAX(m.at) FROM messages m
+     WHERE m.complaint_id = o.complaint_id AND m.direction = 'in' AND m.channel_name = o.channel_name) AS last_in_at";
 
 fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     let attempts: i64 = r.try_get("attempts")?;
@@ -95,6 +98,10 @@ fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
             references: serde_json::from_str(&refs).unwrap_or_default(),
             // The attempt being made now is `attempts`; those before it:
             attempt: attempts.saturating_sub(1),
+            last_inbound_at: r
+                .try_get::<Option<i64>, _>("first_in_at")?
+                .max(r.try_get::<Option<i64>, _>("last_in_at")?)
+                .map(from_micros),
         },
     })
 }

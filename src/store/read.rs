@@ -36,7 +36,23 @@ pub struct MessageRecord {
     pub direction: String,
     pub channel: String,
     pub external_id: String,
+    /// The current text (after any edit by its author).
     pub body: String,
+    pub at: DateTime<Utc>,
+    /// Earlier texts, oldest first, when the author edited or removed the message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<MessageRevision>,
+    /// Set when the author removed the message on the provider; it is kept here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageRevision {
+    /// `edited` or `removed`.
+    pub kind: String,
+    /// The text before this revision.
+    pub previous_body: String,
     pub at: DateTime<Utc>,
 }
 
@@ -203,25 +219,51 @@ impl Store {
             external_id: rec.external_id.clone(),
             body: rec.body.clone(),
             at: rec.received_at,
+            history: Vec::new(),
+            removed_at: None,
         };
-        rec.messages = sqlx::query(
-            "SELECT direction, channel, external_id, body, at FROM messages WHERE complaint_id = $1 ORDER BY at, id",
+        let mut ids = vec![None];
+        let mut messages = vec![first];
+        for r in sqlx::query(
+            "SELECT id, direction, channel, external_id, body, at FROM messages WHERE complaint_id = $1 ORDER BY at, id",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?
-        .iter()
-        .map(|r| {
-            Ok(MessageRecord {
-                direction: r.try_get(0)?,
-                channel: r.try_get(1)?,
-                external_id: r.try_get(2)?,
-                body: r.try_get(3)?,
-                at: from_micros(r.try_get(4)?),
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-        rec.messages.insert(0, first);
+        {
+            ids.push(Some(r.try_get::<i64, _>(0)?));
+            messages.push(MessageRecord {
+                direction: r.try_get(1)?,
+                channel: r.try_get(2)?,
+                external_id: r.try_get(3)?,
+                body: r.try_get(4)?,
+                at: from_micros(r.try_get(5)?),
+                history: Vec::new(),
+                removed_at: None,
+            });
+        }
+        for r in sqlx::query(
+            "SELECT message_id, kind, previous_body, at FROM message_revisions WHERE complaint_id = $1 ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let of: Option<i64> = r.try_get(0)?;
+            let Some(m) = ids.iter().position(|i| *i == of) else {
+                continue;
+            };
+            let rev = MessageRevision {
+                kind: r.try_get(1)?,
+                previous_body: r.try_get(2)?,
+                at: from_micros(r.try_get(3)?),
+            };
+            if rev.kind == "removed" {
+                messages[m].removed_at = Some(rev.at);
+            }
+            messages[m].history.push(rev);
+        }
+        rec.messages = messages;
         Ok(())
     }
 

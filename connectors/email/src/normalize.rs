@@ -271,6 +271,7 @@ impl Normalizer {
                     keys: id.clone().into_iter().collect(),
                     refs: Vec::new(),
                     tracking_hint: TrackingId::find_in(&subject).map(|t| t.to_string()),
+                    ..Threading::default()
                 };
                 (id.unwrap_or_else(|| sha256_id(header)), thread)
             }
@@ -331,6 +332,7 @@ impl Normalizer {
             keys: own_id.into_iter().collect(),
             refs,
             tracking_hint: TrackingId::find_in(&subject).map(|t| t.to_string()),
+            ..Threading::default()
         };
 
         if let Some(reason) = loop_reason(&mail, self.own_domain.as_deref()) {

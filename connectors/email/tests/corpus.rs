@@ -82,5 +82,7 @@ fn kind_name(k: &InboundKind) -> String {
         InboundKind::Complaint(d) => format!("complaint {:?}", d.title),
         InboundKind::Quarantine { reason } => format!("quarantine: {reason}"),
         InboundKind::Ignored { reason } => format!("ignored: {reason}"),
+        InboundKind::Edited { of, .. } => format!("edit of {of}"),
+        InboundKind::Removed { of } => format!("removal of {of}"),
     }
 }

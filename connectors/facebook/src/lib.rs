@@ -1,9 +1,164 @@
-//! The Facebook channel (work in progress): the Page webhook's verification handshake
-//! and signatures, and the normalization of feed comments, visitor posts and Messenger
-//! messages. Polling, replies and the channel factory come next.
+//! The Facebook channel: a Page's feed (comments and visitor posts) and its Messenger
+//! inbox, on the Graph API with the version and base URL configurable.
+//!
+//! * [`webhook`]: the Page webhook (handshake, `X-Hub-Signature-256` over the raw body),
+//!   with Messenger attachments downloaded before the commit.
+//! * [`poll`]: the polling fallback (feed, comments, conversations), deduplicated with
+//!   the webhook by the providers' ids.
+//! * [`reply`]: comment replies and Send API answers through the outbox.
+//! * [`api`]: calls, usage headers, error codes; [`normalize`]: the pure part.
 
+pub mod api;
+pub mod config;
 pub mod normalize;
+pub mod poll;
+pub mod reply;
 pub mod webhook;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use aduan_kit::{BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck};
+use secrecy::ExposeSecret;
+
+pub use config::FacebookConfig;
 pub use normalize::{Normalizer, KIND};
 pub use webhook::FacebookWebhook;
+
+/// Builds `kind = "facebook"` channels.
+pub struct FacebookFactory;
+
+impl ChannelFactory for FacebookFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn build(&self, ctx: BuildContext<'_>) -> Result<Channel, ConfigError> {
+        let cfg: FacebookConfig = ctx.parse()?;
+        let name = ctx.name.as_str();
+        if cfg.page_id.is_empty() || !cfg.page_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::new(name, "page_id", "the Page's numeric id"));
+        }
+        for (key, value) in [
+            ("page_access_token", &cfg.page_access_token),
+            ("app_secret", &cfg.app_secret),
+        ] {
+            if value.expose_secret().trim().is_empty() {
+                return Err(ConfigError::new(
+                    name,
+                    key,
+                    "a secret (use ${VAR} or a *_file key)",
+                ));
+            }
+        }
+        if !(cfg.api_base.starts_with("https://") || cfg.api_base.starts_with("http://")) {
+            return Err(ConfigError::new(name, "api_base", "an http(s) URL"));
+        }
+        if !cfg.graph_version.starts_with('v') {
+            return Err(ConfigError::new(
+                name,
+                "graph_version",
+                "a version such as \"v24.0\"",
+            ));
+        }
+        if !cfg.poll && cfg.verify_token.is_none() {
+            return Err(ConfigError::new(
+                name,
+                "verify_token",
+                "a webhook verify token, or poll = true: otherwise nothing is read",
+            ));
+        }
+        let api = Arc::new(
+            api::GraphApi::new(
+                ctx.name.clone(),
+                &cfg.api_base,
+                &cfg.graph_version,
+                cfg.page_access_token.clone(),
+                &cfg.app_secret,
+                Duration::from_secs(cfg.timeout_secs.max(1)),
+                Duration::from_secs(cfg.throttle_backoff_secs.max(1)),
+                cfg.max_attachment_bytes,
+            )
+            .map_err(|e| ConfigError::new(name, "api_base", e))?,
+        );
+        let mut normalizer = Normalizer::new(ctx.name.clone(), &cfg.page_id)
+            .with_window(Duration::from_secs(cfg.messenger_window_secs));
+        if cfg.ack.enabled {
+            normalizer = normalizer.with_acknowledgement(cfg.ack.template.clone());
+        }
+        let normalizer = Arc::new(normalizer);
+        let mut channel = Channel::new(KIND, ctx.name.clone());
+        if cfg.poll {
+            channel.pull = Some(Arc::new(poll::FacebookPoller {
+                api: api.clone(),
+                normalizer: normalizer.clone(),
+                lookback: Duration::from_secs(u64::from(cfg.lookback_days.max(1)) * 24 * 3600),
+                messenger: cfg.messenger,
+                poll_interval: Duration::from_secs(cfg.poll_interval_secs.max(1)),
+            }));
+        }
+        if let Some(verify_token) = &cfg.verify_token {
+            channel.push = Some(Arc::new(FacebookWebhook {
+                app_secret: cfg.app_secret.clone(),
+                verify_token: verify_token.clone(),
+                normalizer,
+                api: Some(api.clone()),
+            }));
+        }
+        channel.outbound = Some(Arc::new(reply::FacebookSender {
+            api: api.clone(),
+            page_id: cfg.page_id.clone(),
+            outside_window: cfg.outside_window,
+        }));
+        channel.health_check = Some(Arc::new(FacebookCheck {
+            api,
+            page_id: cfg.page_id,
+            messenger: cfg.messenger,
+        }));
+        Ok(channel)
+    }
+}
+
+/// `aduan check --online`: the token is this Page's, and it may read the feed and the
+/// conversations.
+struct FacebookCheck {
+    api: Arc<api::GraphApi>,
+    page_id: String,
+    messenger: bool,
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for FacebookCheck {
+    async fn check(&self) -> Result<String, ConnectorError> {
+        let me = self.api.get("me", &[("fields", "id,name".into())]).await?;
+        let me: serde_json::Value = serde_json::from_slice(&me)
+            .map_err(|e| ConnectorError::transient(&self.api.name, format!("GET /me: {e}")))?;
+        if me["id"].as_str() != Some(self.page_id.as_str()) {
+            return Err(ConnectorError::auth_expired(
+                &self.api.name,
+                format!(
+                    "the access token is not a Page token for {} (it belongs to {:?}); re-authorize the Page",
+                    self.page_id, me["id"]
+                ),
+            ));
+        }
+        let mut report = format!(
+            "Page token ok ({})",
+            me["name"].as_str().unwrap_or(&self.page_id)
+        );
+        self.api
+            .get(&format!("{}/feed", self.page_id), &[("limit", "1".into())])
+            .await?;
+        report.push_str("; feed readable");
+        if self.messenger {
+            self.api
+                .get(
+                    &format!("{}/conversations", self.page_id),
+                    &[("platform", "messenger".into()), ("limit", "1".into())],
+                )
+                .await?;
+            report.push_str("; conversations readable");
+        }
+        Ok(report)
+    }
+}

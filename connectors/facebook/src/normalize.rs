@@ -1,23 +1,36 @@
-//! Page webhook entries as [`Inbound`] items.
+//! Page webhook entries and polled Graph objects as [`Inbound`] items. Both paths give
+//! the same external ids (comment id, post id, Messenger `mid`), so a message seen by
+//! both is one record.
 //!
-//! * A comment or a visitor post (`field: feed`, `verb: add`) is a complaint; its thread
-//!   key is its id, and a reply comment names its parent, so it joins.
-//! * An edit (`verb: edited`) joins the original as a follow-up carrying the new text;
-//!   a removal (`verb: remove`) is recorded as ignored.
-//! * The Page's own posts and Messenger echoes (`is_echo`) are never complaints.
-//! * A Messenger message is a complaint, and every later message from the same person
-//!   (`psid:{sender}`) joins it.
+//! * A comment or a visitor post (`verb: add`) is a complaint; its thread key is its
+//!   id, and it names its parent (the top-level comment, or the post), so a reply under
+//!   a comment that already is a complaint joins it.
+//! * An edit (`verb: edited`) replaces the text of what it edits, keeping the earlier
+//!   text; a removal (`verb: remove`) marks it removed.
+//! * The Page's own posts, comments and Messenger echoes (`is_echo`) are never
+//!   complaints.
+//! * A Messenger message joins its sender's open complaint (`psid:{sender}`) within the
+//!   configured window; later it files a new one.
 
-use aduan_kit::{ChannelName, ComplaintDraft, Inbound, InboundKind, Raw, Reporter, Threading};
+use std::time::Duration;
+
+use aduan_kit::{
+    Acknowledgement, ChannelName, ComplaintDraft, Inbound, InboundKind, Raw, Recipient, Reporter,
+    SenderThread, Threading,
+};
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 pub const KIND: &str = "facebook";
 
+pub const DEFAULT_ACK_TEMPLATE: &str = "Terima kasih, laporan Anda sudah kami terima dengan nomor {tracking_id}. Perkembangannya dapat dipantau di {status_url}";
+
 pub struct Normalizer {
     pub channel: ChannelName,
     page_id: String,
+    window: Duration,
+    ack: Option<String>,
 }
 
 fn title_of(text: &str) -> String {
@@ -41,12 +54,83 @@ fn millis(v: &Value) -> Option<DateTime<Utc>> {
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
 }
 
+/// Graph's `2026-11-20T01:59:50+0000`.
+pub fn graph_time(v: &Value) -> Option<DateTime<Utc>> {
+    let s = v.as_str()?;
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A comment or a post, as the webhook and the Graph API both describe it.
+struct FeedItem<'a> {
+    id: String,
+    what: &'a str,
+    /// The top-level comment a reply answers, or the post a comment is under.
+    parent: Option<String>,
+    from: &'a Value,
+    text: String,
+    at: Option<DateTime<Utc>>,
+}
+
+/// A Messenger message from a person to the Page.
+struct Message {
+    mid: String,
+    sender: String,
+    name: Option<String>,
+    text: String,
+    at: Option<DateTime<Utc>>,
+    reply_to: Option<String>,
+}
+
+/// The links of a message's attachments, from the webhook (`payload.url`) or the Graph
+/// API (`image_data.url`, `video_data.url`, `file_url`).
+pub fn attachment_links(message: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let list = message["attachments"]
+        .as_array()
+        .or_else(|| message["attachments"]["data"].as_array());
+    for a in list.into_iter().flatten() {
+        let url = a["payload"]["url"]
+            .as_str()
+            .or_else(|| a["image_data"]["url"].as_str())
+            .or_else(|| a["video_data"]["url"].as_str())
+            .or_else(|| a["file_url"].as_str());
+        let kind = a["type"]
+            .as_str()
+            .or_else(|| a["mime_type"].as_str().and_then(|m| m.split('/').next()))
+            .unwrap_or("file");
+        if let Some(url) = url {
+            out.push((kind.to_owned(), url.to_owned()));
+        }
+    }
+    out
+}
+
 impl Normalizer {
     pub fn new(channel: ChannelName, page_id: &str) -> Self {
         Self {
             channel,
             page_id: page_id.to_owned(),
+            window: Duration::from_secs(3 * 24 * 3600),
+            ack: None,
         }
+    }
+
+    /// Messenger messages join their sender's complaint within `window`.
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Every new complaint gets this receipt on Facebook.
+    pub fn with_acknowledgement(mut self, template: String) -> Self {
+        self.ack = Some(template);
+        self
+    }
+
+    pub fn page_id(&self) -> &str {
+        &self.page_id
     }
 
     fn item(
@@ -72,17 +156,125 @@ impl Normalizer {
         }
     }
 
-    fn complaint(text: &str, from: &Value) -> InboundKind {
-        InboundKind::Complaint(Box::new(ComplaintDraft {
+    fn draft(text: &str, name: Option<&str>, user_id: &str) -> Box<ComplaintDraft> {
+        Box::new(ComplaintDraft {
             title: title_of(text),
             body: text.trim().to_owned(),
             reporter: Reporter {
-                name: from["name"].as_str().map(str::to_owned),
-                user_id: from["id"].as_str().map(str::to_owned),
+                name: name.map(str::to_owned),
+                user_id: (!user_id.is_empty()).then(|| user_id.to_owned()),
                 ..Reporter::default()
             },
             ..ComplaintDraft::default()
-        }))
+        })
+    }
+
+    fn acknowledgement(
+        &self,
+        address: &str,
+        name: Option<&str>,
+        reply_to: &str,
+    ) -> Option<Acknowledgement> {
+        self.ack.as_ref().map(|body| Acknowledgement {
+            recipient: Recipient {
+                address: address.to_owned(),
+                name: name.map(str::to_owned),
+            },
+            subject: None,
+            body: body.clone(),
+            in_reply_to: Some(reply_to.to_owned()),
+            references: Vec::new(),
+            once_per: Duration::ZERO,
+        })
+    }
+
+    /// A new comment or post (`add`).
+    fn added(&self, f: FeedItem<'_>, raw: &Bytes) -> Inbound {
+        let mut thread = Threading {
+            keys: vec![f.id.clone()],
+            // Its own id first: an edit filed before it (a missed delivery) named it.
+            refs: vec![f.id.clone()],
+            ..Threading::default()
+        };
+        thread.refs.extend(f.parent.clone());
+        let from_id = f.from["id"].as_str().unwrap_or("");
+        if from_id == self.page_id {
+            return self.item(
+                f.id,
+                f.at,
+                InboundKind::Ignored {
+                    reason: format!("the Page's own {}", f.what),
+                },
+                Threading::default(),
+                raw,
+            );
+        }
+        if f.text.trim().is_empty() {
+            return self.item(
+                f.id,
+                f.at,
+                InboundKind::Ignored {
+                    reason: format!("a {} without text (a sticker or an emoji)", f.what),
+                },
+                Threading::default(),
+                raw,
+            );
+        }
+        let name = f.from["name"].as_str();
+        let mut item = self.item(
+            f.id.clone(),
+            f.at,
+            InboundKind::Complaint(Self::draft(&f.text, name, from_id)),
+            thread,
+            raw,
+        );
+        item.acknowledge = self.acknowledgement(&f.id, name, &f.id);
+        item
+    }
+
+    fn messenger(&self, m: Message, raw: &Bytes) -> Inbound {
+        let key = format!("psid:{}", m.sender);
+        let thread = Threading {
+            keys: vec![m.mid.clone()],
+            refs: m.reply_to.clone().into_iter().collect(),
+            tracking_hint: aduan_kit::tracking::TrackingId::find_in(&m.text).map(|t| t.to_string()),
+            sender: Some(SenderThread {
+                key,
+                window: self.window,
+            }),
+        };
+        if m.sender == self.page_id || m.sender.is_empty() {
+            return self.item(
+                m.mid,
+                m.at,
+                InboundKind::Ignored {
+                    reason: "the Page's own message (echo)".into(),
+                },
+                Threading::default(),
+                raw,
+            );
+        }
+        if m.text.trim().is_empty() {
+            return self.item(
+                m.mid,
+                m.at,
+                InboundKind::Ignored {
+                    reason: "a message without text or attachments (a sticker or a reaction)"
+                        .into(),
+                },
+                Threading::default(),
+                raw,
+            );
+        }
+        let mut item = self.item(
+            m.mid.clone(),
+            m.at,
+            InboundKind::Complaint(Self::draft(&m.text, m.name.as_deref(), &m.sender)),
+            thread,
+            raw,
+        );
+        item.acknowledge = self.acknowledgement(&m.sender, m.name.as_deref(), &m.mid);
+        item
     }
 
     /// Every item of a Page webhook body (`object: page`); `raw` is the body's exact
@@ -103,8 +295,12 @@ impl Normalizer {
     }
 
     fn feed(&self, v: &Value, raw: &Bytes) -> Option<Inbound> {
-        let item = v["item"].as_str().unwrap_or("");
-        if !matches!(item, "comment" | "status" | "post" | "photo") {
+        let what = v["item"].as_str().unwrap_or("");
+        if !matches!(
+            what,
+            "comment" | "status" | "post" | "photo" | "video" | "share"
+        ) {
+            // Reactions, likes and Page settings are not messages.
             return None;
         }
         let id = v["comment_id"]
@@ -113,61 +309,54 @@ impl Normalizer {
             .to_owned();
         let from = &v["from"];
         let at = secs(&v["created_time"]);
-        let mut thread = Threading {
-            keys: vec![id.clone()],
-            ..Threading::default()
-        };
-        if let Some(parent) = v["parent_id"].as_str() {
-            thread.refs.push(parent.to_owned());
+        let mut text = v["message"].as_str().unwrap_or("").to_owned();
+        if let Some(link) = v["photo"].as_str().or_else(|| v["link"].as_str()) {
+            text.push_str(&format!("\n[foto: {link}]"));
         }
-        if from["id"].as_str() == Some(self.page_id.as_str()) {
-            return Some(self.item(
-                id,
-                at,
-                InboundKind::Ignored {
-                    reason: "the Page's own post".into(),
-                },
-                thread,
-                raw,
-            ));
-        }
-        let text = v["message"].as_str().unwrap_or("");
+        let own = from["id"].as_str() == Some(self.page_id.as_str());
         match v["verb"].as_str().unwrap_or("") {
-            "add" if !text.trim().is_empty() => {
-                Some(self.item(id, at, Self::complaint(text, from), thread, raw))
-            }
-            "add" => Some(self.item(
-                id,
-                at,
-                InboundKind::Quarantine {
-                    reason: format!("a {item} without text"),
+            "add" => Some(self.added(
+                FeedItem {
+                    parent: v["parent_id"].as_str().map(str::to_owned),
+                    id,
+                    what,
+                    from,
+                    text,
+                    at,
                 },
-                thread,
                 raw,
             )),
-            "edited" => {
-                // The edit joins the original (named by its own id) as a follow-up.
-                let edit_id = format!("{id}:edited:{}", v["created_time"]);
-                let thread = Threading {
-                    keys: Vec::new(),
-                    refs: vec![id],
-                    tracking_hint: None,
-                };
-                Some(self.item(
-                    edit_id,
-                    at,
-                    Self::complaint(&format!("[diubah] {text}"), from),
-                    thread,
-                    raw,
-                ))
-            }
-            "remove" => Some(self.item(
+            "edited" if !own => Some(self.item(
+                format!("{id}:edited:{}", v["created_time"]),
+                at,
+                InboundKind::Edited {
+                    draft: Self::draft(
+                        &text,
+                        from["name"].as_str(),
+                        from["id"].as_str().unwrap_or(""),
+                    ),
+                    of: id.clone(),
+                },
+                Threading {
+                    keys: vec![id],
+                    ..Threading::default()
+                },
+                raw,
+            )),
+            "remove" if !own => Some(self.item(
                 format!("{id}:removed"),
                 at,
+                InboundKind::Removed { of: id },
+                Threading::default(),
+                raw,
+            )),
+            "edited" | "remove" => Some(self.item(
+                format!("{id}:{}", v["verb"].as_str().unwrap_or("")),
+                at,
                 InboundKind::Ignored {
-                    reason: format!("the author removed the {item}"),
+                    reason: format!("the Page changed its own {what}"),
                 },
-                thread,
+                Threading::default(),
                 raw,
             )),
             other => Some(self.item(
@@ -176,7 +365,7 @@ impl Normalizer {
                 InboundKind::Ignored {
                     reason: format!("feed verb {other:?}"),
                 },
-                thread,
+                Threading::default(),
                 raw,
             )),
         }
@@ -186,53 +375,70 @@ impl Normalizer {
         let msg = &m["message"];
         let mid = msg["mid"].as_str()?.to_owned();
         let sender = m["sender"]["id"].as_str().unwrap_or("").to_owned();
-        let at = millis(&m["timestamp"]);
-        let key = format!("psid:{sender}");
-        let thread = Threading {
-            keys: vec![mid.clone(), key.clone()],
-            refs: vec![key],
-            tracking_hint: msg["text"]
-                .as_str()
-                .and_then(aduan_kit::tracking::TrackingId::find_in)
-                .map(|t| t.to_string()),
-        };
-        if msg["is_echo"].as_bool() == Some(true) || sender == self.page_id {
-            return Some(self.item(
-                mid,
-                at,
-                InboundKind::Ignored {
-                    reason: "the Page's own message (echo)".into(),
-                },
-                Threading::default(),
-                raw,
-            ));
-        }
+        let echo = msg["is_echo"].as_bool() == Some(true);
         let mut text = msg["text"].as_str().unwrap_or("").to_owned();
-        // No I/O here: attachments stay as links for now.
-        for a in msg["attachments"].as_array().into_iter().flatten() {
-            if let Some(url) = a["payload"]["url"].as_str() {
-                text.push_str(&format!(
-                    "\n[{}: {url}]",
-                    a["type"].as_str().unwrap_or("lampiran")
-                ));
-            }
+        for (kind, url) in attachment_links(msg) {
+            text.push_str(&format!("\n[{kind}: {url}]"));
         }
-        if text.trim().is_empty() {
-            return Some(self.item(
+        Some(self.messenger(
+            Message {
                 mid,
-                at,
-                InboundKind::Quarantine {
-                    reason: "a message without text or attachments".into(),
-                },
-                thread,
-                raw,
-            ));
+                sender: if echo { self.page_id.clone() } else { sender },
+                name: None,
+                text,
+                at: millis(&m["timestamp"]),
+                reply_to: msg["reply_to"]["mid"].as_str().map(str::to_owned),
+            },
+            raw,
+        ))
+    }
+
+    /// A post from `GET /{page}/feed` (`id, message, created_time, from`).
+    pub fn polled_post(&self, v: &Value, raw: &Bytes) -> Option<Inbound> {
+        Some(self.added(
+            FeedItem {
+                id: v["id"].as_str()?.to_owned(),
+                what: "post",
+                parent: None,
+                from: &v["from"],
+                text: v["message"].as_str().unwrap_or("").to_owned(),
+                at: graph_time(&v["created_time"]),
+            },
+            raw,
+        ))
+    }
+
+    /// A comment from `GET /{post}/comments` (`id, message, created_time, from,
+    /// parent{id}`), under `post_id`.
+    pub fn polled_comment(&self, v: &Value, post_id: &str, raw: &Bytes) -> Option<Inbound> {
+        Some(self.added(
+            FeedItem {
+                id: v["id"].as_str()?.to_owned(),
+                what: "comment",
+                parent: Some(v["parent"]["id"].as_str().unwrap_or(post_id).to_owned()),
+                from: &v["from"],
+                text: v["message"].as_str().unwrap_or("").to_owned(),
+                at: graph_time(&v["created_time"]),
+            },
+            raw,
+        ))
+    }
+
+    /// A message from a conversation (`id, created_time, from, message, attachments`).
+    pub fn polled_message(&self, v: &Value, raw: &Bytes) -> Option<Inbound> {
+        let mut text = v["message"].as_str().unwrap_or("").to_owned();
+        for (kind, url) in attachment_links(v) {
+            text.push_str(&format!("\n[{kind}: {url}]"));
         }
-        Some(self.item(
-            mid,
-            at,
-            Self::complaint(&text, &serde_json::json!({"id": sender})),
-            thread,
+        Some(self.messenger(
+            Message {
+                mid: v["id"].as_str()?.to_owned(),
+                sender: v["from"]["id"].as_str().unwrap_or("").to_owned(),
+                name: v["from"]["name"].as_str().map(str::to_owned),
+                text,
+                at: graph_time(&v["created_time"]),
+                reply_to: None,
+            },
             raw,
         ))
     }
@@ -258,15 +464,23 @@ mod tests {
 
     fn n() -> Normalizer {
         Normalizer::new(ChannelName::parse("fb").expect("name"), "104500000000001")
+            .with_acknowledgement(DEFAULT_ACK_TEMPLATE.into())
     }
 
     #[test]
-    fn a_comment_is_a_complaint_keyed_by_its_id() {
+    fn a_comment_is_a_complaint_keyed_by_its_id_and_answered_under_it() {
         let items = n().entries_of(&fixture("feed_comment.json"));
         assert_eq!(items.len(), 1);
         let it = &items[0];
         assert_eq!(it.external_id, "122100000000000001_1213500000000001");
         assert_eq!(it.received_at.timestamp(), 1763603990);
+        assert_eq!(
+            it.thread.refs,
+            vec![
+                "122100000000000001_1213500000000001".to_owned(),
+                "104500000000001_122100000000000001".to_owned()
+            ]
+        );
         match &it.kind {
             InboundKind::Complaint(d) => {
                 assert!(d.body.starts_with("Air PDAM"));
@@ -275,21 +489,28 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let ack = it.acknowledge.as_ref().expect("receipt");
+        assert_eq!(
+            ack.in_reply_to.as_deref(),
+            Some("122100000000000001_1213500000000001")
+        );
     }
 
     #[test]
-    fn an_edit_joins_the_original_and_a_removal_is_recorded() {
+    fn an_edit_and_a_removal_name_the_comment() {
         let edit = &n().entries_of(&fixture("feed_comment_edited.json"))[0];
-        assert_eq!(
-            edit.thread.refs,
-            vec!["122100000000000001_1213500000000001".to_owned()]
-        );
-        assert!(edit.thread.keys.is_empty());
         assert_ne!(edit.external_id, "122100000000000001_1213500000000001");
-        assert!(matches!(&edit.kind, InboundKind::Complaint(d) if d.body.contains("kemarin pagi")));
+        match &edit.kind {
+            InboundKind::Edited { of, draft } => {
+                assert_eq!(of, "122100000000000001_1213500000000001");
+                assert!(draft.body.contains("kemarin pagi"));
+                assert!(!draft.body.contains("[diubah]"));
+            }
+            other => panic!("{other:?}"),
+        }
         let removed = &n().entries_of(&fixture("feed_comment_removed.json"))[0];
         assert!(
-            matches!(&removed.kind, InboundKind::Ignored { reason } if reason.contains("removed"))
+            matches!(&removed.kind, InboundKind::Removed { of } if of == "122100000000000001_1213500000000001")
         );
     }
 
@@ -301,25 +522,54 @@ mod tests {
         );
         let text = &n().entries_of(&fixture("messaging_text.json"))[0];
         assert_eq!(text.external_id, "m_AbCdEf0123456789");
-        assert!(text
-            .thread
-            .keys
-            .contains(&"psid:6200000000000001".to_owned()));
+        assert_eq!(
+            text.thread.sender.as_ref().map(|s| s.key.as_str()),
+            Some("psid:6200000000000001")
+        );
         assert!(
             matches!(&text.kind, InboundKind::Complaint(d) if d.body.contains("bantuan sosial"))
         );
+        let ack = text.acknowledge.as_ref().expect("receipt");
+        assert_eq!(ack.recipient.address, "6200000000000001");
         let photo = &n().entries_of(&fixture("messaging_attachment.json"))[0];
-        assert!(
-            photo
-                .thread
-                .refs
-                .contains(&"psid:6200000000000001".to_owned()),
-            "joins the same person's thread"
+        assert_eq!(
+            photo.thread.sender.as_ref().map(|s| s.key.as_str()),
+            Some("psid:6200000000000001"),
+            "joins the same person's conversation"
         );
         assert!(
             matches!(&photo.kind, InboundKind::Complaint(d) if d.body.contains("https://scontent.example/bansos-rt03.jpg"))
         );
         let echo = &n().entries_of(&fixture("messaging_echo.json"))[0];
         assert!(matches!(&echo.kind, InboundKind::Ignored { .. }));
+    }
+
+    #[test]
+    fn polled_objects_have_the_webhook_ids() {
+        let feed = fixture("page_feed_poll.json");
+        let raw = Bytes::from_static(b"{}");
+        let visitor = n().polled_post(&feed["data"][0], &raw).expect("post");
+        assert_eq!(visitor.external_id, "104500000000001_122100000000000777");
+        assert!(matches!(visitor.kind, InboundKind::Complaint(_)));
+        let own = n().polled_post(&feed["data"][1], &raw).expect("post");
+        assert!(matches!(own.kind, InboundKind::Ignored { .. }));
+        let comments = fixture("post_comments_poll.json");
+        let c = n()
+            .polled_comment(
+                &comments["data"][0],
+                "104500000000001_122100000000000001",
+                &raw,
+            )
+            .expect("comment");
+        assert_eq!(c.external_id, "122100000000000001_1213500000000001");
+        assert_eq!(c.received_at.to_rfc3339(), "2026-11-20T01:59:50+00:00");
+        let conv = fixture("conversation_messages_poll.json");
+        let m = n()
+            .polled_message(&conv["messages"]["data"][0], &raw)
+            .expect("message");
+        assert_eq!(m.external_id, "m_AbCdEf0123456789");
+        assert!(
+            matches!(&m.kind, InboundKind::Complaint(d) if d.reporter.name.as_deref() == Some("Dewi Lestari") && d.reporter.email.is_none())
+        );
     }
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::api::GraphApi;
 use crate::normalize::{Normalizer, KIND};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -19,9 +20,44 @@ pub struct FacebookWebhook {
     pub app_secret: SecretString,
     pub verify_token: SecretString,
     pub normalizer: Arc<Normalizer>,
+    /// Downloads Messenger attachments before the items are committed (`None` in unit
+    /// tests: the links stay in the text).
+    pub api: Option<Arc<GraphApi>>,
 }
 
+/// The Messenger message with this `mid` in a webhook body.
+fn message_in<'a>(body: &'a serde_json::Value, mid: &str) -> Option<&'a serde_json::Value> {
+    body["entry"]
+        .as_array()?
+        .iter()
+        .flat_map(|e| e["messaging"].as_array().into_iter().flatten())
+        .map(|m| &m["message"])
+        .find(|m| m["mid"].as_str() == Some(mid))
+}
+
+#[async_trait::async_trait]
 impl PushHandler for FacebookWebhook {
+    async fn complete(&self, mut items: Vec<Inbound>) -> Vec<Inbound> {
+        let Some(api) = &self.api else {
+            return items;
+        };
+        for item in &mut items {
+            if !matches!(item.kind, aduan_kit::InboundKind::Complaint(_)) {
+                continue;
+            }
+            // Items share the body they came in; it was parsed once already, so this
+            // cannot fail for an item that has a `mid`.
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&item.raw.bytes) else {
+                continue;
+            };
+            if let Some(message) = message_in(&body, &item.external_id) {
+                let message = message.clone();
+                crate::poll::attach(api, item, &message).await;
+            }
+        }
+        items
+    }
+
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError> {
         match req.method {
             http::Method::GET => {
@@ -93,6 +129,7 @@ mod tests {
                 ChannelName::parse("fb").expect("name"),
                 "104500000000001",
             )),
+            api: None,
         }
     }
 

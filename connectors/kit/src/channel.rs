@@ -155,10 +155,18 @@ pub enum PushReply {
 }
 
 /// Verifies and parses webhook calls routed to `/webhooks/{channel-name}`.
+#[async_trait::async_trait]
 pub trait PushHandler: Send + Sync {
     /// Pure: no I/O. Verification comes first, over the raw body; a payload that passes
     /// verification but cannot be parsed becomes a quarantined [`Inbound`], not an error.
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError>;
+
+    /// Runs after [`PushHandler::handle`] accepted a request and before its items are
+    /// committed: fetches what the payload only links to (attachments). It must not
+    /// drop items; a fetch that fails leaves the link in the text.
+    async fn complete(&self, items: Vec<Inbound>) -> Vec<Inbound> {
+        items
+    }
 }
 
 #[async_trait::async_trait]

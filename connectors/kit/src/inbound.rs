@@ -48,6 +48,15 @@ pub enum InboundKind {
     /// Understood and deliberately not a complaint (auto-reply, our own echo, a bounce),
     /// recorded with the reason so admins can see why; never answered.
     Ignored { reason: String },
+    /// The author changed a message already filed (`of`: that message's external id):
+    /// its text is replaced and the earlier text kept in its history. When `of` was
+    /// never filed (its delivery was missed), `draft` is filed as a complaint instead.
+    Edited {
+        of: String,
+        draft: Box<ComplaintDraft>,
+    },
+    /// The author removed a message already filed: it is marked removed, never deleted.
+    Removed { of: String },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -98,6 +107,16 @@ pub struct Threading {
     pub refs: Vec<String>,
     /// A tracking number the citizen quoted (e-mail subject); a follow-up when valid.
     pub tracking_hint: Option<String>,
+    /// A conversation with one person (a Messenger sender): the message joins that
+    /// person's complaint while it is open and their previous message is at most
+    /// `window` older; otherwise it starts a new complaint, which the key then names.
+    pub sender: Option<SenderThread>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SenderThread {
+    pub key: String,
+    pub window: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -183,4 +202,6 @@ pub enum Outcome {
     Duplicate,
     Quarantined,
     Ignored,
+    /// An edit or removal recorded on the message it concerns.
+    Revised,
 }

@@ -29,7 +29,7 @@ pub use channel::{
 pub use error::{ConfigError, ConnectorError, ErrorKind, PushError, SinkError};
 pub use inbound::{
     Acknowledgement, AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery,
-    Inbound, InboundKind, Location, Outcome, Raw, Reporter, Threading,
+    Inbound, InboundKind, Location, Outcome, Raw, Reporter, SenderThread, Threading,
 };
 pub use names::{ChannelName, InvalidName};
 pub use outbound::{OutboundKind, OutboundMessage, Recipient, SendReceipt};

@@ -49,6 +49,10 @@ pub struct OutboundMessage {
     pub references: Vec<String>,
     /// How many attempts were made before this one.
     pub attempt: u32,
+    /// When the citizen last wrote on this channel about the complaint (Messenger only
+    /// lets a Page answer freely within 24 hours of it).
+    #[serde(default)]
+    pub last_inbound_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,7 @@ impl Sink for MemorySink {
                     InboundKind::Complaint(_) => Outcome::Created,
                     InboundKind::Quarantine { .. } => Outcome::Quarantined,
                     InboundKind::Ignored { .. } => Outcome::Ignored,
+                    InboundKind::Edited { .. } | InboundKind::Removed { .. } => Outcome::Revised,
                 };
                 st.items.push(item);
                 o
@@ -158,6 +159,16 @@ pub fn check_inbound(item: &Inbound, channel: &ChannelName) {
                 !reason.trim().is_empty(),
                 "quarantine/ignore without a reason"
             )
+        }
+        InboundKind::Edited { of, draft } => {
+            assert!(!of.trim().is_empty(), "an edit names what it edits");
+            assert!(
+                !draft.body.trim().is_empty(),
+                "an edit carries the new text"
+            );
+        }
+        InboundKind::Removed { of } => {
+            assert!(!of.trim().is_empty(), "a removal names what it removes")
         }
     }
 }

@@ -157,6 +157,7 @@ impl WebhookHandler {
     }
 }
 
+#[async_trait::async_trait]
 impl PushHandler for WebhookHandler {
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError> {
         if req.method != http::Method::POST {

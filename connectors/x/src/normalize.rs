@@ -166,6 +166,7 @@ impl Normalizer {
             refs: Vec::new(),
             tracking_hint: aduan_kit::tracking::TrackingId::find_in(&t.text)
                 .map(|id| id.to_string()),
+            sender: None,
         };
         if let Some(conv) = &t.conversation_id {
             let key = format!("conv:{conv}:{}", t.author_id);

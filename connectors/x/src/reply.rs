@@ -85,6 +85,7 @@ mod tests {
             in_reply_to: Some("1".into()),
             references: Vec::new(),
             attempt: 0,
+            last_inbound_at: None,
         }
     }
 

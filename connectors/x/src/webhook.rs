@@ -37,6 +37,7 @@ impl XWebhook {
     }
 }
 
+#[async_trait::async_trait]
 impl PushHandler for XWebhook {
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError> {
         let secret = self.consumer_secret.expose_secret();
