@@ -104,9 +104,11 @@ impl Dispatcher {
         let result = tokio::time::timeout(limit, sender.send(&message)).await;
         match result {
             Ok(Ok(receipt)) => {
+                // The thread shows what the citizen received, link filled in.
+                let sent = OutboxRow { message, ..row };
                 if let Err(e) = self
                     .store
-                    .outbound_sent(&row, receipt.external_id.as_deref())
+                    .outbound_sent(&sent, receipt.external_id.as_deref())
                     .await
                 {
                     // Sent but not recorded: the lease expires and it is sent again with the
@@ -116,13 +118,17 @@ impl Dispatcher {
                 }
                 metrics::counter!("aduan_outbound_total", "channel" => channel, "result" => "sent")
                     .increment(1);
-                if let Some(h) = self.health.get(&row.message.channel_name) {
+                if let Some(h) = self.health.get(&sent.message.channel_name) {
                     h.ok();
                 }
             }
             Ok(Err(e)) => {
-                if let Some(h) = self.health.get(&row.message.channel_name) {
-                    h.error(&e);
+                // A permanent error concerns this message (it stays failed, with its
+                // reason, for the admins); the others concern the channel.
+                if e.kind != ErrorKind::Permanent {
+                    if let Some(h) = self.health.get(&row.message.channel_name) {
+                        h.error(&e);
+                    }
                 }
                 self.record_failure(&row, e.kind, &e.message, e.retry_after)
                     .await;

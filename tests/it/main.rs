@@ -4,6 +4,7 @@
 mod api;
 mod e2e;
 mod email;
+mod facebook;
 mod form;
 pub mod harness;
 mod queue;

@@ -16,6 +16,8 @@ use aduan_kit::signature::sign_hex;
 use aduan_kit::{ChannelName, ConnectorError};
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::FacebookConfig;
 use serde_json::Value;
 
 /// Above this share of a usage limit (percent), calls are spaced out.
@@ -89,23 +91,16 @@ pub fn is_throttling(code: i64) -> bool {
 }
 
 impl GraphApi {
-    pub fn new(
-        name: ChannelName,
-        base: &str,
-        version: &str,
-        token: SecretString,
-        app_secret: &SecretString,
-        timeout: Duration,
-        throttle_backoff: Duration,
-        max_attachment_bytes: usize,
-    ) -> Result<Self, String> {
+    /// A client for the Page in `cfg`.
+    pub fn new(name: ChannelName, cfg: &FacebookConfig) -> Result<Self, String> {
         let http = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
             .user_agent(concat!("aduan/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
+        let token = cfg.page_access_token.clone();
         let proof = sign_hex(
-            app_secret.expose_secret().as_bytes(),
+            cfg.app_secret.expose_secret().as_bytes(),
             token.expose_secret().as_bytes(),
         )
         .trim_start_matches("sha256=")
@@ -115,13 +110,13 @@ impl GraphApi {
             http,
             root: format!(
                 "{}/{}",
-                base.trim_end_matches('/'),
-                version.trim_matches('/')
+                cfg.api_base.trim_end_matches('/'),
+                cfg.graph_version.trim_matches('/')
             ),
             token,
             proof,
-            throttle_backoff,
-            max_attachment_bytes,
+            throttle_backoff: Duration::from_secs(cfg.throttle_backoff_secs.max(1)),
+            max_attachment_bytes: cfg.max_attachment_bytes,
             paused_until: Mutex::new(None),
             spacing: Mutex::new(Duration::ZERO),
         })
@@ -155,7 +150,9 @@ impl GraphApi {
 
     fn note_usage(&self, headers: &reqwest::header::HeaderMap) {
         let (pct, regain) = usage(headers);
-        let spacing = if pct >= SLOW_PERCENT {
+        // Above the pause threshold the pause covers it; the answer after it sets the
+        // spacing again.
+        let spacing = if (SLOW_PERCENT..PAUSE_PERCENT).contains(&pct) {
             // 2 s at 75 %, growing to 40 s just below the pause.
             Duration::from_secs((pct.saturating_sub(SLOW_PERCENT) + 1) * 2)
         } else {

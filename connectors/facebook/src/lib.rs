@@ -69,17 +69,8 @@ impl ChannelFactory for FacebookFactory {
             ));
         }
         let api = Arc::new(
-            api::GraphApi::new(
-                ctx.name.clone(),
-                &cfg.api_base,
-                &cfg.graph_version,
-                cfg.page_access_token.clone(),
-                &cfg.app_secret,
-                Duration::from_secs(cfg.timeout_secs.max(1)),
-                Duration::from_secs(cfg.throttle_backoff_secs.max(1)),
-                cfg.max_attachment_bytes,
-            )
-            .map_err(|e| ConfigError::new(name, "api_base", e))?,
+            api::GraphApi::new(ctx.name.clone(), &cfg)
+                .map_err(|e| ConfigError::new(name, "api_base", e))?,
         );
         let mut normalizer = Normalizer::new(ctx.name.clone(), &cfg.page_id)
             .with_window(Duration::from_secs(cfg.messenger_window_secs));
