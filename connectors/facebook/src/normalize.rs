@@ -281,31 +281,63 @@ impl Normalizer {
     /// bytes, kept with each item it yields.
     pub fn entries(&self, body: &Value, raw: &Bytes) -> Vec<Inbound> {
         let mut out = Vec::new();
-        for entry in body["entry"].as_array().into_iter().flatten() {
-            for change in entry["changes"].as_array().into_iter().flatten() {
+        // An item that cannot be read is quarantined on its own, keyed by the body and
+        // its place in it; the others go on.
+        let unreadable = |place: String, reason: String| {
+            let mut item = Inbound::quarantined_json(
+                KIND,
+                self.channel.clone(),
+                "webhook",
+                raw.clone(),
+                reason,
+            );
+            item.external_id.push_str(&place);
+            item
+        };
+        for (e, entry) in body["entry"].as_array().into_iter().flatten().enumerate() {
+            for (c, change) in entry["changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 if change["field"] == "feed" {
-                    out.extend(self.feed(&change["value"], raw));
+                    match self.feed(&change["value"], raw) {
+                        Ok(item) => out.extend(item),
+                        Err(why) => out.push(unreadable(format!(":{e}:changes:{c}"), why)),
+                    }
                 }
             }
-            for m in entry["messaging"].as_array().into_iter().flatten() {
-                out.extend(self.messaging(m, raw));
+            for (m, msg) in entry["messaging"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                match self.messaging(msg, raw) {
+                    Ok(item) => out.extend(item),
+                    Err(why) => out.push(unreadable(format!(":{e}:messaging:{m}"), why)),
+                }
             }
         }
         out
     }
 
-    fn feed(&self, v: &Value, raw: &Bytes) -> Option<Inbound> {
+    /// `Ok(None)`: not a message (a reaction, a like); `Err`: a message that cannot be
+    /// read.
+    fn feed(&self, v: &Value, raw: &Bytes) -> Result<Option<Inbound>, String> {
         let what = v["item"].as_str().unwrap_or("");
         if !matches!(
             what,
             "comment" | "status" | "post" | "photo" | "video" | "share"
         ) {
             // Reactions, likes and Page settings are not messages.
-            return None;
+            return Ok(None);
         }
         let id = v["comment_id"]
             .as_str()
-            .or_else(|| v["post_id"].as_str())?
+            .or_else(|| v["post_id"].as_str())
+            .ok_or_else(|| format!("a feed {what:?} without comment_id or post_id"))?
             .to_owned();
         let from = &v["from"];
         let at = secs(&v["created_time"]);
@@ -314,7 +346,7 @@ impl Normalizer {
             text.push_str(&format!("\n[foto: {link}]"));
         }
         let own = from["id"].as_str() == Some(self.page_id.as_str());
-        match v["verb"].as_str().unwrap_or("") {
+        Ok(match v["verb"].as_str().unwrap_or("") {
             "add" => Some(self.added(
                 FeedItem {
                     parent: v["parent_id"].as_str().map(str::to_owned),
@@ -368,19 +400,27 @@ impl Normalizer {
                 Threading::default(),
                 raw,
             )),
-        }
+        })
     }
 
-    fn messaging(&self, m: &Value, raw: &Bytes) -> Option<Inbound> {
+    /// `Ok(None)`: not a message (a delivery or read receipt, a reaction); `Err`: a
+    /// message that cannot be read.
+    fn messaging(&self, m: &Value, raw: &Bytes) -> Result<Option<Inbound>, String> {
         let msg = &m["message"];
-        let mid = msg["mid"].as_str()?.to_owned();
+        if msg.is_null() {
+            return Ok(None);
+        }
+        let mid = msg["mid"]
+            .as_str()
+            .ok_or("a Messenger message without mid")?
+            .to_owned();
         let sender = m["sender"]["id"].as_str().unwrap_or("").to_owned();
         let echo = msg["is_echo"].as_bool() == Some(true);
         let mut text = msg["text"].as_str().unwrap_or("").to_owned();
         for (kind, url) in attachment_links(msg) {
             text.push_str(&format!("\n[{kind}: {url}]"));
         }
-        Some(self.messenger(
+        Ok(Some(self.messenger(
             Message {
                 mid,
                 sender: if echo { self.page_id.clone() } else { sender },
@@ -390,7 +430,7 @@ impl Normalizer {
                 reply_to: msg["reply_to"]["mid"].as_str().map(str::to_owned),
             },
             raw,
-        ))
+        )))
     }
 
     /// A post from `GET /{page}/feed` (`id, message, created_time, from`).
@@ -542,6 +582,39 @@ mod tests {
         );
         let echo = &n().entries_of(&fixture("messaging_echo.json"))[0];
         assert!(matches!(&echo.kind, InboundKind::Ignored { .. }));
+    }
+
+    #[test]
+    fn an_unreadable_item_is_quarantined_and_the_others_go_on() {
+        let mut body = fixture("feed_comment.json");
+        let good = body["entry"][0]["changes"][0].clone();
+        let mut bad = good.clone();
+        bad["value"]
+            .as_object_mut()
+            .expect("object")
+            .remove("comment_id");
+        bad["value"]
+            .as_object_mut()
+            .expect("object")
+            .remove("post_id");
+        let mut reaction = good.clone();
+        reaction["value"]["item"] = Value::from("reaction");
+        body["entry"][0]["changes"] = Value::from(vec![bad, reaction, good]);
+        body["entry"][0]["messaging"] = serde_json::json!([
+            {"sender": {"id": "1"}, "delivery": {"mids": ["m_1"]}},
+            {"sender": {"id": "1"}, "message": {"text": "tanpa mid"}}
+        ]);
+        let items = n().entries_of(&body);
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(
+            matches!(&items[0].kind, InboundKind::Quarantine { reason } if reason.contains("comment_id"))
+        );
+        assert!(items[0].external_id.ends_with(":0:changes:0"));
+        assert!(matches!(items[1].kind, InboundKind::Complaint(_)));
+        assert!(
+            matches!(&items[2].kind, InboundKind::Quarantine { reason } if reason.contains("mid"))
+        );
+        assert_ne!(items[0].external_id, items[2].external_id);
     }
 
     #[test]
