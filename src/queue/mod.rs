@@ -3,6 +3,7 @@
 //! ([`calendar`]) and the scheduled jobs that keep deadlines ([`jobs`]).
 
 pub mod calendar;
+mod claims;
 pub mod jobs;
 pub mod people;
 pub mod service;

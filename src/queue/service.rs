@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::workflow::{plan, ActionKind, Actor, Refusal, Role, Status};
+use super::workflow::{plan, ActionKind, Actor, Refusal, Status};
 use crate::store::{
     flag, from_micros, insert_outbound, now_micros, Backend, ComplaintRecord, NewOutbound, Store,
     StoreError,
@@ -120,6 +120,8 @@ pub struct AnswerRoutes {
 pub struct Queue {
     store: Store,
     routes: Arc<AnswerRoutes>,
+    /// The claim-next batcher, started on first use.
+    claimer: Arc<std::sync::OnceLock<super::claims::Claimer>>,
     /// How long a claim lasts unless renewed.
     pub claim_lease_secs: i64,
 }
@@ -242,6 +244,7 @@ impl Queue {
         Self {
             store,
             routes: Arc::new(routes),
+            claimer: Arc::default(),
             claim_lease_secs: 15 * 60,
         }
     }
@@ -465,43 +468,20 @@ impl Queue {
         Ok(())
     }
 
-    /// Claims the oldest unclaimed complaint waiting for the caller's role, in its scope.
-    ///
-    /// Each waiting status is probed through its `(status, received_at, id)` index (one
-    /// ORDER BY over several statuses would sort every waiting row), and the oldest
-    /// candidate is taken with a guarded UPDATE. On PostgreSQL the probes lock their
-    /// rows with `FOR UPDATE SKIP LOCKED`, so concurrent claimers walk past each other;
-    /// on SQLite (one writer) a claimer that loses a candidate tries the next one.
+    /// Claims the oldest unclaimed complaint in the caller's scope and returns it, or
+    /// `None` when nothing waits. Concurrent requests share one transaction and one
+    /// commit ([`super::claims`]); expired claims are released first.
     pub async fn next(&self, actor: &Actor) -> Result<Option<QueueItem>, QueueError> {
-        let statuses: &[&str] = match actor.role {
-            Role::Coordinator => &["new", "verified", "not_authority"],
-            Role::UnitAdmin => &["forwarded", "in_progress"],
-            Role::Liaison => &["in_progress"],
-            Role::Operator => &[
-                "new",
-                "verified",
-                "not_authority",
-                "forwarded",
-                "in_progress",
-            ],
-        };
-        let liaison = if actor.role == Role::Liaison {
-            " AND EXISTS (SELECT 1 FROM answers a WHERE a.complaint_id = c.id AND a.status = 'submitted')"
-        } else {
-            ""
-        };
-        let pg = self.store.backend() == Backend::Postgres;
+        let statuses = super::claims::claimable(actor.role);
         release_expired_claims(&self.store, now_micros(), statuses).await?;
+        let claimer = self
+            .claimer
+            .get_or_init(|| super::claims::Claimer::spawn(self.store.clone()))
+            .clone();
         let mut attempt = 0u64;
         loop {
-            let now = now_micros();
-            let until = now + self.claim_lease_secs * 1_000_000;
-            let res = if pg {
-                self.next_pg(actor, statuses, liaison, now, until).await
-            } else {
-                self.next_sqlite(actor, statuses, liaison, now, until).await
-            };
-            match res {
+            let until = now_micros() + self.claim_lease_secs * 1_000_000;
+            match claimer.next(actor, until).await {
                 Ok(Some(t)) => return self.show(actor, &t, false).await.map(Some),
                 Ok(None) => return Ok(None),
                 Err(QueueError::Store(StoreError::Db(e)))
@@ -513,121 +493,6 @@ impl Queue {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    fn candidates_sql(
-        &self,
-        actor: &Actor,
-        liaison: &str,
-        limit: i64,
-        lock: &str,
-    ) -> (String, Vec<Arg>) {
-        // $1 status, $2 now, then the scope's unit.
-        let mut args = vec![Arg::Text(String::new()), Arg::Int(0)];
-        let scope = scope_sql(actor, &mut args);
-        (
-            format!(
-                "SELECT c.id, c.tracking_id, c.received_at FROM complaints c
-                 WHERE c.status = $1 AND {scope} AND c.claimed_by IS NULL AND $2 > 0{liaison}
-                 ORDER BY c.received_at, c.id LIMIT {limit} {lock}"
-            ),
-            args,
-        )
-    }
-
-    async fn next_pg(
-        &self,
-        actor: &Actor,
-        statuses: &[&str],
-        liaison: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<Option<String>, QueueError> {
-        let (sql, mut args) = self.candidates_sql(actor, liaison, 1, "FOR UPDATE OF c SKIP LOCKED");
-        let mut tx = self.store.pool().begin().await?;
-        let mut best: Option<(i64, String, i64)> = None;
-        for st in statuses {
-            args[0] = Arg::Text((*st).to_owned());
-            args[1] = Arg::Int(now);
-            if let Some(r) = bind_all(sqlx::query(&sql), &args)
-                .fetch_optional(&mut *tx)
-                .await?
-            {
-                let cand: (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-                if best.as_ref().is_none_or(|b| (cand.2, cand.0) < (b.2, b.0)) {
-                    best = Some(cand);
-                }
-            }
-        }
-        let Some((id, tracking, _)) = best else {
-            return Ok(None);
-        };
-        sqlx::query("UPDATE complaints SET claimed_by = $1, claim_until = $2 WHERE id = $3")
-            .bind(actor.user_id)
-            .bind(until)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(tracking))
-    }
-
-    async fn next_sqlite(
-        &self,
-        actor: &Actor,
-        statuses: &[&str],
-        liaison: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<Option<String>, QueueError> {
-        const WINDOW: i64 = 64;
-        let (sql, mut args) = self.candidates_sql(actor, liaison, WINDOW, "");
-        let mut cands: Vec<(i64, String, i64)> = Vec::new();
-        for st in statuses {
-            args[0] = Arg::Text((*st).to_owned());
-            args[1] = Arg::Int(now);
-            for r in bind_all(sqlx::query(&sql), &args)
-                .fetch_all(self.store.pool())
-                .await?
-            {
-                cands.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-            }
-        }
-        cands.sort_by_key(|c| (c.2, c.0));
-        cands.truncate(WINDOW as usize);
-        let full = cands.len() as i64 == WINDOW;
-        // The oldest first; a claimer that lost it to another tries the rest of the
-        // window from a point of its own, so that concurrent claimers do not queue up
-        // behind the same rows (each attempt takes SQLite's write lock).
-        if cands.len() > 1 {
-            let first = cands.remove(0);
-            let at =
-                (actor.user_id.unsigned_abs() as usize).wrapping_mul(2_654_435_761) % cands.len();
-            cands.rotate_left(at);
-            cands.insert(0, first);
-        }
-        let turn = self.store.write_turn().await;
-        for (id, tracking, _) in &cands {
-            let res = sqlx::query(
-                "UPDATE complaints SET claimed_by = $1, claim_until = $2
-                 WHERE id = $3 AND (claimed_by IS NULL OR claim_until <= $4)",
-            )
-            .bind(actor.user_id)
-            .bind(until)
-            .bind(id)
-            .bind(now)
-            .execute(self.store.pool())
-            .await?;
-            if res.rows_affected() == 1 {
-                return Ok(Some(tracking.clone()));
-            }
-        }
-        drop(turn);
-        if full {
-            // Every candidate was taken meanwhile: look again further on.
-            return Box::pin(self.next_sqlite(actor, statuses, liaison, now_micros(), until)).await;
-        }
-        Ok(None)
     }
 
     async fn load(&self, actor: &Actor, tracking_id: &str) -> Result<(Row0, i64), QueueError> {

@@ -817,8 +817,108 @@ async fn deadlines_flag_overdue_once_and_close_unanswered_answers(b: Backend) {
     app.stop().await;
 }
 
+/// Claim-next requests arriving together share one commit; each still gets a complaint
+/// of its own scope, and none is handed out twice.
+async fn batched_claims_keep_each_claimers_scope(b: Backend) {
+    use aduan::queue::{ActionKind, ActionRequest, Actor};
+    let app = spawn_app(b).await;
+    let queue = app.app.as_ref().expect("app").queue.clone();
+    let mut actors: Vec<Actor> = Vec::new();
+    for (prefix, role, unit) in [
+        ("ka", Role::UnitAdmin, Some("dinas-a")),
+        ("kb", Role::UnitAdmin, Some("dinas-b")),
+        ("kk", Role::Coordinator, None),
+    ] {
+        if let Some(u) = unit {
+            app.store.create_unit(u, u).await.expect("unit");
+        }
+        for i in 0..5 {
+            let name = format!("{prefix}{i}");
+            let user = app
+                .store
+                .create_user(&NewUser {
+                    username: &name,
+                    display_name: &name,
+                    email: None,
+                    role,
+                    unit,
+                    password: None,
+                })
+                .await
+                .expect("user");
+            actors.push(Actor {
+                user_id: user.id,
+                username: user.username,
+                role,
+                unit: user.unit,
+            });
+        }
+    }
+    let coordinator = actors[10].clone();
+    let mut filed = Vec::new();
+    for i in 0..9 {
+        filed.push(report(&app, &format!("Laporan antrean {i}"), false).await);
+    }
+    // Three go to each unit; three stay new.
+    for (i, t) in filed.iter().take(6).enumerate() {
+        let unit = if i < 3 { "dinas-a" } else { "dinas-b" };
+        for (action, req) in [
+            (ActionKind::Verify, ActionRequest::default()),
+            (
+                ActionKind::Forward,
+                ActionRequest {
+                    unit: Some(unit.into()),
+                    ..ActionRequest::default()
+                },
+            ),
+        ] {
+            queue
+                .act(&coordinator, t, action, &req)
+                .await
+                .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+        }
+    }
+    let tasks: Vec<_> = actors
+        .iter()
+        .cloned()
+        .map(|a| {
+            let q = queue.clone();
+            tokio::spawn(async move {
+                let got = q.next(&a).await.expect("next");
+                (a, got)
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut per_scope = std::collections::HashMap::<String, usize>::new();
+    for t in tasks {
+        let (actor, got) = t.await.expect("task");
+        let Some(item) = got else { continue };
+        assert!(
+            seen.insert(item.record.tracking_id.clone()),
+            "handed out twice"
+        );
+        match actor.role {
+            Role::UnitAdmin => {
+                assert_eq!(item.record.unit, actor.unit, "{}", actor.username);
+                assert_eq!(item.record.status, "forwarded");
+            }
+            _ => assert_eq!(item.record.status, "new"),
+        }
+        assert_eq!(item.claimed_by.as_deref(), Some(actor.username.as_str()));
+        *per_scope
+            .entry(actor.unit.clone().unwrap_or_else(|| "pusat".into()))
+            .or_default() += 1;
+    }
+    assert_eq!(per_scope.get("dinas-a"), Some(&3));
+    assert_eq!(per_scope.get("dinas-b"), Some(&3));
+    assert_eq!(per_scope.get("pusat"), Some(&3));
+    app.stop().await;
+}
+
 on_both!(
     authorization_matrix,
+    batched_claims_keep_each_claimers_scope,
     claims_are_exclusive_under_fifty_concurrent_claimers,
     deadlines_flag_overdue_once_and_close_unanswered_answers
 );
