@@ -5,9 +5,11 @@
 #   page   the first page (50) of the `new` queue        GET /api/v1/complaints?status=new
 #   search a full-text search ("jalan rusak")             GET /api/v1/complaints?q=...
 #   claim  claim-next with 50 concurrent claimers         POST /api/v1/complaints/next
-# through aduan (HTTP, bearer token, JSON), and in the same run the bare SQL aduan runs
-# for each: pgbench for PostgreSQL (per-transaction latency log), Python's sqlite3 for
-# SQLite. Prints a table with the ratio aduan / bare SQL.
+# through aduan in process (examples/queue_bench.rs: the token lookup and the queue
+# call an API request makes, without HTTP), through aduan over HTTP (bearer token,
+# JSON), and in the same run the bare SQL aduan runs for each: pgbench for PostgreSQL
+# (per-transaction latency log), Python's sqlite3 for SQLite. Prints a table with the
+# ratios to the bare SQL.
 #
 #   bench/queue.sh                    # 1,000,000 rows, 500 samples per operation
 #   ROWS=100000 N=200 bench/queue.sh  # quicker
@@ -27,8 +29,9 @@ need pgbench postgresql-client
 need curl curl
 pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
 
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet --bin aduan --example queue_bench
 BIN=$PWD/target/release/aduan
+LIB=$PWD/target/release/examples/queue_bench
 WORK=$(mktemp -d)
 DB=aduan_qbench_$$
 cleanup() {
@@ -152,13 +155,15 @@ SQL
   echo "claim $(pct_of_log "$d"/claim.*)"
 }
 
-table() { # label aduan-file base-file
+table() { # label in-process-file http-file base-file
   echo "$1"
-  printf '  %-7s %10s %10s %10s %10s %8s %8s\n' op "aduan p50" "aduan p99" "sql p50" "sql p99" "p50 x" "p99 x"
-  join <(sort "$2") <(sort "$3") | while read -r op a50 a99 _ b50 b99 _; do
-    printf '  %-7s %8.2fms %8.2fms %8.2fms %8.2fms %8.2f %8.2f\n' "$op" "$a50" "$a99" "$b50" "$b99" \
-      "$(echo "$a50 / $b50" | bc -l)" "$(echo "$a99 / $b99" | bc -l)"
-  done
+  printf '  %-7s %9s %9s %9s %9s %9s %9s %7s %7s\n' op "lib p50" "lib p99" "http p50" "http p99" \
+    "sql p50" "sql p99" "lib x" "http x"
+  join <(sort "$2") <(sort "$3") | join - <(sort "$4") |
+    while read -r op l50 l99 _ h50 h99 _ b50 b99 _; do
+      printf '  %-7s %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2f %7.2f\n' "$op" \
+        "$l50" "$l99" "$h50" "$h99" "$b50" "$b99" "$(echo "$l99 / $b99" | bc -l)" "$(echo "$h99 / $b99" | bc -l)"
+    done
 }
 
 # --- SQLite -----------------------------------------------------------------------------
@@ -168,6 +173,8 @@ echo "seeding $ROWS complaints into SQLite..." >&2
 t0=$SECONDS; seed_sqlite "$d/data/aduan.db"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
 run_aduan "$d" > "$WORK/sq_aduan"
+sqlite3 "$d/data/aduan.db" "$(release_claims)"
+"$LIB" "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib"
 sqlite3 "$d/data/aduan.db" "$(release_claims)"
 "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base"
 
@@ -181,9 +188,13 @@ t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
 run_aduan "$d" > "$WORK/pg_aduan"
 psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
+"$LIB" "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib"
+psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
 pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base"
 
 echo
 echo "Queue at $ROWS complaints, $N samples per operation (claim: 50 concurrent claimers):"
-table "SQLite (aduan over HTTP vs the same SQL through Python's sqlite3)" "$WORK/sq_aduan" "$WORK/sq_base"
-table "PostgreSQL (aduan over HTTP vs the same SQL through pgbench)" "$WORK/pg_aduan" "$WORK/pg_base"
+table "SQLite (aduan in process and over HTTP vs the same SQL through Python's sqlite3)" \
+  "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base"
+table "PostgreSQL (aduan in process and over HTTP vs the same SQL through pgbench)" \
+  "$WORK/pg_lib" "$WORK/pg_aduan" "$WORK/pg_base"
