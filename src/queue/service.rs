@@ -250,6 +250,27 @@ impl Queue {
         &self.store
     }
 
+    /// The channel (name and kind) that carries an approved answer to a reporter who
+    /// wrote on `channel_name`: the same channel when it can send, otherwise e-mail when
+    /// the reporter gave an address; `None` when the answer is only on the status page.
+    pub fn answer_channel(
+        &self,
+        channel_name: &str,
+        reporter_has_email: bool,
+    ) -> Option<(ChannelName, String)> {
+        let own = self
+            .routes
+            .outbound
+            .iter()
+            .find(|(n, _)| n.as_str() == channel_name)
+            .map(|(n, k)| (n.clone(), k.clone()));
+        match (own, &self.routes.email_channel) {
+            (Some(o), _) => Some(o),
+            (None, Some(e)) if reporter_has_email => Some((e.clone(), "email".to_owned())),
+            _ => None,
+        }
+    }
+
     /// The queue, in the caller's scope, oldest first, filtered, a page at a time.
     pub async fn list(&self, actor: &Actor, q: &ListQuery) -> Result<Page, QueueError> {
         let now = now_micros();
@@ -1033,16 +1054,8 @@ impl Queue {
             .await?;
             // The same channel when it can carry answers; otherwise e-mail, when the
             // reporter gave an address.
-            let own = self
-                .routes
-                .outbound
-                .iter()
-                .find(|(n, _)| n.as_str() == channel_name)
-                .map(|(n, k)| (n.clone(), k.clone()));
-            let (via, via_kind) = match (own, &self.routes.email_channel, &email) {
-                (Some(o), _, _) => o,
-                (None, Some(e), Some(_)) => (e.clone(), "email".to_owned()),
-                _ => continue,
+            let Some((via, via_kind)) = self.answer_channel(&channel_name, email.is_some()) else {
+                continue;
             };
             // An e-mail answer goes where the receipt went (Reply-To honoured) and
             // threads under the citizen's first message.
@@ -1098,9 +1111,7 @@ impl Queue {
                 idempotency_key: format!("answer:{answer_id}:{tracking}"),
                 recipient,
                 subject: Some(format!("Re: {title} [{tracking}]")),
-                body: format!(
-                    "{body}\n\n--\nLaporan {tracking}\nPerkembangannya:\n{{status_url}}\n\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
-                ),
+                body: answer_message_body(body, &tracking),
                 in_reply_to,
                 references: refs,
             };
@@ -1108,6 +1119,14 @@ impl Queue {
         }
         Ok(())
     }
+}
+
+/// The text an approved answer goes out with (before the outbox fills in
+/// `{status_url}` and a channel shortens it to its limit); the console previews it.
+pub fn answer_message_body(body: &str, tracking_id: &str) -> String {
+    format!(
+        "{body}\n\n--\nLaporan {tracking_id}\nPerkembangannya:\n{{status_url}}\n\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
+    )
 }
 
 /// Frees claims whose lease ran out, so that claim-next, which reads only unclaimed

@@ -1,0 +1,112 @@
+//! Channel health for operators and coordinators: what each channel last did, its last
+//! error and why, how far behind it is, its counters, and what to do about it.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{error_page, queue_error, render, wib, Chrome, Staff};
+use crate::http::AppState;
+use crate::queue::insight::ChannelCounters;
+
+pub struct ChannelView {
+    pub name: String,
+    pub kind_label: &'static str,
+    pub icon: &'static str,
+    pub healthy: bool,
+    pub status: String,
+    pub status_label: &'static str,
+    pub last_success: String,
+    pub last_error: Option<String>,
+    pub last_error_at: String,
+    pub lag: String,
+    pub restarts: u64,
+    pub counters: ChannelCounters,
+    pub todo: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "console/health.html")]
+struct HealthPage {
+    c: Chrome,
+    channels: Vec<ChannelView>,
+}
+
+/// A duration for people: "3 mnt", "2 jam", "4 hari".
+fn ago(t: &super::Texts, since: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let Some(since) = since else {
+        return t.never.to_owned();
+    };
+    let secs = (chrono::Utc::now() - since).num_seconds().max(0);
+    let en = t.other_lang == "id";
+    match secs {
+        s if s < 120 => format!("{s} {}", if en { "s" } else { "dtk" }),
+        s if s < 7200 => format!("{} {}", s / 60, if en { "min" } else { "mnt" }),
+        s if s < 172_800 => format!("{} {}", s / 3600, if en { "h" } else { "jam" }),
+        s => format!("{} {}", s / 86_400, if en { "days" } else { "hari" }),
+    }
+}
+
+pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
+    let t = staff.t();
+    if !staff.actor.role.is_central() {
+        return error_page(&staff, StatusCode::FORBIDDEN, t.central_only);
+    }
+    let mut channels = Vec::new();
+    for (name, kind, handle) in st.health.iter() {
+        let s = handle.snapshot();
+        let counters = match st.queue.channel_counters(&staff.actor, name.as_str()).await {
+            Ok(c) => c,
+            Err(e) => return queue_error(&staff, e),
+        };
+        let pulls = st
+            .channels
+            .get(name.as_str())
+            .is_some_and(|c| c.pull.is_some());
+        let mut todo = match s.status {
+            "reauthorize" => vec![t.todo_reauthorize],
+            "failed" => vec![t.todo_failed],
+            "retrying" => vec![t.todo_retrying],
+            _ => Vec::new(),
+        };
+        if counters.outbox_failed > 0 {
+            todo.push(t.todo_outbox_failed);
+        }
+        if counters.quarantined > 0 {
+            todo.push(t.todo_quarantine);
+        }
+        if todo.is_empty() {
+            todo.push(t.todo_ok);
+        }
+        // How far behind: for a polling channel, since its last good poll; for any
+        // channel, how long its oldest outgoing message has been waiting.
+        let lag = match (pulls, counters.oldest_pending) {
+            (_, Some(p)) => format!("{} ({})", ago(t, Some(p)), t.outbox),
+            (true, None) => ago(t, s.last_success),
+            (false, None) => t.push_only.to_owned(),
+        };
+        channels.push(ChannelView {
+            name: name.to_string(),
+            kind_label: t.channel_kind(kind),
+            icon: super::svg::channel_icon(kind),
+            healthy: s.healthy,
+            status: s.status.to_owned(),
+            status_label: t.health_status(s.status),
+            last_success: s.last_success.map(wib).unwrap_or_else(|| t.never.into()),
+            last_error: s.last_error,
+            last_error_at: s.last_error_at.map(wib).unwrap_or_default(),
+            lag,
+            restarts: s.restarts,
+            counters,
+            todo,
+        });
+    }
+    render(
+        StatusCode::OK,
+        &HealthPage {
+            c: staff.chrome("health"),
+            channels,
+        },
+    )
+}
