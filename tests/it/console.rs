@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{spawn_app, Backend, TestApp};
+use crate::harness::{eventually, spawn_app, Backend, TestApp};
 use crate::on_both;
 
 const PASSWORD: &str = "kata-sandi-uji-panjang";
@@ -160,12 +160,26 @@ impl Browser {
         e.send_keys(value).await.expect("type");
     }
 
+    /// Clicks a link or a submit button and waits for the next page to have loaded (a
+    /// mark left on the old page is gone and the new one is complete).
     async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
+        let e = self.find(css).await;
+        self.js("window.__old_page = true; return null").await;
+        e.click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let loaded = eventually(Duration::from_secs(30), || async {
+            self.c()
+                .execute(
+                    "return window.__old_page === undefined && document.readyState === 'complete'",
+                    Vec::new(),
+                )
+                .await
+                .ok()
+                == Some(json!(true))
+        })
+        .await;
+        assert!(loaded, "clicking {css} on {} led to no new page", self.url().await);
     }
 
     async fn select(&self, css: &str, value: &str) {
@@ -449,7 +463,15 @@ async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
     assert!(b.text("#channel-web").await.contains("Formulir web"));
     b.screenshots("health").await;
     b.goto(&app.url(&format!("/admin/laporan/{evil}"))).await;
-    assert!(b.text("#raw").await.contains("<script>"), "raw original shown to operators");
+    // Folded away in <details>: its text is there, not rendered.
+    let raw = b
+        .find("#raw")
+        .await
+        .prop("textContent")
+        .await
+        .expect("raw text")
+        .unwrap_or_default();
+    assert!(raw.contains("<script>"), "raw original shown to operators: {raw}");
     b.goto(&app.url("/admin/unit")).await;
     assert!(b.text("#units").await.contains("admin-pu"));
     b.screenshot("units").await;
