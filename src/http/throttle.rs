@@ -57,7 +57,9 @@ mod tests {
         for _ in 0..BURST {
             assert!(t.attempt("sari").is_ok());
         }
-        let wait = t.attempt("SARI ").expect_err("throttled, case and spaces aside");
+        let wait = t
+            .attempt("SARI ")
+            .expect_err("throttled, case and spaces aside");
         assert!(wait > Duration::ZERO && wait <= REFILL);
         assert!(t.attempt("budi").is_ok());
     }

@@ -145,7 +145,7 @@ impl Queue {
             .store()
             .blobs()
             .get(&meta.sha256)
-            .map_err(|e| crate::store::StoreError::Invalid(format!("attachment: {e}")))?;
+            .map_err(crate::store::StoreError::Blob)?;
         Ok((meta, bytes))
     }
 

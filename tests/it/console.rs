@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, spawn_app, Backend, TestApp};
+use crate::harness::{eventually, spawn_app, spawn_app_with, Backend, Options, TestApp};
 use crate::on_both;
 
 const PASSWORD: &str = "kata-sandi-uji-panjang";
@@ -82,7 +82,7 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                    "--window-size=1280,900", "--force-device-scale-factor=1", "--lang=id-ID",
+                    "--window-size=1280,4000", "--force-device-scale-factor=1", "--lang=id-ID",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),
@@ -103,6 +103,12 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
+        // Headless Chromium's screen is as large as the first window: tall, so that
+        // screenshots can take whole pages; the pages themselves are used at 1280x900.
+        client
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
         Browser {
             client: Some(client),
             driver,
@@ -179,7 +185,11 @@ impl Browser {
                 == Some(json!(true))
         })
         .await;
-        assert!(loaded, "clicking {css} on {} led to no new page", self.url().await);
+        assert!(
+            loaded,
+            "clicking {css} on {} led to no new page",
+            self.url().await
+        );
     }
 
     async fn select(&self, css: &str, value: &str) {
@@ -212,11 +222,34 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    /// Desktop, then phone width (390 px), then back.
+    /// The whole page at desktop width, then at phone width (390 px), then back.
     async fn screenshots(&self, name: &str) {
-        self.screenshot(name).await;
-        self.c().set_window_size(390, 844).await.expect("resize");
-        self.screenshot(&format!("{name}-phone")).await;
+        for (suffix, width) in [("", 1280), ("-phone", 390)] {
+            let mut height = 900;
+            // Resizing reflows the page; measure again until the window holds it all.
+            for _ in 0..3 {
+                self.c()
+                    .set_window_size(width, height)
+                    .await
+                    .expect("resize");
+                let needed = self
+                    .js(
+                        "return Math.ceil(Math.max(document.documentElement.scrollHeight, \
+                         document.body.getBoundingClientRect().bottom + window.scrollY)) \
+                         + (window.outerHeight - window.innerHeight)",
+                    )
+                    .await
+                    .as_f64()
+                    .map(|h| h as u32)
+                    .unwrap_or(900)
+                    .clamp(600, 4000);
+                if needed <= height {
+                    break;
+                }
+                height = needed;
+            }
+            self.screenshot(&format!("{name}{suffix}")).await;
+        }
         self.c().set_window_size(1280, 900).await.expect("resize");
     }
 
@@ -239,7 +272,8 @@ impl Browser {
     }
 
     async fn logout(&self) {
-        self.click("header form[action='/admin/keluar'] button").await;
+        self.click("header form[action='/admin/keluar'] button")
+            .await;
         self.c()
             .wait()
             .for_element(Locator::Css("#login-submit"))
@@ -283,13 +317,40 @@ async fn file_report(app: &TestApp, title: &str, body: &str) -> String {
         .to_owned()
 }
 
+/// A Facebook Page whose token has expired: every poll fails as Graph error 190 does.
+struct ExpiredToken(aduan_kit::ChannelName);
+
+#[async_trait::async_trait]
+impl aduan_kit::PullSource for ExpiredToken {
+    async fn run(&self, _ctx: aduan_kit::PullContext) -> Result<(), aduan_kit::ConnectorError> {
+        Err(aduan_kit::ConnectorError::auth_expired(
+            &self.0,
+            "Error validating access token: Session has expired (code 190)",
+        ))
+    }
+}
+
+fn facebook_page() -> aduan_kit::Channel {
+    let name = aduan_kit::ChannelName::parse("fb-halaman").expect("name");
+    let mut c = aduan_kit::Channel::new("facebook", name.clone());
+    c.pull = Some(std::sync::Arc::new(ExpiredToken(name)));
+    c
+}
+
 const SCRIPT_TITLE: &str = "<script>window.__pwned = 1; document.title = 'PWNED';</script>";
 const SCRIPT_BODY: &str =
     "Jalan rusak <img src=x onerror=\"window.__pwned = 2; document.title = 'PWNED'\"> \"'&";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            channels: vec![facebook_page()],
+            ..Options::default()
+        },
+    )
+    .await;
     for (code, name) in [
         ("dpupr", "Dinas Pekerjaan Umum dan Penataan Ruang"),
         ("dinkes", "Dinas Kesehatan"),
@@ -326,7 +387,10 @@ async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
             },
         ),
     ] {
-        queue.act(&coord, &other, kind, &req).await.expect("to dinkes");
+        queue
+            .act(&coord, &other, kind, &req)
+            .await
+            .expect("to dinkes");
     }
     let evil = file_report(&app, SCRIPT_TITLE, SCRIPT_BODY).await;
 
@@ -420,7 +484,8 @@ async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
     b.login(&app, "admin-pu").await;
     assert!(b.exists(&row).await, "forwarded to the unit's queue");
     b.goto(&app.url(&format!("/admin/laporan/{tid}"))).await;
-    let answer = "Lubang sudah ditambal oleh tim UPT Jalan pada hari ini. Terima kasih atas laporannya.";
+    let answer =
+        "Lubang sudah ditambal oleh tim UPT Jalan pada hari ini. Terima kasih atas laporannya.";
     b.fill("#answer-body", answer).await;
     b.click("#preview-button").await;
     let preview = b.text("#preview-text").await;
@@ -459,8 +524,28 @@ async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
     assert!(b.exists("#chart-daily rect").await, "bars are drawn");
     assert!(b.exists("#chart-funnel").await && b.exists("#chart-sla").await);
     b.screenshots("dashboard").await;
+    let fb = aduan_kit::ChannelName::parse("fb-halaman").expect("name");
+    let health = app
+        .app
+        .as_ref()
+        .expect("running")
+        .health
+        .get(&fb)
+        .expect("fb")
+        .clone();
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let h = health.clone();
+            async move { h.snapshot().status == "reauthorize" }
+        })
+        .await
+    );
     b.goto(&app.url("/admin/kanal")).await;
-    assert!(b.text("#channel-web").await.contains("Formulir web"));
+    assert!(b.text("#channel-web").await.contains("Siap menerima"));
+    let fb_card = b.text("#channel-fb-halaman").await;
+    for what in ["Perlu otorisasi ulang", "code 190", "Meta for Developers"] {
+        assert!(fb_card.contains(what), "{what} missing: {fb_card}");
+    }
     b.screenshots("health").await;
     b.goto(&app.url(&format!("/admin/laporan/{evil}"))).await;
     // Folded away in <details>: its text is there, not rendered.
@@ -471,7 +556,10 @@ async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
         .await
         .expect("raw text")
         .unwrap_or_default();
-    assert!(raw.contains("<script>"), "raw original shown to operators: {raw}");
+    assert!(
+        raw.contains("<script>"),
+        "raw original shown to operators: {raw}"
+    );
     b.goto(&app.url("/admin/unit")).await;
     assert!(b.text("#units").await.contains("admin-pu"));
     b.screenshot("units").await;
@@ -565,7 +653,10 @@ async fn console_forms_need_the_session_csrf_token_and_logins_are_throttled(b: B
         .to_str()
         .expect("csp")
         .to_owned();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.expect("html");
     assert!(!html.contains("<script>"), "no inline script");
@@ -607,10 +698,47 @@ async fn console_forms_need_the_session_csrf_token_and_logins_are_throttled(b: B
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.store.units().await.expect("units").len(), 1);
 
+    // Every page renders on this back end, with a complaint in the store.
+    let t = file_report(
+        &app,
+        "Sampah menumpuk",
+        "Sampah belum diangkut <b>dua</b> minggu.",
+    )
+    .await;
+    for path in [
+        "/admin/antrean".to_owned(),
+        "/admin/antrean?q=sampah&status=new&channel=webform&overdue=1&mine=1".to_owned(),
+        format!("/admin/laporan/{t}"),
+        "/admin/dasbor".to_owned(),
+        "/admin/kanal".to_owned(),
+        "/admin/unit".to_owned(),
+        "/admin/pengguna".to_owned(),
+        "/admin/libur".to_owned(),
+        "/admin/kategori".to_owned(),
+    ] {
+        let r = app
+            .client
+            .get(app.url(&path))
+            .header(reqwest::header::COOKIE, &session)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let html = r.text().await.expect("html");
+        assert!(
+            !html.contains("<b>dua</b>"),
+            "complaint text escaped on {path}"
+        );
+    }
+
     // Password guessing against one account is throttled, through either door.
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        statuses.push(console_login(&app, "sari", "salah-salah-salah").await.status());
+        statuses.push(
+            console_login(&app, "sari", "salah-salah-salah")
+                .await
+                .status(),
+        );
     }
     assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
     assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
@@ -620,7 +748,11 @@ async fn console_forms_need_the_session_csrf_token_and_logins_are_throttled(b: B
             &json!({"username": "sari", "password": PASSWORD}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the API shares the limit");
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the API shares the limit"
+    );
     assert!(r.headers().contains_key("retry-after"));
     app.stop().await;
 }
@@ -653,7 +785,9 @@ async fn units_see_only_their_complaints_and_only_their_actions(b: Backend) {
     assert!(!page.text().await.expect("html").contains(&t));
     let r = get(format!("/admin/laporan/{t}")).await.expect("detail");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = get(format!("/admin/laporan/{t}/lampiran/0")).await.expect("file");
+    let r = get(format!("/admin/laporan/{t}/lampiran/0"))
+        .await
+        .expect("file");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // Operator pages are refused.
     for p in ["/admin/pengguna", "/admin/kanal"] {

@@ -123,7 +123,8 @@ fn daily_chart(t: &super::Texts, d: &Dashboard, today: i64) -> DailyChart {
                 ),
             });
         }
-        if i % 2 == 0 {
+        // Every other day, counted back from today so that today is labelled.
+        if (DAYS as usize - 1 - i) % 2 == 0 {
             ticks.push(Tick {
                 x: x + slot * 0.35,
                 y: top + plot_h + 16.0,
@@ -175,7 +176,14 @@ fn funnel(t: &super::Texts, d: &Dashboard) -> (Vec<HBar>, Vec<(&'static str, i64
         (t.funnel_received, total),
         (
             t.status("verified"),
-            n(&["verified", "forwarded", "in_progress", "answered", "closed", "not_authority"]),
+            n(&[
+                "verified",
+                "forwarded",
+                "in_progress",
+                "answered",
+                "closed",
+                "not_authority",
+            ]),
         ),
         (
             t.status("forwarded"),

@@ -228,10 +228,7 @@ async fn detail(
     };
     let status = Status::parse(&item.record.status);
     let now = crate::store::now_micros();
-    let held_by_other = item
-        .claimed_by
-        .clone()
-        .filter(|who| who != &a.username);
+    let held_by_other = item.claimed_by.clone().filter(|who| who != &a.username);
     let held_by_me = (item.claimed_by.as_deref() == Some(a.username.as_str()))
         .then(|| item.claim_until.map(wib).unwrap_or_default());
     // The actions are exactly those the workflow would accept from this person now.
@@ -405,7 +402,11 @@ pub async fn release(
 ) -> Response {
     let t = p.staff.t();
     match st.queue.release(&p.staff.actor, &tracking_id).await {
-        Ok(()) => redirect_with(&format!("/admin/laporan/{tracking_id}"), true, t.released_ok),
+        Ok(()) => redirect_with(
+            &format!("/admin/laporan/{tracking_id}"),
+            true,
+            t.released_ok,
+        ),
         Err(e) => queue_error(&p.staff, e),
     }
 }
@@ -539,6 +540,9 @@ fn download(bytes: Vec<u8>, content_type: &str, filename: &str, inline: bool) ->
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     r
 }

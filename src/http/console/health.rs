@@ -64,6 +64,13 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
             .channels
             .get(name.as_str())
             .is_some_and(|c| c.pull.is_some());
+        // A push channel (webhooks, the form) has no task that reports: it is ready
+        // unless something said otherwise, and its last success is its last complaint.
+        let (status, last_success) = if !pulls && s.status == "starting" {
+            ("ready", counters.last_received)
+        } else {
+            (s.status, s.last_success)
+        };
         let mut todo = match s.status {
             "reauthorize" => vec![t.todo_reauthorize],
             "failed" => vec![t.todo_failed],
@@ -83,7 +90,7 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
         // channel, how long its oldest outgoing message has been waiting.
         let lag = match (pulls, counters.oldest_pending) {
             (_, Some(p)) => format!("{} ({})", ago(t, Some(p)), t.outbox),
-            (true, None) => ago(t, s.last_success),
+            (true, None) => ago(t, last_success),
             (false, None) => t.push_only.to_owned(),
         };
         channels.push(ChannelView {
@@ -91,9 +98,13 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
             kind_label: t.channel_kind(kind),
             icon: super::svg::channel_icon(kind),
             healthy: s.healthy,
-            status: s.status.to_owned(),
-            status_label: t.health_status(s.status),
-            last_success: s.last_success.map(wib).unwrap_or_else(|| t.never.into()),
+            status: status.to_owned(),
+            status_label: if status == "ready" {
+                t.st_ready
+            } else {
+                t.health_status(status)
+            },
+            last_success: last_success.map(wib).unwrap_or_else(|| t.never.into()),
             last_error: s.last_error,
             last_error_at: s.last_error_at.map(wib).unwrap_or_default(),
             lag,

@@ -196,6 +196,9 @@ texts! {
     on_time: "tepat waktu", "on time";
     late: "terlambat", "late";
     no_data: "Belum ada data.", "No data yet.";
+    as_table: "Lihat sebagai tabel", "Show as a table";
+    compliance: "Kepatuhan", "Compliance";
+    st_ready: "Siap menerima", "Ready to receive";
     funnel_received: "Diterima", "Received";
     side_states: "Di luar alur", "Outside the main flow";
     // Errors

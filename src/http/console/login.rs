@@ -183,7 +183,11 @@ pub async fn submit(
 #[derive(Deserialize)]
 pub struct Nothing {}
 
-pub async fn logout(State(st): State<AppState>, headers: HeaderMap, p: Posted<Nothing>) -> Response {
+pub async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    p: Posted<Nothing>,
+) -> Response {
     if let Some(c) = cookie(&headers, SESSION_COOKIE) {
         if let Err(e) = st.queue.store().close_session(&c).await {
             tracing::error!(error = %e, "console logout failed");

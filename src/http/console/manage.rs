@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{error_page, redirect_with, render, require_operator, Chrome, Posted, Staff};
+use super::{error_page, redirect_with, refuse_unless_operator, render, Chrome, Posted, Staff};
 use crate::http::AppState;
 use crate::queue::people::{Category, NewUser, Unit, User};
 use crate::queue::Role;
@@ -22,7 +22,9 @@ fn store_failed(staff: &Staff, e: StoreError) -> Response {
 fn saved_or(back: &str, t: &super::Texts, r: Result<(), StoreError>) -> Response {
     match r {
         Ok(()) => redirect_with(back, true, t.done),
-        Err(StoreError::Invalid(why)) => redirect_with(back, false, &format!("{} ({why})", t.invalid)),
+        Err(StoreError::Invalid(why)) => {
+            redirect_with(back, false, &format!("{} ({why})", t.invalid))
+        }
         Err(e) => {
             tracing::error!(error = %e, "console table change failed");
             redirect_with(back, false, t.try_again)
@@ -108,7 +110,7 @@ pub struct UnitForm {
 }
 
 pub async fn create_unit(State(st): State<AppState>, p: Posted<UnitForm>) -> Response {
-    if let Err(r) = require_operator(&p.staff) {
+    if let Some(r) = refuse_unless_operator(&p.staff) {
         return r;
     }
     let r = st
@@ -131,7 +133,7 @@ struct UsersPage {
 }
 
 async fn users_page(st: &AppState, staff: &Staff, token: Option<(String, String)>) -> Response {
-    if let Err(r) = require_operator(staff) {
+    if let Some(r) = refuse_unless_operator(staff) {
         return r;
     }
     let store = st.queue.store();
@@ -179,7 +181,7 @@ pub struct UserForm {
 /// Creates a user; the page shows the new API token once (it is not stored readable).
 pub async fn create_user(State(st): State<AppState>, p: Posted<UserForm>) -> Response {
     let staff = &p.staff;
-    if let Err(r) = require_operator(staff) {
+    if let Some(r) = refuse_unless_operator(staff) {
         return r;
     }
     let t = staff.t();
@@ -205,7 +207,10 @@ pub async fn create_user(State(st): State<AppState>, p: Posted<UserForm>) -> Res
         Ok(u) => u,
         Err(e) => return saved_or("/admin/pengguna", t, Err(e)),
     };
-    match store.issue_token(&user.username, "created in the console").await {
+    match store
+        .issue_token(&user.username, "created in the console")
+        .await
+    {
         Ok(tok) => users_page(&st, staff, Some((user.username, tok.token))).await,
         Err(e) => saved_or("/admin/pengguna", t, Err(e)),
     }
@@ -219,7 +224,7 @@ pub async fn disable_user(
     Path(username): Path<String>,
     p: Posted<NoFields>,
 ) -> Response {
-    if let Err(r) = require_operator(&p.staff) {
+    if let Some(r) = refuse_unless_operator(&p.staff) {
         return r;
     }
     let r = st
@@ -283,11 +288,15 @@ pub struct HolidayForm {
 }
 
 pub async fn put_holiday(State(st): State<AppState>, p: Posted<HolidayForm>) -> Response {
-    if let Err(r) = require_operator(&p.staff) {
+    if let Some(r) = refuse_unless_operator(&p.staff) {
         return r;
     }
     let f = &p.form;
-    let r = st.queue.store().put_holiday(f.day.trim(), &f.name, &f.kind).await;
+    let r = st
+        .queue
+        .store()
+        .put_holiday(f.day.trim(), &f.name, &f.kind)
+        .await;
     saved_or("/admin/libur", p.staff.t(), r)
 }
 
@@ -296,7 +305,7 @@ pub async fn delete_holiday(
     Path(day): Path<String>,
     p: Posted<NoFields>,
 ) -> Response {
-    if let Err(r) = require_operator(&p.staff) {
+    if let Some(r) = refuse_unless_operator(&p.staff) {
         return r;
     }
     let r = st.queue.store().delete_holiday(&day).await.map(|_| ());
@@ -337,7 +346,7 @@ pub struct CategoryForm {
 }
 
 pub async fn put_category(State(st): State<AppState>, p: Posted<CategoryForm>) -> Response {
-    if let Err(r) = require_operator(&p.staff) {
+    if let Some(r) = refuse_unless_operator(&p.staff) {
         return r;
     }
     let f = &p.form;
@@ -355,7 +364,7 @@ pub async fn delete_category(
     Path(code): Path<String>,
     p: Posted<NoFields>,
 ) -> Response {
-    if let Err(r) = require_operator(&p.staff) {
+    if let Some(r) = refuse_unless_operator(&p.staff) {
         return r;
     }
     let r = st.queue.store().delete_category(&code).await.map(|_| ());

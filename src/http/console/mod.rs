@@ -58,17 +58,41 @@ pub fn router() -> Router<AppState> {
         .route("/admin/laporan/{tracking_id}", get(detail::page))
         .route("/admin/laporan/{tracking_id}/ambil", post(detail::claim))
         .route("/admin/laporan/{tracking_id}/lepas", post(detail::release))
-        .route("/admin/laporan/{tracking_id}/aksi/{action}", post(detail::act))
-        .route("/admin/laporan/{tracking_id}/pratinjau", post(detail::preview))
-        .route("/admin/laporan/{tracking_id}/lampiran/{index}", get(detail::attachment))
+        .route(
+            "/admin/laporan/{tracking_id}/aksi/{action}",
+            post(detail::act),
+        )
+        .route(
+            "/admin/laporan/{tracking_id}/pratinjau",
+            post(detail::preview),
+        )
+        .route(
+            "/admin/laporan/{tracking_id}/lampiran/{index}",
+            get(detail::attachment),
+        )
         .route("/admin/laporan/{tracking_id}/asli", get(detail::raw))
         .route("/admin/unit", get(manage::units).post(manage::create_unit))
-        .route("/admin/pengguna", get(manage::users).post(manage::create_user))
-        .route("/admin/pengguna/{username}/nonaktifkan", post(manage::disable_user))
-        .route("/admin/libur", get(manage::holidays).post(manage::put_holiday))
+        .route(
+            "/admin/pengguna",
+            get(manage::users).post(manage::create_user),
+        )
+        .route(
+            "/admin/pengguna/{username}/nonaktifkan",
+            post(manage::disable_user),
+        )
+        .route(
+            "/admin/libur",
+            get(manage::holidays).post(manage::put_holiday),
+        )
         .route("/admin/libur/{day}/hapus", post(manage::delete_holiday))
-        .route("/admin/kategori", get(manage::categories).post(manage::put_category))
-        .route("/admin/kategori/{code}/hapus", post(manage::delete_category))
+        .route(
+            "/admin/kategori",
+            get(manage::categories).post(manage::put_category),
+        )
+        .route(
+            "/admin/kategori/{code}/hapus",
+            post(manage::delete_category),
+        )
         .route("/admin/kanal", get(health::page))
         .route("/admin/dasbor", get(dashboard::page))
         .route("/admin/{*rest}", get(not_found))
@@ -126,8 +150,9 @@ fn percent_decode(s: &str) -> String {
 
 /// Redirects (303, so the browser GETs) with a message for the next page.
 pub fn redirect_with(to: &str, ok: bool, text: &str) -> Response {
-    let value = serde_urlencoded::to_string([("v", format!("{}:{text}", if ok { "ok" } else { "err" }))])
-        .unwrap_or_default();
+    let value =
+        serde_urlencoded::to_string([("v", format!("{}:{text}", if ok { "ok" } else { "err" }))])
+            .unwrap_or_default();
     let value = value.strip_prefix("v=").unwrap_or_default();
     let mut r = Redirect::to(to).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -146,7 +171,9 @@ async fn clear_shown_flash(req: Request, next: axum::middleware::Next) -> Respon
     if had && !res.status().is_redirection() {
         res.headers_mut().append(
             header::SET_COOKIE,
-            HeaderValue::from_static("aduan_flash=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0"),
+            HeaderValue::from_static(
+                "aduan_flash=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0",
+            ),
         );
     }
     res
@@ -259,17 +286,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
         let bytes = axum::body::to_bytes(body, st.max_request_bytes)
             .await
             .map_err(|_| error_page(&staff, StatusCode::PAYLOAD_TOO_LARGE, staff.t().too_large))?;
-        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         let sent = fields
             .iter()
             .find(|(k, _)| k == "csrf")
             .map(|(_, v)| v.as_bytes())
             .unwrap_or_default();
         if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, staff.csrf.as_bytes())) {
-            return Err(error_page(&staff, StatusCode::FORBIDDEN, staff.t().csrf_failed));
+            return Err(error_page(
+                &staff,
+                StatusCode::FORBIDDEN,
+                staff.t().csrf_failed,
+            ));
         }
-        let form = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|_| error_page(&staff, StatusCode::UNPROCESSABLE_ENTITY, staff.t().bad_form))?;
+        let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+            error_page(&staff, StatusCode::UNPROCESSABLE_ENTITY, staff.t().bad_form)
+        })?;
         Ok(Posted { staff, form })
     }
 }
@@ -279,7 +312,10 @@ pub fn render(status: StatusCode, t: &impl Template) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "console template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Terjadi kesalahan / Something went wrong.")
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Terjadi kesalahan / Something went wrong.",
+            )
                 .into_response()
         }
     }
@@ -330,7 +366,8 @@ pub fn queue_error_text(t: &Texts, e: &QueueError) -> String {
         QueueError::Refused(Refusal::NotVisible) => t.no_such_complaint.into(),
         QueueError::Refused(Refusal::Forbidden { .. }) => t.not_allowed.into(),
         QueueError::Refused(Refusal::Conflict { .. }) => t.conflict.into(),
-        QueueError::Refused(Refusal::Invalid(why)) | QueueError::Store(StoreError::Invalid(why)) => {
+        QueueError::Refused(Refusal::Invalid(why))
+        | QueueError::Store(StoreError::Invalid(why)) => {
             format!("{} ({why})", t.invalid)
         }
         QueueError::ClaimedByOther(who) => format!("{} {who}", t.claimed_by_other),
@@ -346,12 +383,16 @@ fn unavailable(lang: Lang, e: StoreError) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, lang.texts().try_again).into_response()
 }
 
-/// Only operators: anything else is refused as the API refuses it.
-pub fn require_operator(staff: &Staff) -> Result<(), Response> {
+/// Only operators: anyone else gets the refusal page, as the API refuses them.
+pub fn refuse_unless_operator(staff: &Staff) -> Option<Response> {
     if staff.actor.role == Role::Operator {
-        Ok(())
+        None
     } else {
-        Err(error_page(staff, StatusCode::FORBIDDEN, staff.t().operators_only))
+        Some(error_page(
+            staff,
+            StatusCode::FORBIDDEN,
+            staff.t().operators_only,
+        ))
     }
 }
 
@@ -421,7 +462,10 @@ async fn script() -> Response {
 /// Jakarta time for people (WIB, UTC+7, no daylight saving).
 pub fn wib(t: chrono::DateTime<chrono::Utc>) -> String {
     match chrono::FixedOffset::east_opt(7 * 3600) {
-        Some(offset) => t.with_timezone(&offset).format("%d-%m-%Y %H:%M").to_string(),
+        Some(offset) => t
+            .with_timezone(&offset)
+            .format("%d-%m-%Y %H:%M")
+            .to_string(),
         None => t.to_rfc3339(),
     }
 }
@@ -432,9 +476,21 @@ mod tests {
 
     #[test]
     fn returns_stay_inside_the_console() {
-        assert_eq!(safe_return(Some("/admin/laporan/ABCD")), "/admin/laporan/ABCD");
-        assert_eq!(safe_return(Some("/admin/antrean?q=x")), "/admin/antrean?q=x");
-        for evil in ["https://evil.example/", "//evil.example/admin/", "/admin/..//x", "/adminx", "/admin/\\evil"] {
+        assert_eq!(
+            safe_return(Some("/admin/laporan/ABCD")),
+            "/admin/laporan/ABCD"
+        );
+        assert_eq!(
+            safe_return(Some("/admin/antrean?q=x")),
+            "/admin/antrean?q=x"
+        );
+        for evil in [
+            "https://evil.example/",
+            "//evil.example/admin/",
+            "/admin/..//x",
+            "/adminx",
+            "/admin/\\evil",
+        ] {
             assert_eq!(safe_return(Some(evil)), "/admin/antrean", "{evil}");
         }
     }
@@ -442,10 +498,16 @@ mod tests {
     #[test]
     fn flash_messages_round_trip_through_the_cookie() {
         let r = redirect_with("/admin/antrean", false, "Tidak bisa: <b>; ok=1");
-        let set = r.headers()[header::SET_COOKIE].to_str().unwrap_or_default().to_owned();
+        let set = r.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
         let value = set.split(';').next().unwrap_or_default();
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+        );
         let f = take_flash(&h).expect("flash");
         assert!(!f.ok);
         assert_eq!(f.text, "Tidak bisa: <b>; ok=1");
