@@ -483,13 +483,18 @@ async fn the_lapor_workflow_runs_in_the_console_in_a_real_browser() {
     // 5. The unit admin sees it, drafts an answer, previews what the citizen gets.
     b.login(&app, "admin-pu").await;
     assert!(b.exists(&row).await, "forwarded to the unit's queue");
-    b.goto(&app.url(&format!("/admin/laporan/{tid}"))).await;
+    assert!(!b.exists(&format!("tr[data-tracking='{other}']")).await);
+    // "Ambil berikutnya" claims the oldest complaint waiting for this unit and opens it.
+    b.click("#take-next").await;
+    assert_eq!(b.text("#tracking-id").await, tid);
+    assert!(b.exists("#held-by-me").await, "claimed by the unit admin");
     let answer =
         "Lubang sudah ditambal oleh tim UPT Jalan pada hari ini. Terima kasih atas laporannya.";
     b.fill("#answer-body", answer).await;
     b.click("#preview-button").await;
     let preview = b.text("#preview-text").await;
     assert!(preview.contains(answer), "{preview}");
+    b.screenshots("answer").await;
     b.click("#do-answer").await;
     assert_eq!(b.text("#complaint-status").await, "Ditindaklanjuti");
     assert_eq!(b.text("#pending-answer").await, answer);

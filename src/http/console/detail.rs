@@ -124,6 +124,40 @@ pub fn channel_limit(kind: &str) -> Option<usize> {
     }
 }
 
+/// The text a reporter receives for `draft` on a channel of `kind` (exactly what the
+/// outbox sends: the footer with the status link, then the channel's own shortening),
+/// its length as the channel counts it, and whether the draft itself had to be cut.
+pub fn as_received(
+    kind: &str,
+    channel: &aduan_kit::ChannelName,
+    draft: &str,
+    tracking_id: &str,
+    status_url: &str,
+) -> (String, usize, bool) {
+    let draft = draft.trim();
+    let body = answer_message_body(draft, tracking_id).replace("{status_url}", status_url);
+    if kind == "x" {
+        let msg = aduan_kit::OutboundMessage {
+            idempotency_key: String::new(),
+            channel_name: channel.clone(),
+            kind: aduan_kit::OutboundKind::Answer,
+            tracking_id: tracking_id.to_owned(),
+            recipient: aduan_kit::Recipient::default(),
+            subject: None,
+            body,
+            in_reply_to: None,
+            references: Vec::new(),
+            attempt: 0,
+        };
+        let text = aduan_x::reply::reply_text(&msg);
+        let cut = !text.contains(draft);
+        return (text.clone(), aduan_x::text::weighted_len(&text), cut);
+    }
+    let length = body.chars().count();
+    let cut = channel_limit(kind).is_some_and(|l| draft.chars().count() > l);
+    (body, length, cut)
+}
+
 /// What the citizen receives for `draft`, on the channel the answer will take.
 fn preview_of(st: &AppState, t: &super::Texts, item: &QueueItem, draft: &str) -> PreviewView {
     let has_email = item
@@ -132,42 +166,18 @@ fn preview_of(st: &AppState, t: &super::Texts, item: &QueueItem, draft: &str) ->
         .as_ref()
         .is_some_and(|r| r.email.is_some());
     let tracking = &item.record.tracking_id;
-    let body = answer_message_body(draft.trim(), tracking)
-        .replace("{status_url}", &st.status_url(tracking));
     match st
         .queue
         .answer_channel(&item.record.channel_name, has_email)
     {
-        Some((name, kind)) if kind == "x" => {
-            let msg = aduan_kit::OutboundMessage {
-                idempotency_key: String::new(),
-                channel_name: name.clone(),
-                kind: aduan_kit::OutboundKind::Answer,
-                tracking_id: tracking.clone(),
-                recipient: aduan_kit::Recipient::default(),
-                subject: None,
-                body,
-                in_reply_to: None,
-                references: Vec::new(),
-                attempt: 0,
-            };
-            let text = aduan_x::reply::reply_text(&msg);
-            let raw_len = aduan_x::text::weighted_len(draft.trim());
-            PreviewView {
-                route: format!("{} {} ({name})", t.via, t.channel_kind(&kind)),
-                length: aduan_x::text::weighted_len(&text),
-                over: raw_len > aduan_x::text::MAX_WEIGHT,
-                text,
-            }
-        }
         Some((name, kind)) => {
-            let limit = channel_limit(&kind);
-            let length = body.chars().count();
+            let (text, length, over) =
+                as_received(&kind, &name, draft, tracking, &st.status_url(tracking));
             PreviewView {
                 route: format!("{} {} ({name})", t.via, t.channel_kind(&kind)),
-                over: limit.is_some_and(|l| length > l),
+                text,
                 length,
-                text: body,
+                over,
             }
         }
         None => PreviewView {
@@ -545,4 +555,51 @@ fn download(bytes: Vec<u8>, content_type: &str, filename: &str, inline: bool) ->
         HeaderValue::from_static("private, no-store"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x() -> aduan_kit::ChannelName {
+        aduan_kit::ChannelName::parse("x-siak").expect("name")
+    }
+
+    #[test]
+    fn an_answer_on_x_is_shown_as_the_post_the_citizen_gets() {
+        let url = "https://lapor.contoh.go.id/laporan/ABCD-EFGH";
+        let short = "Sudah kami perbaiki. Terima kasih.";
+        let (text, len, cut) = as_received("x", &x(), short, "ABCD-EFGH", url);
+        assert!(
+            text.starts_with(short) && text.contains("ABCD-EFGH"),
+            "{text}"
+        );
+        assert!(len <= 280 && !cut, "{len}");
+
+        let long = "Perbaikan jalan dijadwalkan minggu depan oleh UPT. ".repeat(8);
+        let (text, len, cut) = as_received("x", &x(), &long, "ABCD-EFGH", url);
+        assert!(len <= 280, "{len}: {text}");
+        assert!(cut, "a draft longer than a post is flagged");
+        assert!(text.starts_with("Perbaikan jalan"), "{text}");
+    }
+
+    #[test]
+    fn e_mail_answers_carry_the_footer_and_the_status_link() {
+        let email = aduan_kit::ChannelName::parse("surel").expect("name");
+        let url = "https://lapor.contoh.go.id/laporan/ABCD-EFGH";
+        let (text, _, cut) = as_received("email", &email, " Jawaban. ", "ABCD-EFGH", url);
+        assert!(
+            text.starts_with("Jawaban.\n\n--\nLaporan ABCD-EFGH"),
+            "{text}"
+        );
+        assert!(text.contains(url) && !cut);
+        assert_eq!(channel_limit("x"), Some(280));
+        assert_eq!(channel_limit("email"), None);
+    }
+
+    #[test]
+    fn only_raster_images_are_shown_inline() {
+        assert!(previewable("image/png") && previewable("image/jpeg"));
+        assert!(!previewable("image/svg+xml") && !previewable("text/html"));
+    }
 }

@@ -128,7 +128,7 @@ texts! {
     preview: "Pratinjau", "Preview";
     citizen_receives: "Yang akan diterima pelapor", "What the reporter will receive";
     via: "melalui", "via";
-    status_page_only: "Hanya di halaman status laporan (pelapor tidak memberi alamat e-mail).", "Only on the public status page (the reporter gave no e-mail address).";
+    status_page_only: "Hanya di halaman status laporan: tidak ada kanal yang dapat mengirim jawaban kepada pelapor ini.", "Only on the complaint's status page: no channel can send the answer to this reporter.";
     status_page_too: "Jawaban juga tampil di halaman status publik.", "The answer is also shown on the public status page.";
     confidential_note: "Laporan rahasia: jawaban tidak tampil di halaman status publik.", "Confidential complaint: the answer is not shown on the public status page.";
     audit: "Jejak audit", "Audit trail";
