@@ -736,6 +736,94 @@ async fn console_forms_need_the_session_csrf_token_and_logins_are_throttled(b: B
         );
     }
 
+    // Operators make users (the API token is shown once and works), holidays and
+    // categories from the console.
+    let form = |path: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let mut fields: Vec<(&str, &str)> = fields;
+        fields.push(("csrf", csrf.as_str()));
+        app.client
+            .post(app.url(path))
+            .header(reqwest::header::COOKIE, &session)
+            .form(&fields)
+            .send()
+    };
+    let r = form(
+        "/admin/pengguna",
+        vec![
+            ("username", "dewi"),
+            ("display_name", "Dewi Lestari"),
+            ("email", ""),
+            ("role", "unit_admin"),
+            ("unit", "dlh"),
+            ("password", ""),
+        ],
+    )
+    .await
+    .expect("create user");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = r.text().await.expect("html");
+    let token = html
+        .split("id=\"new-token\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("token shown once")
+        .to_owned();
+    let r = app
+        .client
+        .get(app.url("/api/v1/units"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = form(
+        "/admin/libur",
+        vec![
+            ("day", "2026-12-24"),
+            ("name", "Cuti bersama Natal"),
+            ("kind", "cuti_bersama"),
+        ],
+    )
+    .await
+    .expect("holiday");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = form(
+        "/admin/kategori",
+        vec![
+            ("code", "jalan"),
+            ("name", "Jalan dan jembatan"),
+            ("parent", ""),
+        ],
+    )
+    .await
+    .expect("category");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(app
+        .store
+        .holidays()
+        .await
+        .expect("holidays")
+        .iter()
+        .any(|h| h.name == "Cuti bersama Natal"));
+    assert!(app
+        .store
+        .categories()
+        .await
+        .expect("categories")
+        .iter()
+        .any(|c| c.code == "jalan"));
+    let r = form("/admin/kategori/jalan/hapus", Vec::new())
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(!app
+        .store
+        .categories()
+        .await
+        .expect("categories")
+        .iter()
+        .any(|c| c.code == "jalan"));
+
     // Password guessing against one account is throttled, through either door.
     let mut statuses = Vec::new();
     for _ in 0..12 {

@@ -137,6 +137,7 @@ texts! {
     what: "Tindakan", "Action";
     verify_title: "Judul (boleh diperbaiki)", "Title (may be corrected)";
     into: "Nomor laporan tujuan", "Tracking number to merge into";
+    merged_into: "Digabungkan ke", "Merged into";
     done: "Tersimpan.", "Saved.";
     back_to_queue: "Kembali ke antrean", "Back to the queue";
     // Management
