@@ -263,3 +263,59 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::console::Lang;
+    use crate::queue::insight::DayCount;
+
+    #[test]
+    fn daily_bars_stack_per_channel_inside_the_plot_and_today_is_labelled() {
+        let today = 20_000;
+        let d = Dashboard {
+            per_day: vec![
+                DayCount {
+                    channel: "email".into(),
+                    day: today,
+                    count: 3,
+                },
+                DayCount {
+                    channel: "x".into(),
+                    day: today,
+                    count: 1,
+                },
+                DayCount {
+                    channel: "webform".into(),
+                    day: today - 2,
+                    count: 2,
+                },
+                // Outside the window: not drawn.
+                DayCount {
+                    channel: "email".into(),
+                    day: today - 40,
+                    count: 9,
+                },
+            ],
+            ..Dashboard::default()
+        };
+        let c = daily_chart(Lang::Id.texts(), &d, today);
+        assert_eq!(c.max, 4);
+        assert_eq!(c.bars.len(), 3);
+        for b in &c.bars {
+            assert!(
+                b.y >= 10.0 - 1e-9 && b.y + b.h <= 190.0 + 1e-9,
+                "inside the plot"
+            );
+        }
+        // Today's column (the rightmost) is the busiest day: full height.
+        let today_x = c.bars.iter().map(|b| b.x).fold(f64::MIN, f64::max);
+        let today_h: f64 = c.bars.iter().filter(|b| b.x == today_x).map(|b| b.h).sum();
+        assert!((today_h - 180.0).abs() < 1e-6, "{today_h}");
+        assert_eq!(
+            c.ticks.last().map(|t| t.text.clone()),
+            Some(day_label(today))
+        );
+        assert_eq!(c.table.len(), DAYS as usize);
+    }
+}

@@ -39,7 +39,7 @@ fn ago(t: &super::Texts, since: Option<chrono::DateTime<chrono::Utc>>) -> String
         return t.never.to_owned();
     };
     let secs = (chrono::Utc::now() - since).num_seconds().max(0);
-    let en = t.other_lang == "id";
+    let en = t.is_en();
     match secs {
         s if s < 120 => format!("{s} {}", if en { "s" } else { "dtk" }),
         s if s < 7200 => format!("{} {}", s / 60, if en { "min" } else { "mnt" }),

@@ -221,9 +221,13 @@ texts! {
 }
 
 impl Texts {
+    /// Whether these are the English texts (for the few words built from parts).
+    pub fn is_en(&self) -> bool {
+        std::ptr::eq(self, &EN)
+    }
+
     pub fn role(&self, r: Role) -> &'static str {
-        let en = std::ptr::eq(self, &EN);
-        match (r, en) {
+        match (r, self.is_en()) {
             (Role::Operator, _) => "Operator",
             (Role::Coordinator, false) => "Koordinator (admin instansi)",
             (Role::Coordinator, true) => "Coordinator",
@@ -235,7 +239,7 @@ impl Texts {
     }
 
     pub fn status(&self, s: &str) -> &'static str {
-        if !std::ptr::eq(self, &EN) {
+        if !self.is_en() {
             return crate::store::status_label(s);
         }
         match s {
@@ -256,8 +260,7 @@ impl Texts {
 
     /// The button that takes an action.
     pub fn action(&self, a: ActionKind) -> &'static str {
-        let en = std::ptr::eq(self, &EN);
-        match (a, en) {
+        match (a, self.is_en()) {
             (ActionKind::Verify, false) => "Verifikasi",
             (ActionKind::Verify, true) => "Verify",
             (ActionKind::Forward, false) => "Teruskan ke unit",
@@ -291,7 +294,7 @@ impl Texts {
     pub fn audit_action(&self, a: &str) -> String {
         match ActionKind::parse(a) {
             Some(k) => self.action(k).to_owned(),
-            None => match (a, std::ptr::eq(self, &EN)) {
+            None => match (a, self.is_en()) {
                 ("overdue", false) => "Melewati tenggat".into(),
                 ("overdue", true) => "Deadline passed".into(),
                 ("view_identity", false) => "Melihat identitas pelapor".into(),
@@ -302,7 +305,7 @@ impl Texts {
     }
 
     pub fn classification(&self, c: &str) -> &'static str {
-        match (c, std::ptr::eq(self, &EN)) {
+        match (c, self.is_en()) {
             ("pengaduan", false) => "Pengaduan",
             ("pengaduan", true) => "Complaint",
             ("aspirasi", false) => "Aspirasi",
@@ -314,7 +317,7 @@ impl Texts {
     }
 
     pub fn channel_kind(&self, k: &str) -> &'static str {
-        match (k, std::ptr::eq(self, &EN)) {
+        match (k, self.is_en()) {
             ("email", _) => "E-mail",
             ("x", _) => "X (Twitter)",
             ("facebook", _) => "Facebook",
@@ -335,5 +338,39 @@ impl Texts {
             "stopped" => self.st_stopped,
             _ => self.error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Status;
+
+    #[test]
+    fn every_status_action_and_role_has_words_in_both_languages() {
+        for lang in [Lang::Id, Lang::En] {
+            let t = lang.texts();
+            for s in Status::ALL {
+                assert_ne!(t.status(s.as_str()), "Unknown", "{s:?}");
+                assert_ne!(t.status(s.as_str()), "Tidak diketahui", "{s:?}");
+            }
+            for a in ActionKind::ADMIN {
+                assert!(!t.action(a).is_empty());
+            }
+            for r in Role::ALL {
+                assert!(!t.role(r).is_empty());
+            }
+        }
+        assert_eq!(
+            Lang::Id.texts().action(ActionKind::Forward),
+            "Teruskan ke unit"
+        );
+        assert_eq!(Lang::En.texts().status("forwarded"), "Forwarded");
+        assert_eq!(Lang::parse("en"), Lang::En);
+        assert_eq!(
+            Lang::parse("fr"),
+            Lang::Id,
+            "Indonesian unless English is asked for"
+        );
     }
 }
