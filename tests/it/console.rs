@@ -891,3 +891,67 @@ async fn units_see_only_their_complaints_and_only_their_actions(b: Backend) {
 }
 
 on_both!(units_see_only_their_complaints_and_only_their_actions);
+
+async fn the_queue_flags_deadlines_due_today_and_passed(b: Backend) {
+    let app = spawn_app(b).await;
+    user(&app, "sari", Role::Operator, None).await;
+    let today = file_report(&app, "Tenggat hari ini", "Isi.").await;
+    let late = file_report(&app, "Sudah lewat tenggat", "Isi.").await;
+    let later = file_report(&app, "Masih lama", "Isi.").await;
+    // Deadlines as the SLA job would set them: the last second of today (Jakarta), an
+    // hour ago, and next week.
+    let now = aduan::store::now_micros();
+    let day = 86_400_000_000_i64;
+    let wib = 7 * 3_600_000_000_i64;
+    let end_of_today = ((now + wib).div_euclid(day) + 1) * day - wib - 1;
+    for (t, due) in [
+        (&today, end_of_today),
+        (&late, now - 3_600_000_000),
+        (&later, now + 7 * day),
+    ] {
+        sqlx::query("UPDATE complaints SET due_at = $1 WHERE tracking_id = $2")
+            .bind(due)
+            .bind(t.as_str())
+            .execute(&app.store.pool_for_tests())
+            .await
+            .expect("due date");
+    }
+    let r = console_login(&app, "sari", PASSWORD).await;
+    let session = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("aduan_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("session")
+        .to_owned();
+    let queue = |q: &'static str| {
+        app.client
+            .get(app.url(&format!("/admin/antrean{q}")))
+            .header(reqwest::header::COOKIE, &session)
+            .send()
+    };
+    let html = queue("").await.expect("queue").text().await.expect("html");
+    let row = |t: &str| {
+        html.split(&format!("data-tracking=\"{t}\""))
+            .nth(1)
+            .and_then(|s| s.split("</tr>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(row(&today).contains("sla-today") && !row(&today).contains("sla-overdue"));
+    assert!(row(&late).contains("sla-overdue"));
+    assert!(!row(&later).contains("sla-today") && !row(&later).contains("sla-overdue"));
+    // The overdue filter keeps only the late one.
+    let html = queue("?overdue=1")
+        .await
+        .expect("queue")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains(&late) && !html.contains(&today) && !html.contains(&later));
+    app.stop().await;
+}
+
+on_both!(the_queue_flags_deadlines_due_today_and_passed);
