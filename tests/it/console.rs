@@ -69,6 +69,9 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
+            // Its own process group, with the browsers it starts: a failed test ends
+            // them all by that group's id (see Drop).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
@@ -82,6 +85,7 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                    "--disable-breakpad", "--disable-crash-reporter",
                     "--window-size=1280,4000", "--force-device-scale-factor=1", "--lang=id-ID",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
@@ -126,7 +130,20 @@ impl Browser {
         }
         let _ = self.driver.kill().await;
     }
+}
 
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id().and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Browser {
     async fn goto(&self, url: &str) {
         self.c().goto(url).await.expect("navigate");
     }
