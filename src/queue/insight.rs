@@ -32,9 +32,9 @@ pub struct DayCount {
     pub count: i64,
 }
 
-/// A unit's record against the answer deadline: complaints forwarded to it, and how many
-/// of them passed the deadline of the unit's step (flagged by the SLA job or open and
-/// past due now).
+/// A unit's record against the answer deadline over the last [`SLA_DAYS`] days:
+/// complaints forwarded to it, and how many of them passed the deadline of the unit's
+/// step (flagged by the SLA job, or open and past due now).
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitSla {
     pub unit: String,
@@ -66,6 +66,9 @@ pub struct ChannelCounters {
     pub oldest_pending: Option<DateTime<Utc>>,
     pub cursor_updated: Option<DateTime<Utc>>,
 }
+
+/// The deadline record covers complaints received in this many days.
+pub const SLA_DAYS: i64 = 90;
 
 /// WIB is UTC+7 all year.
 const WIB_MICROS: i64 = 7 * 3600 * 1_000_000;
@@ -201,11 +204,12 @@ impl Queue {
                                  AND a.action = 'overdue' AND a.before_state IN ('forwarded', 'in_progress'))
                               OR (c.status IN ('forwarded', 'in_progress') AND c.due_at < $2)
                         THEN 1 ELSE 0 END)
-             FROM complaints c WHERE {scope}{guard} AND c.unit IS NOT NULL
+             FROM complaints c WHERE {scope}{guard} AND c.unit IS NOT NULL AND c.received_at >= $3
              GROUP BY c.unit ORDER BY c.unit"
         ))
         .bind(&unit)
         .bind(now)
+        .bind(now - SLA_DAYS * DAY_MICROS)
         .fetch_all(pool)
         .await?
         .iter()

@@ -193,7 +193,7 @@ texts! {
     dash_intro: "Ringkasan 14 hari terakhir.", "The last 14 days at a glance.";
     per_channel_day: "Laporan per kanal per hari", "Complaints per channel per day";
     funnel: "Corong status", "Status funnel";
-    sla_per_unit: "Kepatuhan tenggat per unit", "Deadline compliance per unit";
+    sla_per_unit: "Kepatuhan tenggat per unit (90 hari)", "Deadline compliance per unit (90 days)";
     on_time: "tepat waktu", "on time";
     late: "terlambat", "late";
     no_data: "Belum ada data.", "No data yet.";

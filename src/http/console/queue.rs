@@ -24,6 +24,8 @@ pub struct Filters {
     #[serde(default)]
     pub unit: String,
     #[serde(default)]
+    pub category: String,
+    #[serde(default)]
     pub overdue: String,
     #[serde(default)]
     pub mine: String,
@@ -82,6 +84,7 @@ struct QueuePage {
     statuses: Vec<(&'static str, &'static str)>,
     channels: Vec<(&'static str, &'static str)>,
     units: Vec<crate::queue::people::Unit>,
+    categories: Vec<crate::queue::people::Category>,
     next_link: Option<String>,
 }
 
@@ -91,12 +94,12 @@ pub async fn page(State(st): State<AppState>, staff: Staff, Query(f): Query<Filt
         status: some(&f.status),
         channel: some(&f.channel),
         unit: some(&f.unit),
+        category: some(&f.category),
         overdue: (f.overdue == "1").then_some(true),
         claimed_by: (f.mine == "1").then(|| staff.actor.username.clone()),
         q: some(&f.q),
         after: f.after.clone().filter(|a| !a.is_empty()),
         limit: Some(50),
-        ..ListQuery::default()
     };
     let page = match st.queue.list(&staff.actor, &q).await {
         Ok(p) => p,
@@ -129,6 +132,7 @@ pub async fn page(State(st): State<AppState>, staff: Staff, Query(f): Query<Filt
             ("status", f.status.as_str()),
             ("channel", f.channel.as_str()),
             ("unit", f.unit.as_str()),
+            ("category", f.category.as_str()),
             ("overdue", f.overdue.as_str()),
             ("mine", f.mine.as_str()),
             ("after", n.as_str()),
@@ -137,13 +141,22 @@ pub async fn page(State(st): State<AppState>, staff: Staff, Query(f): Query<Filt
         format!("/admin/antrean?{qs}")
     });
     let units = if staff.actor.role.is_central() {
-        st.queue.store().units().await.unwrap_or_default()
+        st.queue.store().units().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "units for the queue filter");
+            Vec::new()
+        })
     } else {
         Vec::new()
     };
+    // The filters' choices; without them the page still works (the filter is hidden).
+    let categories = st.queue.store().categories().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "categories for the queue filter");
+        Vec::new()
+    });
     render(
         StatusCode::OK,
         &QueuePage {
+            categories,
             c: staff.chrome("queue"),
             statuses: Status::ALL
                 .iter()
