@@ -70,6 +70,20 @@ pub struct ChannelCounters {
 /// The deadline record covers complaints received in this many days.
 pub const SLA_DAYS: i64 = 90;
 
+/// A message that did not become a complaint: quarantined (not understood) or ignored
+/// (an auto-reply, an echo of our own post, a bounce).
+#[derive(Debug, Clone, Serialize)]
+pub struct IntakeReject {
+    pub channel_name: String,
+    pub external_id: String,
+    pub disposition: String,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+    pub raw_content_type: String,
+    /// The raw original, for operators only (it may carry a person's identity).
+    pub raw: Option<Vec<u8>>,
+}
+
 /// WIB is UTC+7 all year.
 const WIB_MICROS: i64 = 7 * 3600 * 1_000_000;
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -289,6 +303,46 @@ impl Queue {
             oldest_pending: o.try_get::<Option<i64>, _>(3)?.map(from_micros),
             cursor_updated: cursor.map(from_micros),
         })
+    }
+
+    /// The latest messages that did not become complaints, newest first, optionally of
+    /// one channel (operators and coordinators; the raw originals for operators only).
+    pub async fn intake_rejects(
+        &self,
+        actor: &Actor,
+        channel_name: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<IntakeReject>, QueueError> {
+        if !actor.role.is_central() {
+            return Err(Refusal::Forbidden {
+                role: actor.role.as_str(),
+                action: "read quarantined messages",
+            }
+            .into());
+        }
+        let rows = sqlx::query(
+            "SELECT channel_name, external_id, disposition, reason, received_at, raw_content_type, raw
+             FROM intake_rejects WHERE ($1 = '' OR channel_name = $1)
+             ORDER BY received_at DESC, id DESC LIMIT $2",
+        )
+        .bind(channel_name.unwrap_or_default())
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.store().pool())
+        .await?;
+        let operator = actor.role == Role::Operator;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(IntakeReject {
+                channel_name: r.try_get(0)?,
+                external_id: r.try_get(1)?,
+                disposition: r.try_get(2)?,
+                reason: r.try_get(3)?,
+                received_at: from_micros(r.try_get(4)?),
+                raw_content_type: r.try_get(5)?,
+                raw: if operator { Some(r.try_get(6)?) } else { None },
+            });
+        }
+        Ok(out)
     }
 
     /// The complaint's row id, if `actor` may see it ("not found" otherwise).

@@ -720,6 +720,30 @@ async fn console_forms_need_the_session_csrf_token_and_logins_are_throttled(b: B
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.store.units().await.expect("units").len(), 1);
 
+    // A message that could not be read is listed with its reason and, for operators,
+    // its raw original, escaped.
+    sqlx::query(
+        "INSERT INTO intake_rejects (channel, channel_name, external_id, disposition, reason, raw_content_type, raw, received_at)
+         VALUES ('webform', 'mitra', 'kirim-1', 'quarantined', 'body is not JSON: expected value at line 1', 'application/json', $1, $2)",
+    )
+    .bind(b"<script>alert(1)</script>{".to_vec())
+    .bind(aduan::store::now_micros())
+    .execute(&app.store.pool_for_tests())
+    .await
+    .expect("quarantined message");
+    let html = app
+        .client
+        .get(app.url("/admin/karantina?kanal=mitra"))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .expect("quarantine")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("body is not JSON") && html.contains("kirim-1"));
+    assert!(html.contains("&#60;script&#62;alert(1)") && !html.contains("<script>alert(1)"));
+
     // Every page renders on this back end, with a complaint in the store.
     let t = file_report(
         &app,
@@ -733,6 +757,7 @@ async fn console_forms_need_the_session_csrf_token_and_logins_are_throttled(b: B
         format!("/admin/laporan/{t}"),
         "/admin/dasbor".to_owned(),
         "/admin/kanal".to_owned(),
+        "/admin/karantina".to_owned(),
         "/admin/unit".to_owned(),
         "/admin/pengguna".to_owned(),
         "/admin/libur".to_owned(),
@@ -900,7 +925,7 @@ async fn units_see_only_their_complaints_and_only_their_actions(b: Backend) {
         .expect("file");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // Operator pages are refused.
-    for p in ["/admin/pengguna", "/admin/kanal"] {
+    for p in ["/admin/pengguna", "/admin/kanal", "/admin/karantina"] {
         let r = get(p.into()).await.expect("page");
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{p}");
     }

@@ -2,9 +2,10 @@
 //! error and why, how far behind it is, its counters, and what to do about it.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::Deserialize;
 
 use super::{error_page, queue_error, render, wib, Chrome, Staff};
 use crate::http::AppState;
@@ -118,6 +119,75 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
         &HealthPage {
             c: staff.chrome("health"),
             channels,
+        },
+    )
+}
+
+pub struct RejectView {
+    pub channel_name: String,
+    pub external_id: String,
+    pub quarantined: bool,
+    pub reason: String,
+    pub at: String,
+    pub content_type: String,
+    pub raw: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/quarantine.html")]
+struct QuarantinePage {
+    c: Chrome,
+    channel: String,
+    rejects: Vec<RejectView>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct QuarantineQuery {
+    #[serde(default)]
+    kanal: String,
+}
+
+/// Raw originals longer than this are cut on the page.
+const RAW_SHOWN: usize = 16 * 1024;
+
+/// The latest messages that did not become complaints, with their reasons.
+pub async fn quarantine(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(q): Query<QuarantineQuery>,
+) -> Response {
+    let channel = q.kanal.trim().to_owned();
+    let list = match st
+        .queue
+        .intake_rejects(
+            &staff.actor,
+            Some(channel.as_str()).filter(|c| !c.is_empty()),
+            100,
+        )
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return queue_error(&staff, e),
+    };
+    render(
+        StatusCode::OK,
+        &QuarantinePage {
+            c: staff.chrome("health"),
+            channel,
+            rejects: list
+                .into_iter()
+                .map(|r| RejectView {
+                    quarantined: r.disposition == "quarantined",
+                    channel_name: r.channel_name,
+                    external_id: r.external_id,
+                    reason: r.reason,
+                    at: wib(r.received_at),
+                    content_type: r.raw_content_type,
+                    raw: r.raw.map(|b| {
+                        String::from_utf8_lossy(&b[..b.len().min(RAW_SHOWN)]).into_owned()
+                    }),
+                })
+                .collect(),
         },
     )
 }

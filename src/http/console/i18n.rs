@@ -187,7 +187,12 @@ texts! {
     todo_failed: "Kesalahan permanen: periksa konfigurasi kanal (alamat, akun, izin) sesuai pesan galat, lalu jalankan `aduan check --online`.", "A permanent error: check the channel's configuration (address, account, permissions) against the error, then run `aduan check --online`.";
     todo_retrying: "Gangguan sementara; layanan mencoba ulang sendiri. Bila berlangsung lama, periksa jaringan dan layanan penyedia.", "A temporary fault; the service retries by itself. If it lasts, check the network and the provider's status.";
     todo_outbox_failed: "Ada pesan keluar yang gagal dikirim; lihat galatnya di kotak keluar.", "Some outgoing messages failed; see their errors in the outbox.";
-    todo_quarantine: "Ada pesan yang dikarantina: periksa tabel intake_rejects.", "Some messages are quarantined: look at the intake_rejects table.";
+    todo_quarantine: "Ada pesan yang dikarantina (tidak dapat dibaca): periksa alasannya dan data aslinya.", "Some messages are quarantined (could not be read): look at their reasons and raw originals.";
+    rejects: "Pesan yang bukan laporan", "Messages that are not complaints";
+    rejects_intro: "Pesan yang dikarantina (tidak dapat dibaca) atau diabaikan (balasan otomatis, gema kiriman sendiri, pantulan), 100 terbaru, masing-masing dengan alasan dan data aslinya.", "Messages quarantined (could not be read) or ignored (auto-replies, echoes of our own posts, bounces), the latest 100, each with its reason and raw original.";
+    show_rejects: "Lihat pesan yang bukan laporan", "See messages that are not complaints";
+    no_rejects: "Tidak ada.", "None.";
+    external_id: "ID eksternal", "External id";
     push_only: "Kanal webhook/formulir: tidak menarik data sendiri.", "Webhook/form channel: it does not poll.";
     // Dashboard
     dash_intro: "Ringkasan 14 hari terakhir.", "The last 14 days at a glance.";

@@ -94,6 +94,7 @@ pub fn router() -> Router<AppState> {
             post(manage::delete_category),
         )
         .route("/admin/kanal", get(health::page))
+        .route("/admin/karantina", get(health::quarantine))
         .route("/admin/dasbor", get(dashboard::page))
         .route("/admin/{*rest}", get(not_found))
         .layer(axum::middleware::from_fn(clear_shown_flash))
