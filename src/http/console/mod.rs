@@ -244,11 +244,15 @@ impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
-        let here = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| BASE.into());
+        let here = if parts.method == axum::http::Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| BASE.into())
+        } else {
+            page_of(parts.uri.path())
+        };
         let lang = lang_of(&parts.headers);
         let to_login = || {
             let q = serde_urlencoded::to_string([("ke", &here)]).unwrap_or_default();
@@ -423,6 +427,17 @@ async fn switch_language(
     r
 }
 
+/// The page a form was posted from, for links on the page that answers it (a form's
+/// own address has no GET): the complaint for its actions, else the section.
+fn page_of(path: &str) -> String {
+    let mut seg = path.trim_start_matches('/').split('/').skip(1);
+    match (seg.next(), seg.next()) {
+        (Some("laporan"), Some(t)) => format!("{BASE}/laporan/{t}"),
+        (Some("keluar") | None, _) => format!("{BASE}/antrean"),
+        (Some(section), _) => format!("{BASE}/{section}"),
+    }
+}
+
 /// A path inside the console to go back to; anything else (another site, `//host`)
 /// becomes the queue.
 pub fn safe_return(to: Option<&str>) -> String {
@@ -494,6 +509,24 @@ mod tests {
         ] {
             assert_eq!(safe_return(Some(evil)), "/admin/antrean", "{evil}");
         }
+    }
+
+    #[test]
+    fn a_posted_form_is_answered_as_part_of_its_page() {
+        assert_eq!(
+            page_of("/admin/laporan/ABCD-EFGH/pratinjau"),
+            "/admin/laporan/ABCD-EFGH"
+        );
+        assert_eq!(
+            page_of("/admin/laporan/ABCD-EFGH/aksi/verify"),
+            "/admin/laporan/ABCD-EFGH"
+        );
+        assert_eq!(
+            page_of("/admin/pengguna/budi/nonaktifkan"),
+            "/admin/pengguna"
+        );
+        assert_eq!(page_of("/admin/antrean/berikutnya"), "/admin/antrean");
+        assert_eq!(page_of("/admin/keluar"), "/admin/antrean");
     }
 
     #[test]
