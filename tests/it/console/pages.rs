@@ -450,3 +450,54 @@ async fn the_queue_flags_deadlines_due_today_and_passed(b: Backend) {
 }
 
 on_both!(the_queue_flags_deadlines_due_today_and_passed);
+
+async fn attachments_are_downloads_and_only_raster_images_show_inline(b: Backend) {
+    use reqwest::multipart::{Form, Part};
+    let app = spawn_app(b).await;
+    user(&app, "sari", Role::Operator, None).await;
+    let form = Form::new()
+        .text("title", "Foto jalan rusak")
+        .text("body", "Lihat foto.")
+        .part(
+            "attachments",
+            Part::bytes(crate::api::PNG.to_vec()).file_name("jalan rusak.png"),
+        );
+    let r = app.post_multipart("/api/v1/reports", form).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let t = r.json::<serde_json::Value>().await.expect("json")["tracking_id"]
+        .as_str()
+        .expect("tracking id")
+        .to_owned();
+    let s = Session::open(&app, "sari").await;
+
+    let r = s.get(&format!("/admin/laporan/{t}/lampiran/0")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "application/octet-stream");
+    let disposition = h["content-disposition"].to_str().expect("disposition");
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert!(disposition.contains("jalan%20rusak.png"), "{disposition}");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .contains("sandbox"));
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), crate::api::PNG);
+
+    let r = s
+        .get(&format!("/admin/laporan/{t}/lampiran/0?tampil=1"))
+        .await;
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .expect("disposition")
+        .starts_with("inline;"));
+    assert_eq!(
+        s.get(&format!("/admin/laporan/{t}/lampiran/1"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+on_both!(attachments_are_downloads_and_only_raster_images_show_inline);
