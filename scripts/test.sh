@@ -49,6 +49,14 @@ fi
 log "mail services"
 as_root scripts/mail-services.sh start
 
+# --- Chromium and chromedriver, for the admin console's browser tests ------------------
+# Debian's packages; a test tool must never download a browser of its own.
+apt_install chromium chromium-driver
+if ! command -v chromedriver >/dev/null 2>&1; then
+  log "chromedriver is missing: apt-get install -y chromium chromium-driver"
+  exit 1
+fi
+
 # --- Rust checks and tests ----------------------------------------------------------
 filter=()
 if [ "${1:-}" = "--" ]; then shift; filter=("$@"); fi

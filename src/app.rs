@@ -171,6 +171,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         max_request_bytes: cfg.http.max_request_bytes,
         metrics: metrics_handle(),
         queue: queue.clone(),
+        login_throttle: Default::default(),
     };
     let router = http::router(
         state,

@@ -106,11 +106,24 @@ pub struct SessionInfo {
 }
 
 /// Logs in with a password (argon2) and sets the session cookie (HttpOnly,
-/// SameSite=Strict, Secure behind https), valid for 8 hours.
+/// SameSite=Strict, Secure behind https), valid for 8 hours. Attempts per username are
+/// throttled (429 with Retry-After), shared with the console's login form.
 #[utoipa::path(post, path = "/api/v1/session", request_body = LoginBody,
-    responses((status = 200, body = SessionInfo), (status = 401)))]
+    responses((status = 200, body = SessionInfo), (status = 401), (status = 429)))]
 pub async fn login(State(st): State<AppState>, Json(b): Json<LoginBody>) -> Response {
     const TTL: i64 = 8 * 3600;
+    if let Err(wait) = st.login_throttle.attempt(&b.username) {
+        let mut r = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "too many login attempts for this user; try again later",
+        )
+        .into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     match st
         .queue
         .store()

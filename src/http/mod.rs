@@ -1,11 +1,13 @@
-//! The HTTP server: the citizen form and status pages, the reports API, webhooks, and
-//! the operational endpoints.
+//! The HTTP server: the citizen form and status pages, the reports API, webhooks, the
+//! admin API and console, and the operational endpoints.
 
 mod admin;
+pub mod console;
 mod form;
 mod ops;
 mod problem;
 mod reports;
+pub mod throttle;
 mod webhooks;
 
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub max_request_bytes: usize,
     pub metrics: PrometheusHandle,
     pub queue: crate::queue::Queue,
+    /// Password guesses per account, for the API's and the console's login alike.
+    pub login_throttle: Arc<throttle::LoginThrottle>,
 }
 
 impl AppState {
@@ -74,6 +78,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/v1/categories/{code}", axum::routing::delete(admin::delete_category))
         .route("/api/v1/channels", get(admin::channels))
         .route("/webhooks/{channel}", get(webhooks::handle).post(webhooks::handle))
+        .merge(console::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -253,6 +253,27 @@ impl Queue {
         &self.store
     }
 
+    /// The channel (name and kind) that carries an approved answer to a reporter who
+    /// wrote on `channel_name`: the same channel when it can send, otherwise e-mail when
+    /// the reporter gave an address; `None` when the answer is only on the status page.
+    pub fn answer_channel(
+        &self,
+        channel_name: &str,
+        reporter_has_email: bool,
+    ) -> Option<(ChannelName, String)> {
+        let own = self
+            .routes
+            .outbound
+            .iter()
+            .find(|(n, _)| n.as_str() == channel_name)
+            .map(|(n, k)| (n.clone(), k.clone()));
+        match (own, &self.routes.email_channel) {
+            (Some(o), _) => Some(o),
+            (None, Some(e)) if reporter_has_email => Some((e.clone(), "email".to_owned())),
+            _ => None,
+        }
+    }
+
     /// The queue, in the caller's scope, oldest first, filtered, a page at a time.
     pub async fn list(&self, actor: &Actor, q: &ListQuery) -> Result<Page, QueueError> {
         let now = now_micros();
@@ -908,16 +929,8 @@ impl Queue {
             .await?;
             // The same channel when it can carry answers; otherwise e-mail, when the
             // reporter gave an address.
-            let own = self
-                .routes
-                .outbound
-                .iter()
-                .find(|(n, _)| n.as_str() == channel_name)
-                .map(|(n, k)| (n.clone(), k.clone()));
-            let (via, via_kind) = match (own, &self.routes.email_channel, &email) {
-                (Some(o), _, _) => o,
-                (None, Some(e), Some(_)) => (e.clone(), "email".to_owned()),
-                _ => continue,
+            let Some((via, via_kind)) = self.answer_channel(&channel_name, email.is_some()) else {
+                continue;
             };
             // An e-mail answer goes where the receipt went (Reply-To honoured) and
             // threads under the citizen's first message.
@@ -968,11 +981,6 @@ impl Queue {
                     Vec::new(),
                 )
             };
-            let reply_hint = if via_kind == "email" {
-                "Balas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
-            } else {
-                "Balas pesan ini bila jawaban belum menyelesaikan masalah Anda."
-            };
             let m = NewOutbound {
                 tracking_id: tracking.clone(),
                 channel_name: via,
@@ -980,15 +988,27 @@ impl Queue {
                 idempotency_key: format!("answer:{answer_id}:{tracking}"),
                 recipient,
                 subject: Some(format!("Re: {title} [{tracking}]")),
-                body: format!(
-                    "{body}\n\n--\nLaporan {tracking}\nPerkembangannya:\n{{status_url}}\n\n{reply_hint}"
-                ),
+                body: answer_message_body(body, &tracking, &via_kind),
                 in_reply_to,
                 references: refs,
             };
             insert_outbound(tx, id, &m).await?;
         }
         Ok(())
+    }
+}
+
+/// The text an approved answer goes out with (before the outbox fills in
+/// `{status_url}` and a channel shortens it to its limit); the console previews it.
+pub fn answer_message_body(body: &str, tracking_id: &str, via_kind: &str) -> String {
+    if via_kind == "email" {
+        format!(
+            "{body}\n\n--\nLaporan {tracking_id}\nPerkembangannya:\n{{status_url}}\n\nBalas e-mail ini bila jawaban belum menyelesaikan masalah Anda."
+        )
+    } else {
+        // Short, with the link last: a channel that shortens (X) keeps the number and
+        // the link whole.
+        format!("{body}\n\nLaporan {tracking_id}: {{status_url}}")
     }
 }
 

@@ -2,6 +2,7 @@
 //! surface, the runtime, and the built binary end to end.
 
 mod api;
+mod console;
 mod e2e;
 mod email;
 mod facebook;

@@ -1,0 +1,193 @@
+//! Channel health for operators and coordinators: what each channel last did, its last
+//! error and why, how far behind it is, its counters, and what to do about it.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{error_page, queue_error, render, wib, Chrome, Staff};
+use crate::http::AppState;
+use crate::queue::insight::ChannelCounters;
+
+pub struct ChannelView {
+    pub name: String,
+    pub kind_label: &'static str,
+    pub icon: &'static str,
+    pub healthy: bool,
+    pub status: String,
+    pub status_label: &'static str,
+    pub last_success: String,
+    pub last_error: Option<String>,
+    pub last_error_at: String,
+    pub lag: String,
+    pub restarts: u64,
+    pub counters: ChannelCounters,
+    pub todo: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "console/health.html")]
+struct HealthPage {
+    c: Chrome,
+    channels: Vec<ChannelView>,
+}
+
+/// A duration for people: "3 mnt", "2 jam", "4 hari".
+fn ago(t: &super::Texts, since: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let Some(since) = since else {
+        return t.never.to_owned();
+    };
+    let secs = (chrono::Utc::now() - since).num_seconds().max(0);
+    let en = t.is_en();
+    match secs {
+        s if s < 120 => format!("{s} {}", if en { "s" } else { "dtk" }),
+        s if s < 7200 => format!("{} {}", s / 60, if en { "min" } else { "mnt" }),
+        s if s < 172_800 => format!("{} {}", s / 3600, if en { "h" } else { "jam" }),
+        s => format!("{} {}", s / 86_400, if en { "days" } else { "hari" }),
+    }
+}
+
+pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
+    let t = staff.t();
+    if !staff.actor.role.is_central() {
+        return error_page(&staff, StatusCode::FORBIDDEN, t.central_only);
+    }
+    let mut channels = Vec::new();
+    for (name, kind, handle) in st.health.iter() {
+        let s = handle.snapshot();
+        let counters = match st.queue.channel_counters(&staff.actor, name.as_str()).await {
+            Ok(c) => c,
+            Err(e) => return queue_error(&staff, e),
+        };
+        let pulls = st
+            .channels
+            .get(name.as_str())
+            .is_some_and(|c| c.pull.is_some());
+        // A push channel (webhooks, the form) has no task that reports: it is ready
+        // unless something said otherwise, and its last success is its last complaint.
+        let (status, last_success) = if !pulls && s.status == "starting" {
+            ("ready", counters.last_received)
+        } else {
+            (s.status, s.last_success)
+        };
+        let mut todo = match s.status {
+            "reauthorize" => vec![t.todo_reauthorize],
+            "failed" => vec![t.todo_failed],
+            "retrying" => vec![t.todo_retrying],
+            _ => Vec::new(),
+        };
+        if counters.outbox_failed > 0 {
+            todo.push(t.todo_outbox_failed);
+        }
+        if counters.quarantined > 0 {
+            todo.push(t.todo_quarantine);
+        }
+        if todo.is_empty() {
+            todo.push(t.todo_ok);
+        }
+        // How far behind: for a polling channel, since its last good poll; for any
+        // channel, how long its oldest outgoing message has been waiting.
+        let lag = match (pulls, counters.oldest_pending) {
+            (_, Some(p)) => format!("{} ({})", ago(t, Some(p)), t.outbox),
+            (true, None) => ago(t, last_success),
+            (false, None) => t.push_only.to_owned(),
+        };
+        channels.push(ChannelView {
+            name: name.to_string(),
+            kind_label: t.channel_kind(kind),
+            icon: super::svg::channel_icon(kind),
+            healthy: s.healthy,
+            status: status.to_owned(),
+            status_label: if status == "ready" {
+                t.st_ready
+            } else {
+                t.health_status(status)
+            },
+            last_success: last_success.map(wib).unwrap_or_else(|| t.never.into()),
+            last_error: s.last_error,
+            last_error_at: s.last_error_at.map(wib).unwrap_or_default(),
+            lag,
+            restarts: s.restarts,
+            counters,
+            todo,
+        });
+    }
+    render(
+        StatusCode::OK,
+        &HealthPage {
+            c: staff.chrome("health"),
+            channels,
+        },
+    )
+}
+
+pub struct RejectView {
+    pub channel_name: String,
+    pub external_id: String,
+    pub quarantined: bool,
+    pub reason: String,
+    pub at: String,
+    pub content_type: String,
+    pub raw: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/quarantine.html")]
+struct QuarantinePage {
+    c: Chrome,
+    channel: String,
+    rejects: Vec<RejectView>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct QuarantineQuery {
+    #[serde(default)]
+    kanal: String,
+}
+
+/// Raw originals longer than this are cut on the page.
+const RAW_SHOWN: usize = 16 * 1024;
+
+/// The latest messages that did not become complaints, with their reasons.
+pub async fn quarantine(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(q): Query<QuarantineQuery>,
+) -> Response {
+    let channel = q.kanal.trim().to_owned();
+    let list = match st
+        .queue
+        .intake_rejects(
+            &staff.actor,
+            Some(channel.as_str()).filter(|c| !c.is_empty()),
+            100,
+        )
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return queue_error(&staff, e),
+    };
+    render(
+        StatusCode::OK,
+        &QuarantinePage {
+            c: staff.chrome("health"),
+            channel,
+            rejects: list
+                .into_iter()
+                .map(|r| RejectView {
+                    quarantined: r.disposition == "quarantined",
+                    channel_name: r.channel_name,
+                    external_id: r.external_id,
+                    reason: r.reason,
+                    at: wib(r.received_at),
+                    content_type: r.raw_content_type,
+                    raw: r.raw.map(|b| {
+                        String::from_utf8_lossy(&b[..b.len().min(RAW_SHOWN)]).into_owned()
+                    }),
+                })
+                .collect(),
+        },
+    )
+}
