@@ -86,6 +86,13 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // Claims whose lease ran out are free again (once per batch, for every status).
+        if let Err(e) =
+            super::service::release_expired_claims(&store, now_micros(), claimable(Role::Operator))
+                .await
+        {
+            tracing::warn!(error = %e, "expired claims not released");
+        }
         let requests: Vec<(&Actor, i64)> = jobs.iter().map(|j| (&j.actor, j.until)).collect();
         match claim_batch(&store, &requests).await {
             Ok(claimed) => {

@@ -491,10 +491,8 @@ impl Queue {
 
     /// Claims the oldest unclaimed complaint in the caller's scope and returns it, or
     /// `None` when nothing waits. Concurrent requests share one transaction and one
-    /// commit ([`super::claims`]); expired claims are released first.
+    /// commit ([`super::claims`]); expired claims are released first, once per batch.
     pub async fn next(&self, actor: &Actor) -> Result<Option<QueueItem>, QueueError> {
-        let statuses = super::claims::claimable(actor.role);
-        release_expired_claims(&self.store, now_micros(), statuses).await?;
         let claimer = self
             .claimer
             .get_or_init(|| super::claims::Claimer::spawn(self.store.clone()))

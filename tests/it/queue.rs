@@ -916,7 +916,41 @@ async fn batched_claims_keep_each_claimers_scope(b: Backend) {
     app.stop().await;
 }
 
+/// A claim whose lease ran out is handed out again by claim-next.
+async fn an_expired_claim_is_handed_out_again(b: Backend) {
+    use aduan::queue::{AnswerRoutes, Queue};
+    let app = spawn_app(b).await;
+    let staff = crate::harness::queue_staff(&app.store, "dinas-c", "lease").await;
+    let filed = report(&app, "Laporan yang ditinggal", false).await;
+    // A lease of no time at all: expired as soon as it is taken.
+    let mut queue = Queue::new(app.store.clone(), AnswerRoutes::default());
+    queue.claim_lease_secs = 0;
+    let first = queue.next(&staff[0]).await.expect("next").expect("one");
+    assert_eq!(first.record.tracking_id, filed);
+    let other = aduan::queue::Actor {
+        user_id: staff[1].user_id,
+        username: staff[1].username.clone(),
+        role: Role::Coordinator,
+        unit: None,
+    };
+    let again = queue.next(&other).await.expect("next").expect("again");
+    assert_eq!(again.record.tracking_id, filed);
+    let holder: Option<i64> =
+        sqlx::query_scalar("SELECT claimed_by FROM complaints WHERE tracking_id = $1")
+            .bind(&filed)
+            .fetch_one(&app.store.pool_for_tests())
+            .await
+            .expect("row");
+    assert_eq!(
+        holder,
+        Some(staff[1].user_id),
+        "the second claimer holds it"
+    );
+    app.stop().await;
+}
+
 on_both!(
+    an_expired_claim_is_handed_out_again,
     authorization_matrix,
     batched_claims_keep_each_claimers_scope,
     claims_are_exclusive_under_fifty_concurrent_claimers,
