@@ -1,13 +1,16 @@
 //! Claim-next as group commit. Claim-next is a write, and a durable commit costs far
 //! more than the statements around it: fifty admins pressing "next" at once used to
 //! queue fifty commits behind one another. Here the requests waiting at the same moment
-//! are served together by one task, in one transaction with one commit; each still gets
-//! the oldest complaint in its own scope, and no complaint goes to two of them (the
-//! later ones in the batch see the earlier ones' claims).
+//! are served together by one task, in one transaction with one commit. Requests with
+//! the same scope share one probe per waiting status; the oldest candidates go to them
+//! in arrival order, and one UPDATE records every claim of the batch, so a batch costs
+//! a handful of statements however many it serves. No complaint goes to two of them.
 //!
 //! On PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`, so several
 //! daemons (each with its own batcher) walk past each other. On SQLite the batch holds
 //! the write lock from its first statement (`BEGIN IMMEDIATE`).
+
+use std::collections::BTreeMap;
 
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -136,24 +139,76 @@ async fn claim_batch(
         store.pool().begin_with("BEGIN IMMEDIATE").await?
     };
     let now = now_micros();
-    let mut out = Vec::with_capacity(requests.len());
-    for (actor, until) in requests {
-        out.push(claim_one(&mut tx, actor, now, *until, pg).await?);
+    // Requests with the same scope are served together: one probe per waiting status
+    // for the whole group, the oldest candidates handed out in arrival order.
+    let mut groups: BTreeMap<(&'static str, Option<&str>), Vec<usize>> = BTreeMap::new();
+    for (i, (actor, _)) in requests.iter().enumerate() {
+        let unit = (!actor.role.is_central()).then(|| actor.unit.as_deref().unwrap_or(""));
+        groups
+            .entry((actor.role.as_str(), unit))
+            .or_default()
+            .push(i);
+    }
+    let mut out: Vec<Option<(i64, String)>> = vec![None; requests.len()];
+    for members in groups.values() {
+        let actor = requests[members[0]].0;
+        let found = candidates(&mut tx, actor, members.len(), pg).await?;
+        for (&i, c) in members.iter().zip(found) {
+            out[i] = Some(c);
+        }
+    }
+    // Every assignment in one statement.
+    let claimed: Vec<(i64, i64, i64)> = out
+        .iter()
+        .zip(requests)
+        .filter_map(|(c, (actor, until))| c.as_ref().map(|(id, _)| (*id, actor.user_id, *until)))
+        .collect();
+    if !claimed.is_empty() {
+        let mut who = String::new();
+        let mut when = String::new();
+        let mut ids = Vec::new();
+        let mut n = 0;
+        let mut args: Vec<i64> = Vec::new();
+        for (id, user, until) in &claimed {
+            who.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
+            when.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 3));
+            ids.push(format!("${}", n + 1));
+            args.extend([*id, *user, *until]);
+            n += 3;
+        }
+        let sql = format!(
+            "UPDATE complaints SET claimed_by = CASE id{who} END, claim_until = CASE id{when} END
+             WHERE id IN ({}) AND (claimed_by IS NULL OR claim_until <= ${})",
+            ids.join(", "),
+            n + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for a in &args {
+            q = q.bind(*a);
+        }
+        let done = q.bind(now).execute(&mut *tx).await?.rows_affected();
+        if done != claimed.len() as u64 {
+            // Cannot happen: the rows are locked (PostgreSQL) or the write lock is held
+            // (SQLite). Roll back rather than hand out what was not claimed.
+            return Err(QueueError::Store(crate::store::StoreError::Invalid(
+                format!("claimed {done} of {} complaints", claimed.len()),
+            )));
+        }
     }
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(|c| c.map(|(_, t)| t)).collect())
 }
 
-/// The oldest unclaimed complaint in `actor`'s scope, claimed. Each waiting status is
-/// probed through the partial index of unclaimed rows (one ORDER BY over several
-/// statuses would sort every waiting row).
-async fn claim_one(
+/// The `n` oldest unclaimed complaints in `actor`'s scope, oldest first. Each waiting
+/// status is probed through the partial index of unclaimed rows (one ORDER BY over
+/// several statuses would sort every waiting row); on PostgreSQL the rows are locked,
+/// skipping those another daemon holds.
+async fn candidates(
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
-    now: i64,
-    until: i64,
+    n: usize,
     pg: bool,
-) -> Result<Option<String>, QueueError> {
+) -> Result<Vec<(i64, String)>, QueueError> {
     let liaison = if actor.role == Role::Liaison {
         " AND EXISTS (SELECT 1 FROM answers a WHERE a.complaint_id = c.id AND a.status = 'submitted')"
     } else {
@@ -163,7 +218,7 @@ async fn claim_one(
         ("", None)
     } else {
         (
-            " AND c.unit = $2",
+            " AND c.unit = $3",
             Some(actor.unit.clone().unwrap_or_default()),
         )
     };
@@ -175,34 +230,19 @@ async fn claim_one(
     let sql = format!(
         "SELECT c.id, c.tracking_id, c.received_at FROM complaints c
          WHERE c.status = $1{scope} AND c.claimed_by IS NULL{liaison}
-         ORDER BY c.received_at, c.id LIMIT 1{lock}"
+         ORDER BY c.received_at, c.id LIMIT $2{lock}"
     );
-    let mut best: Option<(i64, String, i64)> = None;
+    let mut all: Vec<(i64, i64, String)> = Vec::new();
     for status in claimable(actor.role) {
-        let mut q = sqlx::query(&sql).bind(*status);
+        let mut q = sqlx::query(&sql).bind(*status).bind(n as i64);
         if let Some(u) = &unit {
             q = q.bind(u.as_str());
         }
-        if let Some(r) = q.fetch_optional(&mut **tx).await? {
-            let cand: (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            if best.as_ref().is_none_or(|b| (cand.2, cand.0) < (b.2, b.0)) {
-                best = Some(cand);
-            }
+        for r in q.fetch_all(&mut **tx).await? {
+            all.push((r.try_get(2)?, r.try_get(0)?, r.try_get(1)?));
         }
     }
-    let Some((id, tracking, _)) = best else {
-        return Ok(None);
-    };
-    let done = sqlx::query(
-        "UPDATE complaints SET claimed_by = $1, claim_until = $2
-         WHERE id = $3 AND (claimed_by IS NULL OR claim_until <= $4)",
-    )
-    .bind(actor.user_id)
-    .bind(until)
-    .bind(id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok((done == 1).then_some(tracking))
+    all.sort_by_key(|(at, id, _)| (*at, *id));
+    all.truncate(n);
+    Ok(all.into_iter().map(|(_, id, t)| (id, t)).collect())
 }
