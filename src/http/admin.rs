@@ -615,7 +615,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "aduan admin API", description = "The complaint queue (SP4N-LAPOR! workflow). Errors are application/problem+json (RFC 9457)."),
     paths(login, logout, list, show, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, categories, put_category, delete_category, channels),
-    components(schemas(Category, LoginBody, SessionInfo, Page, QueueItem, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
+    components(schemas(Category, LoginBody, SessionInfo, Page, QueueItem, crate::queue::DeliveryState, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -12,7 +12,7 @@ pub mod service;
 pub mod workflow;
 
 pub use service::{
-    answer_message_body, Acted, ActionRequest, AnswerRoutes, ListQuery, Page, Queue, QueueError,
-    QueueItem,
+    answer_message_body, Acted, ActionRequest, AnswerRoutes, DeliveryState, ListQuery, Page, Queue,
+    QueueError, QueueItem,
 };
 pub use workflow::{ActionKind, Actor, Refusal, Role, Status};

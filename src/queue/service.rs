@@ -71,6 +71,23 @@ pub struct QueueItem {
     pub merged_into: Option<String>,
     /// The latest answer draft, for the liaison to approve.
     pub pending_answer: Option<String>,
+    /// What the outbox holds for this complaint (receipts, answers) and how each fared:
+    /// a refused send (say, a Messenger answer outside the 24-hour window) shows here
+    /// with its reason, so the admins can answer another way. Empty in lists.
+    pub deliveries: Vec<DeliveryState>,
+}
+
+/// One outgoing message of a complaint and where it stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryState {
+    pub channel_name: String,
+    /// `acknowledgement` or `answer`.
+    pub kind: String,
+    /// `pending`, `sending`, `sent` or `failed` (given up: it needs another way).
+    pub status: String,
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
 }
 
 /// Filters and keyset pagination for the list.
@@ -188,6 +205,7 @@ fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
             overdue: open && (flagged.is_some() || due_at.is_some_and(|d| d < now)),
             merged_into: r.try_get("merged_into_tracking")?,
             pending_answer: None,
+            deliveries: Vec::new(),
         },
     ))
 }
@@ -197,6 +215,10 @@ fn item_from_row(r: &AnyRow, now: i64) -> Result<(i64, QueueItem), QueueError> {
 fn hide_identity(item: &mut QueueItem) {
     item.record.reporter = None;
     item.record.external_id = String::new();
+    // A provider's refusal may quote the address it refused.
+    for d in &mut item.deliveries {
+        d.last_error = None;
+    }
     for m in &mut item.record.messages {
         if m.direction == "in" {
             m.external_id = String::new();
@@ -402,6 +424,22 @@ impl Queue {
             return Err(Refusal::NotVisible.into());
         }
         self.store.fill_thread(id, &mut item.record).await?;
+        item.deliveries = self
+            .store
+            .outbound_for(tracking_id)
+            .await?
+            .into_iter()
+            .map(|o| DeliveryState {
+                channel_name: o.message.channel_name.to_string(),
+                kind: o.message.kind.as_str().to_owned(),
+                status: serde_json::to_value(o.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                attempts: o.attempts,
+                last_error: o.last_error,
+            })
+            .collect();
         item.pending_answer = sqlx::query_scalar(
             "SELECT body FROM answers WHERE complaint_id = $1 AND status = 'submitted' ORDER BY id DESC LIMIT 1",
         )

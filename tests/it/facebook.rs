@@ -719,6 +719,23 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
         app.store.outbound_for(&old.tracking_id).await
     );
 
+    // The admins see it on the complaint, with the reason.
+    let queue = app.app.as_ref().expect("app").queue.clone();
+    let staff = queue_staff(&app.store, "dinsos", "ms").await;
+    let shown = queue
+        .show(&staff[0], &old.tracking_id, false)
+        .await
+        .expect("show");
+    assert!(
+        shown.deliveries.iter().any(|d| d.status == "failed"
+            && d.kind == "acknowledgement"
+            && d.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("cannot be sent on Messenger"))),
+        "{:?}",
+        shown.deliveries
+    );
+
     // Today: a message (two hours ago), a photo a minute later, an echo, and a message
     // past the window.
     let now = now_millis();
@@ -800,8 +817,6 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
     }
 
     // The approved answer goes to the person on Messenger.
-    let queue = app.app.as_ref().expect("app").queue.clone();
-    let staff = queue_staff(&app.store, "dinsos", "ms").await;
     answer_through_queue(
         &queue,
         &staff,

@@ -54,6 +54,15 @@ pub struct ActionView {
 }
 
 /// The answer as the citizen will get it.
+pub struct DeliveryView {
+    pub channel: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub failed: bool,
+    pub attempts: u32,
+    pub error: String,
+}
+
 pub struct PreviewView {
     pub route: String,
     pub text: String,
@@ -84,6 +93,7 @@ struct DetailPage {
     units: Vec<Unit>,
     categories: Vec<Category>,
     audit: Vec<AuditView>,
+    deliveries: Vec<DeliveryView>,
     limit: Option<usize>,
     draft: String,
     preview: Option<PreviewView>,
@@ -340,6 +350,26 @@ async fn detail(
         actions,
         units,
         categories,
+        deliveries: item
+            .deliveries
+            .iter()
+            .map(|d| DeliveryView {
+                channel: d.channel_name.clone(),
+                kind: if d.kind == "answer" {
+                    t.delivery_answer
+                } else {
+                    t.delivery_ack
+                },
+                status: match d.status.as_str() {
+                    "sent" => t.delivery_sent,
+                    "failed" => t.delivery_failed,
+                    _ => t.delivery_pending,
+                },
+                failed: d.status == "failed",
+                attempts: d.attempts,
+                error: d.last_error.clone().unwrap_or_default(),
+            })
+            .collect(),
         audit: audit
             .into_iter()
             .map(|e| AuditView {

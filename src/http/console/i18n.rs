@@ -170,6 +170,13 @@ texts! {
     quarantined: "Dikarantina", "Quarantined";
     ignored: "Diabaikan", "Ignored";
     outbox: "Kotak keluar", "Outbox";
+    deliveries: "Pesan keluar", "Outgoing messages";
+    delivery_ack: "Tanda terima", "Receipt";
+    delivery_answer: "Jawaban", "Answer";
+    delivery_pending: "Menunggu", "Waiting";
+    delivery_sent: "Terkirim", "Sent";
+    delivery_failed: "Tidak terkirim: jawab dengan cara lain", "Not delivered: answer another way";
+    attempts: "percobaan", "attempts";
     pending: "menunggu", "pending";
     failed: "gagal", "failed";
     sent: "terkirim", "sent";
