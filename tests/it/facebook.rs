@@ -475,24 +475,6 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
     assert_eq!(rec.channel, "facebook");
     assert!(rec.body.starts_with("Air PDAM"));
     let receipt_path = format!("/{VERSION}/{COMMENT}/comments");
-    assert!(
-        eventually(Duration::from_secs(15), || {
-            let f = fake.clone();
-            let p = receipt_path.clone();
-            let t = rec.tracking_id.clone();
-            async move {
-                f.posts().iter().any(|s| {
-                    s.path == p
-                        && s.body
-                            .as_ref()
-                            .is_some_and(|b| b["message"].as_str().is_some_and(|m| m.contains(&t)))
-                })
-            }
-        })
-        .await,
-        "receipt under the comment: {:?}",
-        fake.posts()
-    );
 
     // Edited: the text changes, the earlier text is kept. Removed: marked, kept.
     let edited = fixture("feed_comment_edited.json");
@@ -529,11 +511,16 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
     assert_eq!(app.count("complaints").await, 1);
 
     // Non-ASCII escaped as \uXXXX by Meta, signed over the bytes as sent.
+    // Written a minute ago (the fixture is a year old, too old for a receipt).
     let escaped = body
         .replace(COMMENT, "122100000000000001_1213500000000002")
         .replace(
             "Air PDAM di Kelurahan Kampung Dalam",
             "Jembatan di Desa Bunsur \\u2014 retak \\u00e9 \\ud83d\\ude1f",
+        )
+        .replace(
+            "\"created_time\": 1763603990",
+            &format!("\"created_time\": {}", now_millis() / 1000 - 60),
         );
     let reserialized =
         serde_json::to_vec(&serde_json::from_str::<Value>(&escaped).expect("json")).expect("json");
@@ -553,6 +540,30 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
     );
     let rec = complaint(&app, "122100000000000001_1213500000000002").await;
     assert!(rec.body.contains("Bunsur — retak é 😟"), "{}", rec.body);
+    // A fresh comment gets its receipt under it; the year-old one got none.
+    let fresh_path = format!("/{VERSION}/122100000000000001_1213500000000002/comments");
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let f = fake.clone();
+            let p = fresh_path.clone();
+            let t = rec.tracking_id.clone();
+            async move {
+                f.posts().iter().any(|s| {
+                    s.path == p
+                        && s.body
+                            .as_ref()
+                            .is_some_and(|b| b["message"].as_str().is_some_and(|m| m.contains(&t)))
+                })
+            }
+        })
+        .await,
+        "receipt under the comment: {:?}",
+        fake.posts()
+    );
+    assert!(
+        fake.posts().iter().all(|s| s.path != receipt_path),
+        "no public reply under a year-old comment"
+    );
 
     // The Page's own reply (our receipt, seen by the webhook) is never a complaint.
     let own = body
@@ -687,8 +698,7 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
     )
     .await;
 
-    // The fixture as Meta signed it: filed (from a year ago, so its receipt cannot go
-    // out on Messenger: it fails visibly).
+    // The fixture as Meta signed it: filed, without a receipt (it is a year old).
     let text = fixture("messaging_text.json");
     let sig = vectors["signatures"]["messaging_text.json"]
         .as_str()
@@ -698,42 +708,43 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
         200
     );
     let old = complaint(&app, "m_AbCdEf0123456789").await;
-    let store = app.store.clone();
-    let t_old = old.tracking_id.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let s = store.clone();
-            let t = t_old.clone();
-            async move {
-                s.outbound_for(&t).await.is_ok_and(|rows| {
-                    rows.iter().any(|r| {
-                        r.last_error
-                            .as_deref()
-                            .is_some_and(|e| e.contains("cannot be sent on Messenger"))
-                    })
-                })
-            }
-        })
-        .await,
-        "{:?}",
-        app.store.outbound_for(&old.tracking_id).await
+        app.store
+            .outbound_for(&old.tracking_id)
+            .await
+            .expect("outbox")
+            .is_empty(),
+        "no receipt for a year-old message"
     );
 
-    // The admins see it on the complaint, with the reason.
+    // Its answer cannot go out on Messenger (outside the 24-hour window): it fails, and
+    // the admins see why on the complaint.
     let queue = app.app.as_ref().expect("app").queue.clone();
     let staff = queue_staff(&app.store, "dinsos", "ms").await;
-    let shown = queue
-        .show(&staff[0], &old.tracking_id, false)
-        .await
-        .expect("show");
+    answer_through_queue(&queue, &staff, &old.tracking_id, "Sudah cair bulan lalu.").await;
+    let refused = |q: aduan::queue::Queue, who: aduan::queue::Actor, t: String| async move {
+        q.show(&who, &t, false).await.is_ok_and(|item| {
+            item.deliveries.iter().any(|d| {
+                d.status == "failed"
+                    && d.kind == "answer"
+                    && d.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("cannot be sent on Messenger"))
+            })
+        })
+    };
     assert!(
-        shown.deliveries.iter().any(|d| d.status == "failed"
-            && d.kind == "acknowledgement"
-            && d.last_error
-                .as_deref()
-                .is_some_and(|e| e.contains("cannot be sent on Messenger"))),
+        eventually(Duration::from_secs(15), || refused(
+            queue.clone(),
+            staff[0].clone(),
+            old.tracking_id.clone()
+        ))
+        .await,
         "{:?}",
-        shown.deliveries
+        queue
+            .show(&staff[0], &old.tracking_id, false)
+            .await
+            .map(|i| i.deliveries)
     );
 
     // Today: a message (two hours ago), a photo a minute later, an echo, and a message

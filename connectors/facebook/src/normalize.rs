@@ -24,6 +24,9 @@ use serde_json::Value;
 
 pub const KIND: &str = "facebook";
 
+/// Messages older than this get no receipt.
+pub const ACK_MAX_AGE_HOURS: i64 = 24;
+
 pub const DEFAULT_ACK_TEMPLATE: &str = "Terima kasih, laporan Anda sudah kami terima dengan nomor {tracking_id}. Perkembangannya dapat dipantau di {status_url}";
 
 pub struct Normalizer {
@@ -169,12 +172,19 @@ impl Normalizer {
         })
     }
 
+    /// The receipt for a message written at `at`. Only fresh messages get one: what a
+    /// first poll or a catch-up finds from days ago is filed without a public reply under
+    /// an old comment (and Messenger would refuse it after 24 hours anyway).
     fn acknowledgement(
         &self,
+        at: Option<DateTime<Utc>>,
         address: &str,
         name: Option<&str>,
         reply_to: &str,
     ) -> Option<Acknowledgement> {
+        if at.is_some_and(|t| Utc::now() - t > chrono::Duration::hours(ACK_MAX_AGE_HOURS)) {
+            return None;
+        }
         self.ack.as_ref().map(|body| Acknowledgement {
             recipient: Recipient {
                 address: address.to_owned(),
@@ -228,7 +238,7 @@ impl Normalizer {
             thread,
             raw,
         );
-        item.acknowledge = self.acknowledgement(&f.id, name, &f.id);
+        item.acknowledge = self.acknowledgement(f.at, &f.id, name, &f.id);
         item
     }
 
@@ -273,7 +283,7 @@ impl Normalizer {
             thread,
             raw,
         );
-        item.acknowledge = self.acknowledgement(&m.sender, m.name.as_deref(), &m.mid);
+        item.acknowledge = self.acknowledgement(m.at, &m.sender, m.name.as_deref(), &m.mid);
         item
     }
 
@@ -529,6 +539,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert!(
+            it.acknowledge.is_none(),
+            "a year-old comment gets no receipt"
+        );
+        let mut fresh = fixture("feed_comment.json");
+        fresh["entry"][0]["changes"][0]["value"]["created_time"] =
+            Value::from(Utc::now().timestamp() - 60);
+        let it = &n().entries_of(&fresh)[0];
         let ack = it.acknowledge.as_ref().expect("receipt");
         assert_eq!(
             ack.in_reply_to.as_deref(),
@@ -569,8 +587,13 @@ mod tests {
         assert!(
             matches!(&text.kind, InboundKind::Complaint(d) if d.body.contains("bantuan sosial"))
         );
-        let ack = text.acknowledge.as_ref().expect("receipt");
+        assert!(text.acknowledge.is_none(), "too old for a receipt");
+        let mut fresh = fixture("messaging_text.json");
+        fresh["entry"][0]["messaging"][0]["timestamp"] = Value::from(Utc::now().timestamp_millis());
+        let fresh = &n().entries_of(&fresh)[0];
+        let ack = fresh.acknowledge.as_ref().expect("receipt");
         assert_eq!(ack.recipient.address, "6200000000000001");
+        assert_eq!(ack.in_reply_to.as_deref(), Some("m_AbCdEf0123456789"));
         let photo = &n().entries_of(&fixture("messaging_attachment.json"))[0];
         assert_eq!(
             photo.thread.sender.as_ref().map(|s| s.key.as_str()),
