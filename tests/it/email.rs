@@ -318,21 +318,10 @@ async fn mail_delivered_by_smtp_is_filed_within_two_seconds_under_idle() {
     };
     let app = spawn_app_with(Backend::Sqlite, opts).await;
     let store = app.store.clone();
-    let name = aduan_kit::ChannelName::parse("surel").expect("name");
-    let health = app
-        .app
-        .as_ref()
-        .expect("app")
-        .health
-        .get(&name)
-        .expect("health")
-        .clone();
     assert!(
-        eventually(Duration::from_secs(10), || {
-            let h = health.clone();
-            async move { h.snapshot().status == "ok" }
-        })
-        .await,
+        app.await_status("surel", "ok", Duration::from_secs(10))
+            .await
+            .0,
         "channel up"
     );
     // Let it read what older runs left and settle into IDLE.
@@ -370,21 +359,9 @@ async fn a_refused_login_marks_only_that_channel_unhealthy(b: Backend) {
         ..Options::default()
     };
     let app = spawn_app_with(b, opts).await;
-    let name = aduan_kit::ChannelName::parse("surel").expect("name");
-    let health = app
-        .app
-        .as_ref()
-        .expect("app")
-        .health
-        .get(&name)
-        .expect("health")
-        .clone();
-    let down = eventually(Duration::from_secs(10), || {
-        let h = health.clone();
-        async move { h.snapshot().status == "reauthorize" }
-    })
-    .await;
-    let snap = health.snapshot();
+    let (down, snap) = app
+        .await_status("surel", "reauthorize", Duration::from_secs(10))
+        .await;
     assert!(down, "{snap:?}");
     assert!(
         snap.last_error.as_deref().unwrap_or("").contains("refused"),
@@ -940,15 +917,7 @@ async fn the_hostile_corpus_read_from_a_real_mailbox() {
         ignored_rows, ignored,
         "every loop message ignored, and only those"
     );
-    let name = aduan_kit::ChannelName::parse("surel").expect("name");
-    let health = app
-        .app
-        .as_ref()
-        .expect("app")
-        .health
-        .get(&name)
-        .expect("health")
-        .snapshot();
+    let health = app.health("surel").snapshot();
     assert!(health.healthy, "the channel kept going: {health:?}");
     admin.select("INBOX").await.expect("SELECT");
     let _ = admin.delete(&folder).await;
@@ -1017,21 +986,9 @@ smtp = {{ host = "127.0.0.1", port = {submission}, tls = "plain", from = "kanal2
         },
     )
     .await;
-    let name = aduan_kit::ChannelName::parse("surel").expect("name");
-    let health = app
-        .app
-        .as_ref()
-        .expect("app")
-        .health
-        .get(&name)
-        .expect("health")
-        .clone();
-    let refused = eventually(Duration::from_secs(10), || {
-        let h = health.clone();
-        async move { h.snapshot().status == "reauthorize" }
-    })
-    .await;
-    let snap = health.snapshot();
+    let (refused, snap) = app
+        .await_status("surel", "reauthorize", Duration::from_secs(10))
+        .await;
     assert!(refused, "{snap:?}");
     let reason = snap.last_error.clone().unwrap_or_default();
     assert!(
@@ -1055,7 +1012,7 @@ smtp = {{ host = "127.0.0.1", port = {submission}, tls = "plain", from = "kanal2
     assert!(
         filed,
         "filed after the token was rotated: {:?}",
-        health.snapshot()
+        app.health("surel").snapshot()
     );
     let arrived = eventually(Duration::from_secs(20), || {
         let tag = tag.clone();

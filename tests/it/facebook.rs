@@ -117,6 +117,16 @@ impl FakeGraph {
             .collect()
     }
 
+    /// Whether a comment was posted at `path` whose message contains `needle`.
+    fn commented(&self, path: &str, needle: &str) -> bool {
+        self.posts().iter().any(|s| {
+            s.path == path
+                && s.body
+                    .as_ref()
+                    .is_some_and(|b| b["message"].as_str().is_some_and(|m| m.contains(needle)))
+        })
+    }
+
     fn push_fault(&self, f: Fault) {
         self.state.lock().expect("lock").faults.push_back(f);
     }
@@ -149,6 +159,26 @@ fn record(
         body,
         at: SystemTime::now(),
     });
+}
+
+/// Records the request, then checks it as Graph would ([`gate`]).
+fn intake(
+    state: &Shared,
+    method: &str,
+    path: String,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: Option<Value>,
+) -> Option<Response> {
+    record(state, method, path, query, headers, body);
+    gate(state, headers, query)
+}
+
+/// Now, as Graph writes times.
+fn graph_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S+0000")
+        .to_string()
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -217,26 +247,21 @@ async fn object(
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
+    if let Some(r) = intake(
         &state,
         "GET",
         format!("/{version}/{id}"),
         &q,
         &headers,
         None,
-    );
-    if let Some(r) = gate(&state, &headers, &q) {
+    ) {
         return r;
     }
     match id.as_str() {
         "me" => Json(json!({"id": PAGE, "name": "Pemkab Siak"})).into_response(),
         "t_10160000000000001" => {
-            let body = fixture("conversation_messages_poll.json").replace(
-                "2026-11-20T03:19:59+0000",
-                &chrono::Utc::now()
-                    .format("%Y-%m-%dT%H:%M:%S+0000")
-                    .to_string(),
-            );
+            let body = fixture("conversation_messages_poll.json")
+                .replace("2026-11-20T03:19:59+0000", &graph_now());
             json_response(StatusCode::OK, body)
         }
         _ => json_response(
@@ -252,15 +277,8 @@ async fn edge(
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
-        &state,
-        "GET",
-        format!("/{version}/{id}/{edge}"),
-        &q,
-        &headers,
-        None,
-    );
-    if let Some(r) = gate(&state, &headers, &q) {
+    let path = format!("/{version}/{id}/{edge}");
+    if let Some(r) = intake(&state, "GET", path, &q, &headers, None) {
         return r;
     }
     let busy = {
@@ -293,12 +311,9 @@ async fn edge(
         }]})
         .to_string(),
         (PAGE_POST, "comments") => fixture("post_comments_poll.json"),
-        (PAGE, "conversations") if inbox_ready => fixture("conversations_poll.json").replace(
-            "2026-11-20T03:20:00+0000",
-            &chrono::Utc::now()
-                .format("%Y-%m-%dT%H:%M:%S+0000")
-                .to_string(),
-        ),
+        (PAGE, "conversations") if inbox_ready => {
+            fixture("conversations_poll.json").replace("2026-11-20T03:20:00+0000", &graph_now())
+        }
         _ => empty,
     };
     if busy {
@@ -325,15 +340,8 @@ async fn publish(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    record(
-        &state,
-        "POST",
-        format!("/{version}/{id}/{edge}"),
-        &q,
-        &headers,
-        Some(body.clone()),
-    );
-    if let Some(r) = gate(&state, &headers, &q) {
+    let path = format!("/{version}/{id}/{edge}");
+    if let Some(r) = intake(&state, "POST", path, &q, &headers, Some(body.clone())) {
         return r;
     }
     let n = {
@@ -423,23 +431,6 @@ async fn handshake(app: &TestApp, token: &str) -> (u16, String) {
     (status, res.text().await.unwrap_or_default())
 }
 
-async fn complaint(app: &TestApp, external_id: &str) -> aduan::store::ComplaintRecord {
-    let list = app
-        .store
-        .complaints(&aduan::store::ComplaintFilter::default())
-        .await
-        .expect("list");
-    let c = list
-        .iter()
-        .find(|c| c.external_id == external_id)
-        .unwrap_or_else(|| panic!("no complaint {external_id}"));
-    app.store
-        .complaint(&c.tracking_id)
-        .await
-        .expect("read")
-        .expect("record")
-}
-
 async fn comments_edits_removals_polling_and_answers(b: Backend) {
     let vectors: Value = serde_json::from_str(&fixture("signature_vectors.json")).expect("json");
     let fake = FakeGraph::start().await;
@@ -471,7 +462,7 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
         .expect("sig");
     let res = deliver(&app, body.as_bytes(), Some(sig)).await;
     assert_eq!(res.status(), 200);
-    let rec = complaint(&app, COMMENT).await;
+    let rec = app.complaint_from(COMMENT).await;
     assert_eq!(rec.channel, "facebook");
     assert!(rec.body.starts_with("Air PDAM"));
     let receipt_path = format!("/{VERSION}/{COMMENT}/comments");
@@ -498,7 +489,7 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
             .status(),
         200
     );
-    let rec = complaint(&app, COMMENT).await;
+    let rec = app.complaint_from(COMMENT).await;
     assert!(rec.body.contains("kemarin pagi"), "{}", rec.body);
     let first = &rec.messages[0];
     assert_eq!(first.history.len(), 2, "{:?}", first.history);
@@ -538,23 +529,16 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
             .status(),
         200
     );
-    let rec = complaint(&app, "122100000000000001_1213500000000002").await;
+    let rec = app
+        .complaint_from("122100000000000001_1213500000000002")
+        .await;
     assert!(rec.body.contains("Bunsur — retak é 😟"), "{}", rec.body);
     // A fresh comment gets its receipt under it; the year-old one got none.
     let fresh_path = format!("/{VERSION}/122100000000000001_1213500000000002/comments");
     assert!(
         eventually(Duration::from_secs(15), || {
-            let f = fake.clone();
-            let p = fresh_path.clone();
-            let t = rec.tracking_id.clone();
-            async move {
-                f.posts().iter().any(|s| {
-                    s.path == p
-                        && s.body
-                            .as_ref()
-                            .is_some_and(|b| b["message"].as_str().is_some_and(|m| m.contains(&t)))
-                })
-            }
+            let done = fake.commented(&fresh_path, &rec.tracking_id);
+            async move { done }
         })
         .await,
         "receipt under the comment: {:?}",
@@ -616,10 +600,12 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
             "the token never travels in a URL: {s:?}"
         );
     }
-    let visitor = complaint(&app, "104500000000001_122100000000000888").await;
+    let visitor = app
+        .complaint_from("104500000000001_122100000000000888")
+        .await;
     assert_eq!(visitor.channel, "facebook");
     assert_eq!(
-        inbound(&complaint(&app, COMMENT).await).len(),
+        inbound(&app.complaint_from(COMMENT).await).len(),
         1,
         "polling found the same comment: no follow-up, no new complaint"
     );
@@ -638,28 +624,18 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
             .status(),
         200
     );
-    assert_eq!(inbound(&complaint(&app, COMMENT).await).len(), 2);
+    assert_eq!(inbound(&app.complaint_from(COMMENT).await).len(), 2);
     assert_eq!(app.count("complaints").await, 4);
 
     // The queue's approved answer goes under the citizen's comment.
     let queue = app.app.as_ref().expect("app").queue.clone();
     let staff = queue_staff(&app.store, "pdam", "fb").await;
-    let t = complaint(&app, COMMENT).await.tracking_id;
+    let t = app.complaint_from(COMMENT).await.tracking_id;
     answer_through_queue(&queue, &staff, &t, "Pipa sudah diperbaiki petugas PDAM.").await;
     assert!(
         eventually(Duration::from_secs(15), || {
-            let f = fake.clone();
-            let p = receipt_path.clone();
-            async move {
-                f.posts().iter().any(|s| {
-                    s.path == p
-                        && s.body.as_ref().is_some_and(|b| {
-                            b["message"]
-                                .as_str()
-                                .is_some_and(|m| m.contains("Pipa sudah diperbaiki"))
-                        })
-                })
-            }
+            let done = fake.commented(&receipt_path, "Pipa sudah diperbaiki");
+            async move { done }
         })
         .await,
         "{:?}",
@@ -707,7 +683,7 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
         deliver(&app, text.as_bytes(), Some(sig)).await.status(),
         200
     );
-    let old = complaint(&app, "m_AbCdEf0123456789").await;
+    let old = app.complaint_from("m_AbCdEf0123456789").await;
     assert!(
         app.store
             .outbound_for(&old.tracking_id)
@@ -774,7 +750,7 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
             200
         );
     }
-    let today = complaint(&app, "m_hari_ini_1").await;
+    let today = app.complaint_from("m_hari_ini_1").await;
     assert_ne!(
         today.tracking_id, old.tracking_id,
         "a year later: a new complaint"
@@ -789,7 +765,7 @@ async fn messenger_threads_attachments_echoes_and_the_window(b: Backend) {
     assert!(msgs[1].body.contains("/media/bansos-rt03.png"));
     assert_eq!(today.attachments.len(), 1, "the photo was downloaded");
     assert_eq!(today.attachments[0].content_type, "image/png");
-    let newer = complaint(&app, "m_hari_ini_3").await;
+    let newer = app.complaint_from("m_hari_ini_3").await;
     assert_ne!(
         newer.tracking_id, today.tracking_id,
         "two hours later, past the window: its own complaint"
@@ -933,21 +909,9 @@ async fn an_expired_token_marks_only_this_channel() {
         },
     )
     .await;
-    let name = aduan_kit::ChannelName::parse("fb-siak").expect("name");
-    let health = app
-        .app
-        .as_ref()
-        .expect("app")
-        .health
-        .get(&name)
-        .expect("health")
-        .clone();
-    let down = eventually(Duration::from_secs(10), || {
-        let h = health.clone();
-        async move { h.snapshot().status == "reauthorize" }
-    })
-    .await;
-    let snap = health.snapshot();
+    let (down, snap) = app
+        .await_status("fb-siak", "reauthorize", Duration::from_secs(10))
+        .await;
     assert!(down, "{snap:?}");
     let reason = snap.last_error.unwrap_or_default();
     assert!(

@@ -256,6 +256,53 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// The complaint filed from `external_id` (with its thread), or a panic naming it.
+    pub async fn complaint_from(&self, external_id: &str) -> aduan::store::ComplaintRecord {
+        let list = self
+            .store
+            .complaints(&aduan::store::ComplaintFilter::default())
+            .await
+            .expect("list");
+        let c = list
+            .iter()
+            .find(|c| c.external_id == external_id)
+            .unwrap_or_else(|| panic!("no complaint {external_id}"));
+        self.store
+            .complaint(&c.tracking_id)
+            .await
+            .expect("read")
+            .expect("record")
+    }
+
+    /// The health a running channel reports.
+    pub fn health(&self, channel: &str) -> aduan_kit::HealthHandle {
+        let name = aduan_kit::ChannelName::parse(channel).expect("channel name");
+        self.app
+            .as_ref()
+            .expect("app")
+            .health
+            .get(&name)
+            .expect("health")
+            .clone()
+    }
+
+    /// Waits up to `within` for `channel` to report `status`; whether it did, and its
+    /// health at the end.
+    pub async fn await_status(
+        &self,
+        channel: &str,
+        status: &str,
+        within: Duration,
+    ) -> (bool, aduan_kit::HealthState) {
+        let health = self.health(channel);
+        let reached = eventually(within, || {
+            let h = health.clone();
+            async move { h.snapshot().status == status }
+        })
+        .await;
+        (reached, health.snapshot())
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         self.store.count(table).await.expect("count")
     }

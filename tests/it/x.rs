@@ -791,21 +791,7 @@ async fn oversized_media_is_left_out_and_the_post_filed() {
         fake.seen().iter().any(|s| s.path.starts_with("/media/")),
         "the download was tried"
     );
-    let list = app
-        .store
-        .complaints(&aduan::store::ComplaintFilter::default())
-        .await
-        .expect("list");
-    let lampu = list
-        .iter()
-        .find(|c| c.external_id == "1865000000000000103")
-        .expect("103");
-    let rec = app
-        .store
-        .complaint(&lampu.tracking_id)
-        .await
-        .expect("read")
-        .expect("rec");
+    let rec = app.complaint_from("1865000000000000103").await;
     assert!(rec.attachments.is_empty());
     assert_eq!(app.blob_files(), 0);
     app.stop().await;
@@ -826,21 +812,9 @@ async fn a_refused_token_marks_only_this_channel_unhealthy() {
         },
     )
     .await;
-    let name = aduan_kit::ChannelName::parse("x-siak").expect("name");
-    let health = app
-        .app
-        .as_ref()
-        .expect("app")
-        .health
-        .get(&name)
-        .expect("health")
-        .clone();
-    let down = eventually(Duration::from_secs(10), || {
-        let h = health.clone();
-        async move { h.snapshot().status == "reauthorize" }
-    })
-    .await;
-    let snap = health.snapshot();
+    let (down, snap) = app
+        .await_status("x-siak", "reauthorize", Duration::from_secs(10))
+        .await;
     assert!(down, "{snap:?}");
     let reason = snap.last_error.unwrap_or_default();
     assert!(

@@ -288,46 +288,8 @@ impl GraphApi {
     /// Downloads an attachment from its (CDN) link, without our token, refusing more
     /// than the configured size.
     pub async fn download(&self, url: &str) -> Result<(String, Bytes), String> {
-        let shown = url.split('?').next().unwrap_or(url);
-        let mut res = self
-            .http
-            .get(url)
-            .send()
+        aduan_kit::fetch::download_capped(&self.http, "attachment", url, self.max_attachment_bytes)
             .await
-            .map_err(|e| format!("attachment {shown}: {}", e.without_url()))?;
-        if !res.status().is_success() {
-            return Err(format!("attachment {shown}: {}", res.status()));
-        }
-        let too_big = || {
-            format!(
-                "attachment {shown}: larger than {} bytes",
-                self.max_attachment_bytes
-            )
-        };
-        if res
-            .content_length()
-            .is_some_and(|n| n > self.max_attachment_bytes as u64)
-        {
-            return Err(too_big());
-        }
-        let ctype = res
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        let mut buf = Vec::new();
-        while let Some(chunk) = res
-            .chunk()
-            .await
-            .map_err(|e| format!("attachment {shown}: {}", e.without_url()))?
-        {
-            if buf.len() + chunk.len() > self.max_attachment_bytes {
-                return Err(too_big());
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok((ctype, Bytes::from(buf)))
     }
 }
 

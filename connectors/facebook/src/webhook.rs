@@ -41,16 +41,27 @@ impl PushHandler for FacebookWebhook {
         let Some(api) = &self.api else {
             return items;
         };
+        // The items of a request carry the same body: it is parsed once, and only when
+        // a Messenger message may link attachments.
+        let mut parsed: Option<(Bytes, serde_json::Value)> = None;
         for item in &mut items {
-            if !matches!(item.kind, aduan_kit::InboundKind::Complaint(_)) {
+            if !matches!(item.kind, aduan_kit::InboundKind::Complaint(_))
+                || !crate::reply::is_messenger(&item.external_id)
+            {
                 continue;
             }
-            // Items share the body they came in; it was parsed once already, so this
-            // cannot fail for an item that has a `mid`.
-            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&item.raw.bytes) else {
-                continue;
-            };
-            if let Some(message) = message_in(&body, &item.external_id) {
+            if parsed
+                .as_ref()
+                .is_none_or(|(raw, _)| *raw != item.raw.bytes)
+            {
+                parsed = serde_json::from_slice(&item.raw.bytes)
+                    .ok()
+                    .map(|v| (item.raw.bytes.clone(), v));
+            }
+            if let Some(message) = parsed
+                .as_ref()
+                .and_then(|(_, b)| message_in(b, &item.external_id))
+            {
                 let message = message.clone();
                 crate::poll::attach(api, item, &message).await;
             }

@@ -14,6 +14,8 @@
 
 mod channel;
 mod error;
+#[cfg(feature = "http")]
+pub mod fetch;
 mod inbound;
 mod names;
 mod outbound;

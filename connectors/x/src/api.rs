@@ -186,36 +186,7 @@ impl XApi {
 
     /// Downloads a media file, refusing more than the configured size.
     pub async fn media(&self, url: &str) -> Result<(String, Bytes), String> {
-        let mut res = self.http.get(url).send().await.map_err(|e| e.to_string())?;
-        if !res.status().is_success() {
-            return Err(format!("media {url}: {}", res.status()));
-        }
-        if res
-            .content_length()
-            .is_some_and(|n| n as usize > self.max_media_bytes)
-        {
-            return Err(format!(
-                "media {url}: larger than {} bytes",
-                self.max_media_bytes
-            ));
-        }
-        let ctype = res
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        let mut buf = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
-            if buf.len() + chunk.len() > self.max_media_bytes {
-                return Err(format!(
-                    "media {url}: larger than {} bytes",
-                    self.max_media_bytes
-                ));
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok((ctype, Bytes::from(buf)))
+        aduan_kit::fetch::download_capped(&self.http, "media", url, self.max_media_bytes).await
     }
 
     /// The OAuth 1.0a `Authorization` header for `method url` (no form parameters: X
