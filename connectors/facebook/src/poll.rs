@@ -185,9 +185,14 @@ impl FacebookPoller {
         Ok(out)
     }
 
+    /// The oldest time polling looks at (Unix seconds): `lookback` ago.
+    fn floor(&self) -> i64 {
+        Utc::now().timestamp() - i64::try_from(self.lookback.as_secs()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// Where a stream resumes: its cursor less the overlap, never before the floor.
     async fn since(&self, ctx: &PullContext, stream: &str) -> Result<i64, ConnectorError> {
-        let floor =
-            Utc::now().timestamp() - i64::try_from(self.lookback.as_secs()).unwrap_or(i64::MAX / 2);
+        let floor = self.floor();
         let cursor = ctx
             .sink
             .cursor(self.channel(), stream)
@@ -203,8 +208,7 @@ impl FacebookPoller {
     /// Posts and comments newer than the `feed` cursor.
     pub async fn poll_feed(&self, ctx: &PullContext) -> Result<usize, ConnectorError> {
         let since = self.since(ctx, "feed").await?;
-        let floor =
-            Utc::now().timestamp() - i64::try_from(self.lookback.as_secs()).unwrap_or(i64::MAX / 2);
+        let floor = self.floor();
         let page = self.normalizer.page_id().to_owned();
         let posts = self
             .walk(
