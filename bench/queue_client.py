@@ -117,11 +117,13 @@ SQL_PAGE = """SELECT c.id, c.tracking_id, c.channel, c.channel_name, c.external_
 
 
 def sqlite_mode(db, n):
+    # With the settings of aduan's pool (src/store/mod.rs).
     con = sqlite3.connect(db, check_same_thread=False)
-    con.execute("PRAGMA busy_timeout = 5000")
+    con.execute("PRAGMA busy_timeout = 10000")
+    con.execute("PRAGMA mmap_size = 1073741824")
     page = SQL_PAGE.format(cond="c.status = ?", limit=PAGE + 1)
     report("page", timed(n, lambda: con.execute(page, ("new",)).fetchall()))
-    fts = " ".join('"%s"*' % w for w in SEARCH.split())
+    fts = " ".join('"%s"' % w for w in SEARCH.split())
     search = SQL_PAGE.format(
         cond="c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH ?)", limit=PAGE + 1)
     assert con.execute(search, (fts,)).fetchall(), "the search found nothing"
@@ -136,6 +138,7 @@ def sqlite_mode(db, n):
         c = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
         c.execute("PRAGMA busy_timeout = 10000")
         c.execute("PRAGMA synchronous = FULL")
+        c.execute("PRAGMA mmap_size = 1073741824")
         user = 1 + i
 
         def go():

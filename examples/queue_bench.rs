@@ -2,13 +2,19 @@
 //! operation (token lookup included), without HTTP. Driven by `bench/queue.sh`, which
 //! seeds the database; prints `NAME p50_ms p99_ms count` like `bench/queue_client.py`.
 //!
-//!   queue_bench CONFIG TOKENS_FILE N
+//!   queue_bench CONFIG TOKENS_FILE N [OPS]
+//!
+//! OPS picks operations, comma-separated (`page,search,claim`, all by default).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use aduan::queue::{AnswerRoutes, ListQuery, Queue};
+
+// As the daemon (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PAGE: i64 = 50;
 const CLAIMERS: usize = 50;
@@ -25,9 +31,12 @@ fn report(name: &str, mut samples: Vec<f64>) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, config, tokens, n] = args.as_slice() else {
-        anyhow::bail!("usage: queue_bench CONFIG TOKENS_FILE N");
+    let (config, tokens, n, ops) = match args.as_slice() {
+        [_, c, t, n] => (c, t, n, "page,search,claim"),
+        [_, c, t, n, ops] => (c, t, n, ops.as_str()),
+        _ => anyhow::bail!("usage: queue_bench CONFIG TOKENS_FILE N [OPS]"),
     };
+    let ops: Vec<&str> = ops.split(',').collect();
     let n: usize = n.parse()?;
     let cfg = aduan::config::Config::load(Some(Path::new(config)))?;
     let store = aduan::app::open_store(&cfg).await?;
@@ -52,6 +61,9 @@ async fn main() -> anyhow::Result<()> {
         ..ListQuery::default()
     };
     for (name, q) in [("page", &page), ("search", &search)] {
+        if !ops.contains(&name) {
+            continue;
+        }
         let mut samples = Vec::with_capacity(n);
         for i in 0..n + 20 {
             let t = Instant::now();
@@ -68,6 +80,10 @@ async fn main() -> anyhow::Result<()> {
         report(name, samples);
     }
 
+    if !ops.contains(&"claim") {
+        store.close().await;
+        return Ok(());
+    }
     // Claim-next: 50 claimers at once, each claiming n/5 times.
     let per = (n / 5).max(1);
     let start = Arc::new(tokio::sync::Barrier::new(CLAIMERS));

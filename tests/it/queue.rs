@@ -1235,7 +1235,8 @@ async fn filters_full_text_search_and_keyset_pages(b: Backend) {
         async move { call(app, &token, "GET", &path, Value::Null).await }
     };
 
-    // Words, any case, prefixes; Indonesian text is not stemmed into something else.
+    // Whole words, any case, on both back ends; Indonesian text is not stemmed into
+    // something else, and a word's prefix is not the word.
     let (s, v) = get("q=berlubang").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(titles(&v), vec!["Jalan berlubang di Kampung Dalam"]);
@@ -1247,6 +1248,8 @@ async fn filters_full_text_search_and_keyset_pages(b: Backend) {
     assert_eq!(titles(&v).len(), 26, "{v}");
     let (_, v) = get("q=lampu%20berlubang").await;
     assert!(titles(&v).is_empty(), "all words must match");
+    let (_, v) = get("q=berlub").await;
+    assert!(titles(&v).is_empty(), "a prefix is not a word: {v}");
     // Search syntax in user input is only text.
     for hostile in [
         "%22",
