@@ -16,7 +16,7 @@
 //! SQLite's UPDATE cannot return columns of the rows it joins, which the one statement
 //! needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -215,10 +215,18 @@ async fn claim_batch(
     let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await?;
     let now = now_micros();
     let mut out: Vec<Option<(i64, String)>> = vec![None; requests.len()];
+    // Scopes overlap (an operator claims what a coordinator claims): a later group
+    // passes over what an earlier one took.
+    let mut taken = HashSet::new();
     for members in scope_groups(requests) {
         let actor = requests[members[0]].0;
-        let found = candidates(&mut tx, actor, members.len()).await?;
-        for (&i, c) in members.iter().zip(found) {
+        let found = candidates(&mut tx, actor, members.len() + taken.len()).await?;
+        let free: Vec<(i64, String)> = found
+            .into_iter()
+            .filter(|(id, _)| !taken.contains(id))
+            .collect();
+        for (&i, c) in members.iter().zip(free) {
+            taken.insert(c.0);
             out[i] = Some(c);
         }
     }
@@ -325,9 +333,15 @@ async fn claim_batch_pg(
             .map(|s| format!("'{s}'"))
             .collect::<Vec<_>>()
             .join(", ");
+        // Scopes overlap (an operator claims what a coordinator claims), and a row this
+        // statement locked is not skipped by its own later probes: leave out what the
+        // earlier groups took.
+        let taken = (0..g)
+            .map(|e| format!(" AND c.id NOT IN (SELECT id FROM w{e})"))
+            .collect::<String>();
         ctes.push(format!(
             "w{g} AS (SELECT c.id, c.received_at FROM complaints c
-             WHERE c.status IN ({statuses}) AND c.claimed_by IS NULL{}
+             WHERE c.status IN ({statuses}) AND c.claimed_by IS NULL{}{taken}
              ORDER BY c.received_at, c.id LIMIT {} FOR UPDATE OF c SKIP LOCKED)",
             scope_clause(actor, &unit),
             members.len()

@@ -373,9 +373,35 @@ where
     }
 }
 
+/// A new user without a password, as the queue sees them.
+pub async fn staff_actor(
+    store: &Store,
+    name: &str,
+    role: aduan::queue::Role,
+    unit: Option<&str>,
+) -> aduan::queue::Actor {
+    let u = store
+        .create_user(&aduan::queue::people::NewUser {
+            username: name,
+            display_name: name,
+            email: None,
+            role,
+            unit,
+            password: None,
+        })
+        .await
+        .expect("user");
+    aduan::queue::Actor {
+        user_id: u.id,
+        username: u.username,
+        role,
+        unit: u.unit,
+    }
+}
+
 /// A coordinator, a unit admin and a liaison (`{prefix}-k`, `-u`, `-l`) of a new unit.
 pub async fn queue_staff(store: &Store, unit: &str, prefix: &str) -> [aduan::queue::Actor; 3] {
-    use aduan::queue::{people::NewUser, Actor, Role};
+    use aduan::queue::Role;
     store.create_unit(unit, unit).await.expect("unit");
     let mut make = Vec::new();
     for (suffix, role, unit) in [
@@ -383,24 +409,7 @@ pub async fn queue_staff(store: &Store, unit: &str, prefix: &str) -> [aduan::que
         ("u", Role::UnitAdmin, Some(unit)),
         ("l", Role::Liaison, Some(unit)),
     ] {
-        let name = format!("{prefix}-{suffix}");
-        let u = store
-            .create_user(&NewUser {
-                username: &name,
-                display_name: &name,
-                email: None,
-                role,
-                unit,
-                password: None,
-            })
-            .await
-            .expect("user");
-        make.push(Actor {
-            user_id: u.id,
-            username: u.username,
-            role,
-            unit: u.unit,
-        });
+        make.push(staff_actor(store, &format!("{prefix}-{suffix}"), role, unit).await);
     }
     make.try_into().expect("three")
 }

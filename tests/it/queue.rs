@@ -31,16 +31,7 @@ async fn people(app: &TestApp) -> People {
         .await
         .expect("unit");
     let make = async |name: &str, role: Role, unit: Option<&str>| {
-        s.create_user(&NewUser {
-            username: name,
-            display_name: name,
-            email: None,
-            role,
-            unit,
-            password: None,
-        })
-        .await
-        .expect("user");
+        crate::harness::staff_actor(s, name, role, unit).await;
         s.issue_token(name, "test").await.expect("token").token
     };
     People {
@@ -833,25 +824,9 @@ async fn batched_claims_keep_each_claimers_scope(b: Backend) {
             app.store.create_unit(u, u).await.expect("unit");
         }
         for i in 0..5 {
-            let name = format!("{prefix}{i}");
-            let user = app
-                .store
-                .create_user(&NewUser {
-                    username: &name,
-                    display_name: &name,
-                    email: None,
-                    role,
-                    unit,
-                    password: None,
-                })
-                .await
-                .expect("user");
-            actors.push(Actor {
-                user_id: user.id,
-                username: user.username,
-                role,
-                unit: user.unit,
-            });
+            actors.push(
+                crate::harness::staff_actor(&app.store, &format!("{prefix}{i}"), role, unit).await,
+            );
         }
     }
     let coordinator = actors[10].clone();
@@ -916,6 +891,50 @@ async fn batched_claims_keep_each_claimers_scope(b: Backend) {
     app.stop().await;
 }
 
+/// Coordinators and operators claim from overlapping statuses: when they press "next"
+/// together, each waiting complaint goes to exactly one of them and nobody is told the
+/// queue is empty while complaints wait.
+async fn overlapping_scopes_claiming_at_once_share_the_queue(b: Backend) {
+    use aduan::queue::Actor;
+    let app = spawn_app(b).await;
+    let queue = app.app.as_ref().expect("app").queue.clone();
+    let mut actors: Vec<Actor> = Vec::new();
+    for (prefix, role) in [("ko", Role::Coordinator), ("op", Role::Operator)] {
+        for i in 0..4 {
+            actors.push(
+                crate::harness::staff_actor(&app.store, &format!("{prefix}{i}"), role, None).await,
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    for round in 0..5 {
+        let mut filed = HashSet::new();
+        for i in 0..6 {
+            filed.insert(report(&app, &format!("Laporan bersama {round}-{i}"), false).await);
+        }
+        let tasks: Vec<_> = actors
+            .iter()
+            .cloned()
+            .map(|a| {
+                let q = queue.clone();
+                tokio::spawn(async move { q.next(&a).await.expect("next") })
+            })
+            .collect();
+        let mut got = 0;
+        for t in tasks {
+            if let Some(item) = t.await.expect("task") {
+                let id = item.record.tracking_id;
+                assert!(filed.contains(&id), "round {round}: {id} was not waiting");
+                assert!(seen.insert(id), "round {round}: handed out twice");
+                got += 1;
+            }
+        }
+        // Eight claimers, six waiting: all six claimed, two told there is nothing.
+        assert_eq!(got, 6, "round {round}");
+    }
+    app.stop().await;
+}
+
 /// A claim whose lease ran out is handed out again by claim-next.
 async fn an_expired_claim_is_handed_out_again(b: Backend) {
     use aduan::queue::{AnswerRoutes, Queue};
@@ -954,7 +973,8 @@ on_both!(
     authorization_matrix,
     batched_claims_keep_each_claimers_scope,
     claims_are_exclusive_under_fifty_concurrent_claimers,
-    deadlines_flag_overdue_once_and_close_unanswered_answers
+    deadlines_flag_overdue_once_and_close_unanswered_answers,
+    overlapping_scopes_claiming_at_once_share_the_queue
 );
 
 #[tokio::test]
