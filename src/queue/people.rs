@@ -98,17 +98,17 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
 
 /// The actor a user row (`id, username, role, unit, active`) stands for, if the user
 /// is active and its role known.
-fn active_actor(r: &sqlx::any::AnyRow) -> Result<Option<Actor>, StoreError> {
+fn active_actor(r: &impl crate::store::Cols) -> Result<Option<Actor>, StoreError> {
     if !crate::store::flag(r, "active")? {
         return Ok(None);
     }
-    let role: String = r.try_get("role")?;
+    let role: String = r.col("role")?;
     Ok(match Role::parse(&role) {
         Some(role) => Some(Actor {
-            user_id: r.try_get("id")?,
-            username: r.try_get("username")?,
+            user_id: r.col("id")?,
+            username: r.col("username")?,
             role,
-            unit: r.try_get("unit")?,
+            unit: r.col("unit")?,
         }),
         None => None,
     })
@@ -309,16 +309,25 @@ impl Store {
 
     /// The active user a bearer token belongs to.
     pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.username, u.role, u.unit, u.active FROM api_tokens t
+        // Every API request makes this read: through the back end's own driver.
+        const SQL: &str = "SELECT u.id, u.username, u.role, u.unit, u.active FROM api_tokens t
              JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        active_actor(&r)
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
+        let hash = token_hash(token);
+        match &self.reads {
+            crate::store::Reads::Postgres(pool) => {
+                match sqlx::query(SQL).bind(hash).fetch_optional(pool).await? {
+                    Some(r) => active_actor(&r),
+                    None => Ok(None),
+                }
+            }
+            crate::store::Reads::Sqlite(pool) => {
+                match sqlx::query(SQL).bind(hash).fetch_optional(pool).await? {
+                    Some(r) => active_actor(&r),
+                    None => Ok(None),
+                }
+            }
+        }
     }
 
     /// Checks a password login (argon2); `None` for an unknown user, a wrong password or

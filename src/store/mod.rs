@@ -57,6 +57,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// The same database through its own driver, for the hottest reads (see [`Reads`]).
+    pub(crate) reads: Reads,
     pub(crate) backend: Backend,
     pub(crate) blobs: Arc<BlobStore>,
     /// SQLite has one writer: the queue's writes (claims, actions) take turns here
@@ -75,11 +77,135 @@ pub fn from_micros(us: i64) -> DateTime<Utc> {
 
 /// Flags are BOOLEAN on PostgreSQL and 0/1 INTEGER on SQLite (whose BOOLEAN the `Any`
 /// driver cannot decode).
-pub fn flag(row: &sqlx::any::AnyRow, col: &str) -> Result<bool, sqlx::Error> {
-    use sqlx::Row;
-    row.try_get::<bool, _>(col)
-        .or_else(|_| row.try_get::<i64, _>(col).map(|v| v != 0))
+pub fn flag(row: &impl Cols, col: &str) -> Result<bool, sqlx::Error> {
+    row.col::<bool>(col)
+        .or_else(|_| row.col::<i64>(col).map(|v| v != 0))
 }
+
+/// What every connection runs first, on either pool.
+fn session_setup(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        // WAL lets readers go on while the writer commits; synchronous=FULL makes a
+        // commit durable before a 201 is sent; foreign keys are off by default in
+        // SQLite. mmap reads straight from the OS page cache instead of a read() per
+        // page: a search that visits thousands of rows spent half its time in the
+        // kernel (address space only; the file is not loaded).
+        Backend::Sqlite => &[
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = FULL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA mmap_size = 1073741824",
+        ],
+        // sqlx prepares every statement; after five runs PostgreSQL may switch to a
+        // generic plan that ignores the bound values, and a queue filtered by a rare
+        // status would then walk a whole index. Plan each execution for its values.
+        Backend::Postgres => &["SET plan_cache_mode = force_custom_plan"],
+    }
+}
+
+/// The database through its back end's own driver, for the reads every request makes
+/// (the token's user, the queue's pages). The `Any` driver converts every row it reads
+/// into its own form, with a vector of column descriptions per row: for the first page
+/// of the queue that was half the time on SQLite and a quarter on PostgreSQL. Reads
+/// only; every write goes through the one `Any` pool.
+#[derive(Clone)]
+pub(crate) enum Reads {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Reads {
+    async fn connect(url: &str, backend: Backend, max: u32) -> Result<Self, StoreError> {
+        // Fewer than the main pool: a read holds its connection for a moment.
+        let max = (max / 2).max(2);
+        Ok(match backend {
+            Backend::Sqlite => Self::Sqlite(native_pool(
+                sqlx::sqlite::SqliteConnectOptions::from_str(url)?.disable_statement_logging(),
+                backend,
+                max,
+            )),
+            Backend::Postgres => Self::Postgres(native_pool(
+                sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
+                backend,
+                max,
+            )),
+        })
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A pool of a back end's own driver, its connections set up as the main pool's and
+/// opened when first needed.
+fn native_pool<DB: sqlx::Database>(
+    opts: <DB::Connection as sqlx::Connection>::Options,
+    backend: Backend,
+    max: u32,
+) -> sqlx::Pool<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                for statement in session_setup(backend) {
+                    conn.execute(*statement).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(opts)
+}
+
+/// A column type every driver decodes (`Any` and both back ends' own).
+pub trait ColType:
+    for<'r> sqlx::Decode<'r, sqlx::Any>
+    + sqlx::Type<sqlx::Any>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+    + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+    + sqlx::Type<sqlx::Sqlite>
+{
+}
+
+impl<T> ColType for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any>
+        + sqlx::Type<sqlx::Any>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+{
+}
+
+/// A row read by column name, whichever driver read it, so that one function turns a
+/// row into a record for both pools.
+pub trait Cols {
+    fn col<T: ColType>(&self, name: &str) -> Result<T, sqlx::Error>;
+}
+
+macro_rules! cols_for {
+    ($($row:ty),*) => {$(
+        impl Cols for $row {
+            fn col<T: ColType>(&self, name: &str) -> Result<T, sqlx::Error> {
+                sqlx::Row::try_get(self, name)
+            }
+        }
+    )*};
+}
+cols_for!(
+    sqlx::any::AnyRow,
+    sqlx::postgres::PgRow,
+    sqlx::sqlite::SqliteRow
+);
 
 pub fn now_micros() -> i64 {
     micros(Utc::now())
@@ -113,38 +239,21 @@ impl Store {
                     std::fs::create_dir_all(parent)?;
                 }
             }
-            // WAL lets readers go on while the writer commits; synchronous=FULL makes a
-            // commit durable before a 201 is sent; foreign keys are off by default in SQLite.
-            pool = pool.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    // Reads straight from the OS page cache instead of a read() per
-                    // page: a search that visits thousands of rows spent half its time
-                    // in the kernel. Address space only; the file is not loaded.
-                    conn.execute("PRAGMA mmap_size = 1073741824").await?;
-                    Ok(())
-                })
-            });
         }
-        if backend == Backend::Postgres {
-            // sqlx prepares every statement; after five runs PostgreSQL may switch to a
-            // generic plan that ignores the bound values, and a queue filtered by a rare
-            // status would then walk a whole index. Plan each execution for its values.
-            pool = pool.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("SET plan_cache_mode = force_custom_plan")
-                        .await?;
-                    Ok(())
-                })
-            });
-        }
+        pool = pool.after_connect(move |conn, _| {
+            Box::pin(async move {
+                for statement in session_setup(backend) {
+                    conn.execute(*statement).await?;
+                }
+                Ok(())
+            })
+        });
         let pool = pool.connect_with(opts).await?;
+        let reads = Reads::connect(url, backend, max_connections).await?;
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
             pool,
+            reads,
             backend,
             blobs,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
@@ -214,5 +323,6 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.reads.close().await;
     }
 }

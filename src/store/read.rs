@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, from_micros, Store, StoreError};
+use super::{flag, from_micros, Cols, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReporterRecord {
@@ -130,38 +129,38 @@ const COMPLAINT_COLUMNS: &str = "id, tracking_id, channel, channel_name, externa
     reporter_name, reporter_handle, reporter_email, reporter_phone, anonymous, confidential, received_at, occurred_on,
     location_text, location_lat, location_lon";
 
-pub(crate) fn complaint_from_row(row: &AnyRow) -> Result<(i64, ComplaintRecord), sqlx::Error> {
-    let loc_text: Option<String> = row.try_get("location_text")?;
-    let lat: Option<f64> = row.try_get("location_lat")?;
-    let lon: Option<f64> = row.try_get("location_lon")?;
+pub(crate) fn complaint_from_row(row: &impl Cols) -> Result<(i64, ComplaintRecord), sqlx::Error> {
+    let loc_text: Option<String> = row.col("location_text")?;
+    let lat: Option<f64> = row.col("location_lat")?;
+    let lon: Option<f64> = row.col("location_lon")?;
     let location =
         (loc_text.is_some() || lat.is_some() || lon.is_some()).then_some(LocationRecord {
             text: loc_text,
             lat,
             lon,
         });
-    let occurred: Option<String> = row.try_get("occurred_on")?;
+    let occurred: Option<String> = row.col("occurred_on")?;
     Ok((
-        row.try_get("id")?,
+        row.col("id")?,
         ComplaintRecord {
-            tracking_id: row.try_get("tracking_id")?,
-            channel: row.try_get("channel")?,
-            channel_name: row.try_get("channel_name")?,
-            external_id: row.try_get("external_id")?,
-            status: row.try_get("status")?,
-            title: row.try_get("title")?,
-            body: row.try_get("body")?,
-            category: row.try_get("category")?,
-            unit: row.try_get("unit")?,
+            tracking_id: row.col("tracking_id")?,
+            channel: row.col("channel")?,
+            channel_name: row.col("channel_name")?,
+            external_id: row.col("external_id")?,
+            status: row.col("status")?,
+            title: row.col("title")?,
+            body: row.col("body")?,
+            category: row.col("category")?,
+            unit: row.col("unit")?,
             reporter: Some(ReporterRecord {
-                name: row.try_get("reporter_name")?,
-                handle: row.try_get("reporter_handle")?,
-                email: row.try_get("reporter_email")?,
-                phone: row.try_get("reporter_phone")?,
+                name: row.col("reporter_name")?,
+                handle: row.col("reporter_handle")?,
+                email: row.col("reporter_email")?,
+                phone: row.col("reporter_phone")?,
             }),
             anonymous: flag(row, "anonymous")?,
             confidential: flag(row, "confidential")?,
-            received_at: from_micros(row.try_get("received_at")?),
+            received_at: from_micros(row.col("received_at")?),
             occurred_on: occurred.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()),
             location,
             attachments: Vec::new(),
