@@ -5,11 +5,12 @@
 #   page   the first page (50) of the `new` queue        GET /api/v1/complaints?status=new
 #   search a full-text search ("jalan rusak")             GET /api/v1/complaints?q=...
 #   claim  claim-next with 50 concurrent claimers         POST /api/v1/complaints/next
-# through aduan in process (examples/queue_bench.rs: the token lookup and the queue
-# call an API request makes, without HTTP), through aduan over HTTP (bearer token,
-# JSON), and in the same run the bare SQL aduan runs for each: pgbench for PostgreSQL
-# (per-transaction latency log), Python's sqlite3 for SQLite. Prints a table with the
-# ratios to the bare SQL.
+# through aduan in process (examples/queue_bench.rs lib: the token lookup and the queue
+# call an API request makes, without HTTP), through aduan over HTTP (queue_bench http:
+# bearer token, JSON, one keep-alive connection per caller), and in the same run the
+# bare SQL aduan runs for each: pgbench for PostgreSQL (per-transaction latency log),
+# Python's sqlite3 for SQLite (bench/queue_client.py). Prints a table with the ratios
+# to the bare SQL.
 #
 #   bench/queue.sh                    # 1,000,000 rows, 500 samples per operation
 #   ROWS=100000 N=200 bench/queue.sh  # quicker
@@ -115,7 +116,7 @@ run_aduan() { # dir -> client output
   "$BIN" run --config "$1/aduan.toml" 2>"$1/log" &
   local pid=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  "$PY" bench/queue_client.py http "http://127.0.0.1:$port" "$1/tokens" "$N"
+  "$LIB" http "http://127.0.0.1:$port" "$1/tokens" "$N"
   kill -TERM $pid; wait $pid || true
 }
 
@@ -174,7 +175,7 @@ t0=$SECONDS; seed_sqlite "$d/data/aduan.db"; echo "  seeded in $((SECONDS - t0))
 make_users "$d"
 run_aduan "$d" > "$WORK/sq_aduan"
 sqlite3 "$d/data/aduan.db" "$(release_claims)"
-"$LIB" "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib"
+"$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib"
 sqlite3 "$d/data/aduan.db" "$(release_claims)"
 "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base"
 
@@ -188,7 +189,7 @@ t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
 run_aduan "$d" > "$WORK/pg_aduan"
 psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
-"$LIB" "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib"
+"$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib"
 psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
 pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base"
 

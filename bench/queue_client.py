@@ -1,22 +1,18 @@
 #!/usr/bin/env python3
-"""Latency of the admin queue at scale, and of the bare SQL behind it (driven by
-bench/queue.sh, which seeds the database and starts the daemon).
+"""Latency of the bare SQL behind the admin queue on SQLite (driven by bench/queue.sh,
+which seeds the database; aduan itself is measured by examples/queue_bench.rs).
 
-  queue_client.py http BASE TOKENS_FILE N          # aduan over HTTP
-  queue_client.py sqlite DB_FILE N                 # the same SQL through sqlite3
+  queue_client.py sqlite DB_FILE N                 # aduan's SQL through sqlite3
 
-Each prints one line per operation: `NAME p50_ms p99_ms count`. Operations:
+Prints one line per operation: `NAME p50_ms p99_ms count`. Operations:
   page   the first page (50) of the `new` queue, oldest first
   search a full-text search, first page
   claim  claim-next, 50 concurrent claimers
 """
-import http.client
-import json
 import sqlite3
 import sys
 import threading
 import time
-import urllib.parse
 
 SEARCH = "jalan rusak"
 PAGE = 50
@@ -72,40 +68,6 @@ def concurrently(workers, per_worker, make):
     return samples
 
 
-def http_mode(base, tokens_file, n):
-    u = urllib.parse.urlparse(base)
-    tokens = [t.strip() for t in open(tokens_file) if t.strip()]
-
-    def client(token):
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        headers = {"Authorization": "Bearer " + token}
-
-        def req(method, path):
-            conn.request(method, path, headers=headers)
-            r = conn.getresponse()
-            body = r.read()
-            if r.status not in (200, 204):
-                raise SystemExit("%s %s -> %d %s" % (method, path, r.status, body[:200]))
-            return body
-
-        return req
-
-    c = client(tokens[0])
-    first = json.loads(c("GET", "/api/v1/complaints?status=new&limit=%d" % PAGE))
-    assert len(first["items"]) == PAGE, first
-    report("page", timed(n, lambda: c("GET", "/api/v1/complaints?status=new&limit=%d" % PAGE)))
-    q = urllib.parse.quote(SEARCH)
-    hits = json.loads(c("GET", "/api/v1/complaints?q=%s&limit=%d" % (q, PAGE)))
-    assert hits["items"], "the search found nothing"
-    report("search", timed(n, lambda: c("GET", "/api/v1/complaints?q=%s&limit=%d" % (q, PAGE))))
-
-    def claimer(i):
-        req = client(tokens[1 + i % (len(tokens) - 1)])
-        return lambda: req("POST", "/api/v1/complaints/next")
-
-    report("claim", concurrently(CLAIMERS, max(1, n // 5), claimer))
-
-
 # The statements aduan runs (src/queue/service.rs), with its joins and parameters.
 SQL_PAGE = """SELECT c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
     c.category, c.unit, c.reporter_name, c.reporter_handle, c.reporter_email, c.reporter_phone, c.reporter_user_id,
@@ -157,10 +119,8 @@ def sqlite_mode(db, n):
 
 
 if __name__ == "__main__":
-    mode = sys.argv[1]
-    if mode == "http":
-        http_mode(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    elif mode == "sqlite":
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "sqlite":
         sqlite_mode(sys.argv[2], int(sys.argv[3]))
     else:
         raise SystemExit(__doc__)

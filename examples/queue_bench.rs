@@ -1,16 +1,27 @@
-//! The admin queue's latency in process: the calls the admin API makes for each
-//! operation (token lookup included), without HTTP. Driven by `bench/queue.sh`, which
-//! seeds the database; prints `NAME p50_ms p99_ms count` like `bench/queue_client.py`.
+//! The admin queue's latency, driven by `bench/queue.sh` (which seeds the database and
+//! starts the daemon). Two ways to reach aduan:
 //!
-//!   queue_bench CONFIG TOKENS_FILE N [OPS]
+//!   queue_bench lib CONFIG TOKENS_FILE N [OPS]    # in process: the calls the admin API
+//!                                                 # makes (token lookup included)
+//!   queue_bench http BASE_URL TOKENS_FILE N [OPS] # over HTTP with a bearer token, one
+//!                                                 # keep-alive connection per caller
 //!
-//! OPS picks operations, comma-separated (`page,search,claim`, all by default).
+//! OPS picks operations, comma-separated (`page,search,claim`, all by default):
+//!   page   the first page (50) of the `new` queue
+//!   search a full-text search ("jalan rusak"), first page
+//!   claim  claim-next, 50 concurrent callers, each N/5 times
+//! Prints `NAME p50_ms p99_ms count` per operation, like `bench/queue_client.py` does
+//! for the bare SQL.
+//!
+//! The HTTP client is this program rather than a script: fifty Python threads under one
+//! interpreter lock added their own waiting to what they measured.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use aduan::queue::{AnswerRoutes, ListQuery, Queue};
+use aduan::store::Store;
 
 // As the daemon (src/main.rs).
 #[global_allocator]
@@ -18,6 +29,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PAGE: i64 = 50;
 const CLAIMERS: usize = 50;
+const SEARCH: &str = "jalan rusak";
+const WARMUP: usize = 20;
 
 fn report(name: &str, mut samples: Vec<f64>) {
     samples.sort_by(f64::total_cmp);
@@ -28,19 +41,127 @@ fn report(name: &str, mut samples: Vec<f64>) {
     println!("{name} {:.3} {:.3} {}", at(50.0), at(99.0), samples.len());
 }
 
+/// Where the requests go.
+#[derive(Clone)]
+enum Target {
+    Lib(Store, Arc<Queue>),
+    Http(String),
+}
+
+/// One admin: a token, and over HTTP a connection of its own.
+struct Caller {
+    target: Target,
+    token: String,
+    http: reqwest::Client,
+    /// Parse HTTP answers to count their items (the first calls), or only read them.
+    counting: bool,
+}
+
+impl Caller {
+    fn new(target: &Target, token: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            target: target.clone(),
+            token: token.to_owned(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()?,
+            counting: true,
+        })
+    }
+
+    /// The first page of a list; how many items it holds.
+    async fn list(&self, status: Option<&str>, q: Option<&str>) -> anyhow::Result<usize> {
+        match &self.target {
+            Target::Lib(store, queue) => {
+                let actor = actor(store, &self.token).await?;
+                let query = ListQuery {
+                    status: status.map(str::to_owned),
+                    q: q.map(str::to_owned),
+                    limit: Some(PAGE),
+                    ..ListQuery::default()
+                };
+                Ok(queue.list(&actor, &query).await?.items.len())
+            }
+            Target::Http(base) => {
+                let mut params = vec![("limit", PAGE.to_string())];
+                params.extend(status.map(|s| ("status", s.to_owned())));
+                params.extend(q.map(|s| ("q", s.to_owned())));
+                let r = self
+                    .http
+                    .get(format!("{base}/api/v1/complaints"))
+                    .query(&params)
+                    .bearer_auth(&self.token)
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 200, "list: {}", r.status());
+                // The whole body is read; it is parsed only to count (a page is a few
+                // dozen microseconds of parsing, the client's and not aduan's).
+                let body = r.bytes().await?;
+                if !self.counting {
+                    return Ok(usize::from(!body.is_empty()));
+                }
+                let page: serde_json::Value = serde_json::from_slice(&body)?;
+                Ok(page["items"].as_array().map_or(0, Vec::len))
+            }
+        }
+    }
+
+    /// Claim-next; false when nothing waits.
+    async fn next(&self) -> anyhow::Result<bool> {
+        match &self.target {
+            Target::Lib(store, queue) => {
+                let actor = actor(store, &self.token).await?;
+                Ok(queue.next(&actor).await?.is_some())
+            }
+            Target::Http(base) => {
+                let r = self
+                    .http
+                    .post(format!("{base}/api/v1/complaints/next"))
+                    .bearer_auth(&self.token)
+                    .send()
+                    .await?;
+                let status = r.status();
+                let body = r.bytes().await?;
+                anyhow::ensure!(
+                    status == 200 || status == 204,
+                    "next: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
+                Ok(status == 200)
+            }
+        }
+    }
+}
+
+/// What every API request does first: the token's user.
+async fn actor(store: &Store, token: &str) -> anyhow::Result<aduan::queue::Actor> {
+    store
+        .actor_for_token(token)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("unknown token"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (config, tokens, n, ops) = match args.as_slice() {
-        [_, c, t, n] => (c, t, n, "page,search,claim"),
-        [_, c, t, n, ops] => (c, t, n, ops.as_str()),
-        _ => anyhow::bail!("usage: queue_bench CONFIG TOKENS_FILE N [OPS]"),
+    let usage = "usage: queue_bench lib CONFIG | http BASE_URL, then TOKENS_FILE N [OPS]";
+    let (mode, place, tokens, n, ops) = match args.as_slice() {
+        [_, m, p, t, n] => (m, p, t, n, "page,search,claim"),
+        [_, m, p, t, n, ops] => (m, p, t, n, ops.as_str()),
+        _ => anyhow::bail!(usage),
     };
     let ops: Vec<&str> = ops.split(',').collect();
     let n: usize = n.parse()?;
-    let cfg = aduan::config::Config::load(Some(Path::new(config)))?;
-    let store = aduan::app::open_store(&cfg).await?;
-    let queue = Arc::new(Queue::new(store.clone(), AnswerRoutes::default()));
+    let target = match mode.as_str() {
+        "lib" => {
+            let cfg = aduan::config::Config::load(Some(Path::new(place)))?;
+            let store = aduan::app::open_store(&cfg).await?;
+            let queue = Arc::new(Queue::new(store.clone(), AnswerRoutes::default()));
+            Target::Lib(store, queue)
+        }
+        "http" => Target::Http(place.trim_end_matches('/').to_owned()),
+        _ => anyhow::bail!(usage),
+    };
     let tokens: Vec<String> = std::fs::read_to_string(tokens)?
         .lines()
         .map(str::trim)
@@ -49,71 +170,56 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     anyhow::ensure!(tokens.len() > CLAIMERS, "need {} tokens", CLAIMERS + 1);
 
-    // What a request does: the token's user, then the queue call.
-    let page = ListQuery {
-        status: Some("new".into()),
-        limit: Some(PAGE),
-        ..ListQuery::default()
-    };
-    let search = ListQuery {
-        q: Some("jalan rusak".into()),
-        limit: Some(PAGE),
-        ..ListQuery::default()
-    };
-    for (name, q) in [("page", &page), ("search", &search)] {
+    let mut one = Caller::new(&target, &tokens[0])?;
+    for (name, status, q) in [("page", Some("new"), None), ("search", None, Some(SEARCH))] {
         if !ops.contains(&name) {
             continue;
         }
+        one.counting = true;
+        let got = one.list(status, q).await?;
+        anyhow::ensure!(got as i64 == PAGE, "{name}: {got} items, not a full page");
+        one.counting = false;
         let mut samples = Vec::with_capacity(n);
-        for i in 0..n + 20 {
+        for i in 0..n + WARMUP {
             let t = Instant::now();
-            let actor = store
-                .actor_for_token(&tokens[0])
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("unknown token"))?;
-            let got = queue.list(&actor, q).await?;
-            anyhow::ensure!(!got.items.is_empty(), "{name} found nothing");
-            if i >= 20 {
+            let got = one.list(status, q).await?;
+            anyhow::ensure!(got > 0, "{name} found nothing");
+            if i >= WARMUP {
                 samples.push(t.elapsed().as_secs_f64());
             }
         }
         report(name, samples);
     }
 
-    if !ops.contains(&"claim") {
+    if ops.contains(&"claim") {
+        // Fifty callers at once, each claiming n/5 times back to back.
+        let per = (n / 5).max(1);
+        let start = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+        let mut tasks = Vec::new();
+        for token in &tokens[1..=CLAIMERS] {
+            let caller = Caller::new(&target, token)?;
+            let start = start.clone();
+            tasks.push(tokio::spawn(async move {
+                // Warm the connection without claiming: a list call.
+                caller.list(Some("new"), None).await?;
+                start.wait().await;
+                let mut mine = Vec::with_capacity(per);
+                for _ in 0..per {
+                    let t = Instant::now();
+                    anyhow::ensure!(caller.next().await?, "the queue ran dry");
+                    mine.push(t.elapsed().as_secs_f64());
+                }
+                anyhow::Ok(mine)
+            }));
+        }
+        let mut samples = Vec::new();
+        for t in tasks {
+            samples.extend(t.await??);
+        }
+        report("claim", samples);
+    }
+    if let Target::Lib(store, _) = &target {
         store.close().await;
-        return Ok(());
     }
-    // Claim-next: 50 claimers at once, each claiming n/5 times.
-    let per = (n / 5).max(1);
-    let start = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
-    let mut tasks = Vec::new();
-    for i in 0..CLAIMERS {
-        let (store, queue, start) = (store.clone(), queue.clone(), start.clone());
-        let token = tokens[1 + i].clone();
-        tasks.push(tokio::spawn(async move {
-            start.wait().await;
-            let mut mine = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                let actor = store
-                    .actor_for_token(&token)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("unknown token"))?;
-                queue
-                    .next(&actor)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("the queue ran dry"))?;
-                mine.push(t.elapsed().as_secs_f64());
-            }
-            anyhow::Ok(mine)
-        }));
-    }
-    let mut samples = Vec::new();
-    for t in tasks {
-        samples.extend(t.await??);
-    }
-    report("claim", samples);
-    store.close().await;
     Ok(())
 }
