@@ -105,8 +105,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     };
     let lanes = Arc::new(Semaphore::new(lanes));
     let soonest_lease = Arc::new(AtomicI64::new(i64::MAX));
-    let mut released = Instant::now();
-    let mut first_release = true;
+    let mut released: Option<Instant> = None;
     while let Some(first) = rx.recv().await {
         let Ok(lane) = lanes.clone().acquire_owned().await else {
             return;
@@ -120,18 +119,14 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let now = now_micros();
-        if first_release
-            || released.elapsed() >= RELEASE_EVERY
+        if released.is_none_or(|t| t.elapsed() >= RELEASE_EVERY)
             || now >= soonest_lease.load(Ordering::Relaxed)
         {
             soonest_lease.store(i64::MAX, Ordering::Relaxed);
             match super::service::release_expired_claims(&store, now, claimable(Role::Operator))
                 .await
             {
-                Ok(_) => {
-                    released = Instant::now();
-                    first_release = false;
-                }
+                Ok(_) => released = Some(Instant::now()),
                 Err(e) => tracing::warn!(error = %e, "expired claims not released"),
             }
         }

@@ -248,20 +248,6 @@ pub(super) enum Arg {
     Int(i64),
 }
 
-/// [`bind_all`] for a back end's own driver.
-macro_rules! bind_native {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match a {
-                Arg::Text(s) => q.bind(s.as_str()),
-                Arg::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }};
-}
-
 /// A page of the queue from its rows (one more than `limit` when there is a next page).
 fn page_from_rows(rows: &[impl Cols], limit: i64, now: i64) -> Result<Page, QueueError> {
     let mut items = Vec::with_capacity(rows.len());
@@ -287,10 +273,15 @@ fn page_from_rows(rows: &[impl Cols], limit: i64, now: i64) -> Result<Page, Queu
     Ok(Page { items, next })
 }
 
-pub(super) fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+/// Binds `args` in order, on any driver (`Any` or a back end's own).
+pub(super) fn bind_all<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     args: &'q [Arg],
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     for a in args {
         q = match a {
             Arg::Text(s) => q.bind(s.as_str()),
@@ -420,13 +411,13 @@ impl Queue {
         // The hottest read there is: through the back end's own driver.
         match &self.store.reads {
             Reads::Postgres(pool) => {
-                let rows = bind_native!(sqlx::query::<sqlx::Postgres>(&sql), &args)
+                let rows = bind_all(sqlx::query::<sqlx::Postgres>(&sql), &args)
                     .fetch_all(pool)
                     .await?;
                 page_from_rows(&rows, limit, now)
             }
             Reads::Sqlite(pool) => {
-                let rows = bind_native!(sqlx::query::<sqlx::Sqlite>(&sql), &args)
+                let rows = bind_all(sqlx::query::<sqlx::Sqlite>(&sql), &args)
                     .fetch_all(pool)
                     .await?;
                 page_from_rows(&rows, limit, now)

@@ -116,7 +116,7 @@ pub(crate) enum Reads {
 }
 
 impl Reads {
-    async fn connect(url: &str, backend: Backend, max: u32) -> Result<Self, StoreError> {
+    fn connect(url: &str, backend: Backend, max: u32) -> Result<Self, StoreError> {
         // Fewer than the main pool: a read holds its connection for a moment.
         let max = (max / 2).max(2);
         Ok(match backend {
@@ -249,7 +249,7 @@ impl Store {
             })
         });
         let pool = pool.connect_with(opts).await?;
-        let reads = Reads::connect(url, backend, max_connections).await?;
+        let reads = Reads::connect(url, backend, max_connections)?;
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
             pool,
