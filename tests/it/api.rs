@@ -99,12 +99,7 @@ async fn multipart_report_stores_attachments(b: Backend) {
             "attachments",
             Part::bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec()).file_name("surat.pdf"),
         );
-    let res = app.post_multipart("/api/v1/reports", form).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let tid = res.json::<Value>().await.expect("json")["tracking_id"]
-        .as_str()
-        .expect("tid")
-        .to_owned();
+    let tid = crate::harness::filed(app.post_multipart("/api/v1/reports", form).await).await;
     let rec = app
         .store
         .complaint(&tid)

@@ -102,11 +102,7 @@ async fn the_binary_keeps_reports_across_a_restart() {
         .send()
         .await
         .expect("post");
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let tid = res.json::<Value>().await.expect("json")["tracking_id"]
-        .as_str()
-        .expect("tid")
-        .to_owned();
+    let tid = crate::harness::filed(res).await;
 
     // A request still uploading when SIGTERM arrives is finished and stored.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
@@ -296,11 +292,7 @@ async fn the_queue_works_from_the_command_line() {
         .send()
         .await
         .expect("report");
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let tid = res.json::<Value>().await.expect("json")["tracking_id"]
-        .as_str()
-        .expect("t")
-        .to_owned();
+    let tid = crate::harness::filed(res).await;
     let res = client
         .get(format!("{}/api/v1/complaints/{tid}", daemon.base))
         .bearer_auth(&token)

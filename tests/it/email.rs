@@ -480,13 +480,9 @@ async fn acknowledgements_thread_back_and_replies_join(b: Backend) {
         },
     )
     .await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let store = store.clone();
-            async move { store.count("complaints").await.unwrap_or(0) == 2 }
-        })
-        .await,
+        app.await_count("complaints", 2, Duration::from_secs(15))
+            .await,
         "two complaints filed"
     );
     let list = app
@@ -711,13 +707,9 @@ async fn attachments_are_kept_and_mail_is_moved_after_the_commit() {
         },
     )
     .await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let store = store.clone();
-            async move { store.count("complaints").await.unwrap_or(0) == 1 }
-        })
-        .await
+        app.await_count("complaints", 1, Duration::from_secs(15))
+            .await
     );
     let list = app
         .store
@@ -1060,13 +1052,9 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
         },
     )
     .await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let store = store.clone();
-            async move { store.count("complaints").await.unwrap_or(0) == 1 }
-        })
-        .await
+        app.await_count("complaints", 1, Duration::from_secs(15))
+            .await
     );
     let tracking = app
         .store
@@ -1075,6 +1063,7 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
         .expect("list")[0]
         .tracking_id
         .clone();
+    let store = app.store.clone();
     let queue = app.app.as_ref().expect("app").queue.clone();
     let staff = queue_staff(&store, "dpupr", "antrian").await;
     answer_through_queue(

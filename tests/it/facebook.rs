@@ -29,11 +29,7 @@ const PAGE_POST: &str = "104500000000001_122100000000000001";
 const PSID: &str = "6200000000000001";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/connectors/facebook/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    crate::harness::fixture("connectors/facebook/tests/fixtures", name)
 }
 
 fn sign(body: &[u8]) -> String {
@@ -567,13 +563,9 @@ async fn comments_edits_removals_polling_and_answers(b: Backend) {
     // Polling: two feed pages (the link's token dropped), the comments under the Page's
     // post: the same comment as the webhook's is not filed again.
     fake.release_feed();
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(20), || {
-            let s = store.clone();
-            async move { s.count("complaints").await.unwrap_or(0) == 4 }
-        })
-        .await,
+        app.await_count("complaints", 4, Duration::from_secs(20))
+            .await,
         "two visitor posts added: {}",
         app.count("complaints").await
     );
@@ -854,13 +846,9 @@ async fn throttling_usage_and_bad_bodies_never_stop_the_channel(b: Backend) {
     fake.push_fault(Fault::Malformed);
     fake.push_fault(Fault::BusyUsage);
     let app = app_with(b, &fake, "messenger = false").await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(40), || {
-            let s = store.clone();
-            async move { s.count("complaints").await.unwrap_or(0) == 3 }
-        })
-        .await,
+        app.await_count("complaints", 3, Duration::from_secs(40))
+            .await,
         "filed once the faults passed: {} {:?}",
         app.count("complaints").await,
         fake.seen()

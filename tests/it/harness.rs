@@ -307,6 +307,16 @@ impl TestApp {
         self.store.count(table).await.expect("count")
     }
 
+    /// Waits until `table` holds exactly `n` rows; whether it did within `within`.
+    pub async fn await_count(&self, table: &str, n: i64, within: Duration) -> bool {
+        let store = self.store.clone();
+        eventually(within, || {
+            let store = store.clone();
+            async move { store.count(table).await.unwrap_or(0) == n }
+        })
+        .await
+    }
+
     /// Files in the blob store (attachments), excluding the temporary directory.
     pub fn blob_files(&self) -> usize {
         let root = self.db.data_dir().join("blobs");
@@ -356,6 +366,21 @@ impl TestApp {
 }
 
 /// Polls `f` until it returns true or `within` passes.
+/// The tracking number of a report the API accepted (`201 Created`).
+pub async fn filed(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    res.json::<serde_json::Value>().await.expect("json")["tracking_id"]
+        .as_str()
+        .expect("tracking id")
+        .to_owned()
+}
+
+/// A fixture file, by its path under the workspace root.
+pub fn fixture(dir: &str, name: &str) -> String {
+    std::fs::read_to_string(format!("{}/{dir}/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
 pub async fn eventually<F, Fut>(within: Duration, mut f: F) -> bool
 where
     F: FnMut() -> Fut,

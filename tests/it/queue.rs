@@ -71,11 +71,7 @@ async fn report(app: &TestApp, title: &str, anonymous: bool) -> String {
                     "email": "siti@warga.test", "phone": "081234567890", "anonymous": anonymous}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.json::<Value>().await.expect("json")["tracking_id"]
-        .as_str()
-        .expect("tracking id")
-        .to_owned()
+    crate::harness::filed(res).await
 }
 
 async fn forwarded_to(

@@ -26,11 +26,7 @@ const ACCESS_TOKEN: &str = "at-contoh";
 const ACCESS_SECRET: &str = "ats-contoh";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/x/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    crate::harness::fixture("tests/fixtures/x", name)
 }
 
 fn now_secs() -> u64 {
@@ -409,13 +405,9 @@ fn oauth_signature_ok(header: &str, method: &str, url: &str) -> bool {
 async fn polling_pages_replies_follow_ups_and_restarts(b: Backend) {
     let fake = FakeX::start().await;
     let app = app_with(b, &fake, "").await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let store = store.clone();
-            async move { store.count("complaints").await.unwrap_or(0) == 3 }
-        })
-        .await,
+        app.await_count("complaints", 3, Duration::from_secs(15))
+            .await,
         "three posts over two pages filed"
     );
     let reqs = fake.mentions_requests();
@@ -582,13 +574,9 @@ async fn rate_limits_faults_and_bad_bodies_never_stop_the_channel(b: Backend) {
     fake.push_fault(Fault::Unavailable);
     fake.push_fault(Fault::Malformed);
     let app = app_with(b, &fake, "").await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(30), || {
-            let store = store.clone();
-            async move { store.count("complaints").await.unwrap_or(0) == 3 }
-        })
-        .await,
+        app.await_count("complaints", 3, Duration::from_secs(30))
+            .await,
         "filed once the faults passed: {:?}",
         fake.mentions_requests()
             .iter()
@@ -649,13 +637,9 @@ async fn the_webhook_answers_crc_checks_signatures_and_meets_polling() {
         r.send()
     };
     // The poller filed the posts already (mentions); wait, then count.
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let s = store.clone();
-            async move { s.count("complaints").await.unwrap_or(0) == 3 }
-        })
-        .await
+        app.await_count("complaints", 3, Duration::from_secs(15))
+            .await
     );
     let forged = "sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     assert_eq!(
@@ -779,13 +763,9 @@ async fn oversized_media_is_left_out_and_the_post_filed() {
     assert!(crate::api::PNG.len() > 16);
     let fake = FakeX::start().await;
     let app = app_with(Backend::Sqlite, &fake, "max_media_bytes = 16").await;
-    let store = app.store.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let store = store.clone();
-            async move { store.count("complaints").await.unwrap_or(0) == 3 }
-        })
-        .await
+        app.await_count("complaints", 3, Duration::from_secs(15))
+            .await
     );
     assert!(
         fake.seen().iter().any(|s| s.path.starts_with("/media/")),

@@ -12,8 +12,7 @@ mod workflow;
 
 use aduan::queue::people::NewUser;
 use aduan::queue::Role;
-use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::harness::TestApp;
 
@@ -40,9 +39,5 @@ pub async fn file_report(app: &TestApp, title: &str, body: &str) -> String {
             &json!({"title": title, "body": body, "name": "Siti Aminah", "email": "siti@warga.test"}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.json::<Value>().await.expect("json")["tracking_id"]
-        .as_str()
-        .expect("tracking id")
-        .to_owned()
+    crate::harness::filed(res).await
 }
