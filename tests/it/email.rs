@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::harness::{
-    answer_through_queue, eventually, queue_staff, spawn_app_with, Backend, Options,
+    answer_through_queue, eventually, queue_staff, spawn_app_toml, spawn_app_with, Backend, Options,
 };
 use crate::on_both;
 
@@ -472,14 +472,7 @@ async fn acknowledgements_thread_back_and_replies_join(b: Backend) {
         "smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan@aduan.test\", from_name = \"Layanan Pengaduan\" }}\n",
         smtp_port()
     ));
-    let app = spawn_app_with(
-        b,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(b, toml).await;
     assert!(
         app.await_count("complaints", 2, Duration::from_secs(15))
             .await,
@@ -607,14 +600,7 @@ async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_no
     }
     let mut toml = channel_toml(user, &folder, PASSWORD, 1);
     toml.push_str("batch_size = 1\nafter_ingest = \"none\"\n");
-    let app = spawn_app_with(
-        b,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(b, toml).await;
     // Stop it part-way through.
     let store = app.store.clone();
     eventually(Duration::from_secs(15), || {
@@ -699,14 +685,7 @@ async fn attachments_are_kept_and_mail_is_moved_after_the_commit() {
     append(&mut admin, &folder, &raw).await;
     let mut toml = channel_toml("pengaduan@aduan.test", &folder, PASSWORD, 1);
     toml.push_str(&format!("after_ingest = \"move\"\nmove_to = \"{done}\"\n"));
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(Backend::Sqlite, toml).await;
     assert!(
         app.await_count("complaints", 1, Duration::from_secs(15))
             .await
@@ -970,14 +949,7 @@ smtp = {{ host = "127.0.0.1", port = {submission}, tls = "plain", from = "kanal2
         submission = submission_port(),
         path = token_file.display(),
     );
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(Backend::Sqlite, toml).await;
     let (refused, snap) = app
         .await_status("surel", "reauthorize", Duration::from_secs(10))
         .await;
@@ -1044,14 +1016,7 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
         "smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan2@aduan.test\" }}\n",
         smtp_port()
     ));
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(Backend::Sqlite, toml).await;
     assert!(
         app.await_count("complaints", 1, Duration::from_secs(15))
             .await

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::harness::{
-    answer_through_queue, eventually, queue_staff, spawn_app_with, Backend, Options, TestApp,
+    answer_through_queue, eventually, queue_staff, spawn_app_toml, Backend, TestApp,
 };
 use crate::on_both;
 
@@ -391,14 +391,7 @@ async fn app_with(b: Backend, fake: &FakeGraph, extra: &str) -> TestApp {
     } else {
         format!("poll_interval_secs = 1\n{extra}")
     };
-    spawn_app_with(
-        b,
-        Options {
-            extra_toml: channel_toml(&fake.base, &extra),
-            ..Options::default()
-        },
-    )
-    .await
+    spawn_app_toml(b, channel_toml(&fake.base, &extra)).await
 }
 
 async fn deliver(app: &TestApp, body: &[u8], signature: Option<&str>) -> reqwest::Response {
@@ -889,14 +882,7 @@ on_both!(
 async fn an_expired_token_marks_only_this_channel() {
     let fake = FakeGraph::start().await;
     let toml = channel_toml(&fake.base, "poll_interval_secs = 1").replace(TOKEN, "kedaluwarsa-123");
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(Backend::Sqlite, toml).await;
     let (down, snap) = app
         .await_status("fb-siak", "reauthorize", Duration::from_secs(10))
         .await;

@@ -199,6 +199,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Options::default()).await
 }
 
+/// An app with `toml` appended to the test configuration (its channels, mostly).
+pub async fn spawn_app_toml(backend: Backend, toml: String) -> TestApp {
+    spawn_app_with(
+        backend,
+        Options {
+            extra_toml: toml,
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     let db = TestDb::new(backend).await;
     let mut cfg = config_for(&db, &opts.extra_toml);

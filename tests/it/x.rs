@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    answer_through_queue, eventually, queue_staff, spawn_app_with, Backend, Options, TestApp,
+    answer_through_queue, eventually, queue_staff, spawn_app_toml, Backend, TestApp,
 };
 use crate::on_both;
 
@@ -326,14 +326,7 @@ async fn app_with(b: Backend, fake: &FakeX, extra: &str) -> TestApp {
     } else {
         format!("poll_interval_secs = 1\n{extra}")
     };
-    spawn_app_with(
-        b,
-        Options {
-            extra_toml: channel_toml(&fake.base, &extra),
-            ..Options::default()
-        },
-    )
-    .await
+    spawn_app_toml(b, channel_toml(&fake.base, &extra)).await
 }
 
 fn pct(s: &str) -> String {
@@ -784,14 +777,7 @@ async fn a_refused_token_marks_only_this_channel_unhealthy() {
     let fake = FakeX::start().await;
     let toml =
         channel_toml(&fake.base, "poll_interval_secs = 1").replace("bearer-contoh", "dicabut-123");
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Options {
-            extra_toml: toml,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_toml(Backend::Sqlite, toml).await;
     let (down, snap) = app
         .await_status("x-siak", "reauthorize", Duration::from_secs(10))
         .await;
