@@ -10,7 +10,8 @@
 # bearer token, JSON, one keep-alive connection per caller), and in the same run the
 # bare SQL aduan runs for each: pgbench for PostgreSQL (per-transaction latency log),
 # Python's sqlite3 for SQLite (bench/queue_client.py). Prints a table with the ratios
-# to the bare SQL.
+# to the bare SQL. Each complaint also has its receipt in the outbox, as in a running
+# daemon: claim-next returns the complaint it claimed, deliveries included.
 #
 #   bench/queue.sh                    # 1,000,000 rows, 500 samples per operation
 #   ROWS=100000 N=200 bench/queue.sh  # quicker
@@ -65,6 +66,13 @@ name = "web"
 TOML
 }
 
+receipts() { # the receipt sent for each complaint: opening one reads its deliveries
+  echo "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, body,
+    status, attempts, next_attempt_at, created_at, sent_at)
+SELECT id, 'web', 'acknowledgement', 'ack:' || id, reporter_email, 'Laporan Anda kami terima: ' || tracking_id,
+    'sent', 1, received_at, received_at, received_at FROM complaints;"
+}
+
 seed_sqlite() { # db
   local list i=0 values=""
   for w in $WORDS; do values="$values${values:+,}($i,'$w')"; i=$((i + 1)); done
@@ -84,6 +92,7 @@ SELECT printf('%04d-%04d', i / 10000, i % 10000), 'webform', 'web', 'seed-' || i
 FROM (SELECT i,
         (SELECT word FROM w WHERE k = i % 40) || ' ' || (SELECT word FROM w WHERE k = (i / 40) % 40) || ' '
         || (SELECT word FROM w WHERE k = (i / 1600) % 40) AS t FROM n);
+$(receipts)
 COMMIT;
 ANALYZE;
 SQL
@@ -102,7 +111,9 @@ SELECT lpad((i / 10000)::text, 4, '0') || '-' || lpad((i % 10000)::text, 4, '0')
     'Warga ' || i, 'warga' || i || '@contoh.id', false, false, 1767225600000000 + i::bigint * 1000000, 'text/plain', ''::bytea, 0, 0
 FROM (SELECT i, a[1 + i % 40] || ' ' || a[1 + (i / 40) % 40] || ' ' || a[1 + (i / 1600) % 40] AS t
       FROM generate_series(1, $ROWS) i, (SELECT ARRAY[$arr] AS a) v) s;
+$(receipts)
 VACUUM ANALYZE complaints;
+VACUUM ANALYZE outbox;
 SQL
 }
 

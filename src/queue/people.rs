@@ -5,6 +5,9 @@
 //! random secret of that size cannot be guessed, so a fast hash loses nothing and keeps
 //! every API call cheap.
 
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
@@ -47,6 +50,15 @@ pub struct IssuedToken {
     pub user_id: i64,
     pub token: String,
 }
+
+/// How long a token's user, once read, answers for the token without a read: every API
+/// request needs it, and it was one of the three reads a claim-next made. Disabling a
+/// user here forgets them all at once; a user disabled by another daemon or by the CLI
+/// loses access here within this time.
+pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(1);
+
+/// Token (its hash) to its user and when that was read.
+pub(crate) type ActorCache = quick_cache::sync::Cache<String, (Actor, Instant)>;
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -271,6 +283,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         }
+        self.forget_actors();
         Ok(res.rows_affected() > 0)
     }
 
@@ -309,25 +322,40 @@ impl Store {
 
     /// The active user a bearer token belongs to.
     pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
-        // Every API request makes this read: through the back end's own driver.
+        // Every API request makes this read: through the back end's own driver, and
+        // then not again for a moment.
         const SQL: &str = "SELECT u.id, u.username, u.role, u.unit, u.active FROM api_tokens t
              JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
         let hash = token_hash(token);
-        match &self.reads {
-            crate::store::Reads::Postgres(pool) => {
-                match sqlx::query(SQL).bind(hash).fetch_optional(pool).await? {
-                    Some(r) => active_actor(&r),
-                    None => Ok(None),
-                }
-            }
-            crate::store::Reads::Sqlite(pool) => {
-                match sqlx::query(SQL).bind(hash).fetch_optional(pool).await? {
-                    Some(r) => active_actor(&r),
-                    None => Ok(None),
-                }
+        if let Some((actor, at)) = self.actors.get(&hash) {
+            if at.elapsed() < TOKEN_TTL {
+                return Ok(Some(actor));
             }
         }
+        let read_at = Instant::now();
+        let generation = self.actors_generation.load(Ordering::Acquire);
+        let actor = crate::store::on_reads!(&self.reads, pool => {
+            match sqlx::query(SQL).bind(&hash).fetch_optional(pool).await? {
+                Some(r) => active_actor(&r)?,
+                None => None,
+            }
+        });
+        // Unknown tokens are not kept: guessing must not fill the cache. Neither is a
+        // user read while this daemon was disabling someone: the read may be older.
+        if let Some(a) = &actor {
+            if self.actors_generation.load(Ordering::Acquire) == generation {
+                self.actors.insert(hash, (a.clone(), read_at));
+            }
+        }
+        Ok(actor)
+    }
+
+    /// Forgets every token's user. Whatever changes a user or a token (disabling now;
+    /// a change of role or unit, a revoked token, when those come) calls this.
+    fn forget_actors(&self) {
+        self.actors_generation.fetch_add(1, Ordering::AcqRel);
+        self.actors.clear();
     }
 
     /// Checks a password login (argon2); `None` for an unknown user, a wrong password or

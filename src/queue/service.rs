@@ -13,7 +13,7 @@ use sqlx::{Any, Row, Transaction};
 use super::workflow::{plan, ActionKind, Actor, Refusal, Status};
 use crate::store::{
     flag, from_micros, insert_outbound, now_micros, Backend, Cols, ComplaintRecord, NewOutbound,
-    Reads, Store, StoreError,
+    Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -409,20 +409,16 @@ impl Queue {
             args.len()
         );
         // The hottest read there is: through the back end's own driver.
-        match &self.store.reads {
-            Reads::Postgres(pool) => {
-                let rows = bind_all(sqlx::query::<sqlx::Postgres>(&sql), &args)
-                    .fetch_all(pool)
-                    .await?;
-                page_from_rows(&rows, limit, now)
-            }
-            Reads::Sqlite(pool) => {
-                let rows = bind_all(sqlx::query::<sqlx::Sqlite>(&sql), &args)
-                    .fetch_all(pool)
-                    .await?;
-                page_from_rows(&rows, limit, now)
-            }
-        }
+        // Not kept prepared: PostgreSQL plans an unnamed statement for the values it is
+        // given, where a kept one may fall back to a generic plan that walks a whole index
+        // for a rare status or word.
+        crate::store::on_reads!(&self.store.reads, pool => {
+            let rows = bind_all(sqlx::query(&sql), &args)
+                .persistent(false)
+                .fetch_all(pool)
+                .await?;
+            page_from_rows(&rows, limit, now)
+        })
     }
 
     /// One complaint with its whole thread. Identity of an anonymous reporter is shown
@@ -435,38 +431,34 @@ impl Queue {
     ) -> Result<QueueItem, QueueError> {
         let now = now_micros();
         let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(tracking_id)
-            .fetch_optional(self.store.pool())
-            .await?
-            .ok_or(Refusal::NotVisible)?;
-        let (id, mut item) = item_from_row(&row, now)?;
+        // After every claim-next an admin opens what it got: through the back end's own
+        // driver, the thread and what goes beside it in one more statement.
+        let found = crate::store::on_reads!(&self.store.reads, pool => {
+            match sqlx::query(&sql).bind(tracking_id).fetch_optional(pool).await? {
+                Some(row) => Some(item_from_row(&row, now)?),
+                None => None,
+            }
+        });
+        let (id, mut item) = found.ok_or(Refusal::NotVisible)?;
         if !actor.can_see(item.record.unit.as_deref()) {
             return Err(Refusal::NotVisible.into());
         }
-        self.store.fill_thread(id, &mut item.record).await?;
-        item.deliveries = self
+        let side = self
             .store
-            .outbound_for(tracking_id)
-            .await?
+            .fill_thread_for_queue(id, &mut item.record)
+            .await?;
+        item.deliveries = side
+            .deliveries
             .into_iter()
-            .map(|o| DeliveryState {
-                channel_name: o.message.channel_name.to_string(),
-                kind: o.message.kind.as_str().to_owned(),
-                status: serde_json::to_value(o.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                attempts: o.attempts,
-                last_error: o.last_error,
+            .map(|d| DeliveryState {
+                channel_name: d.channel_name,
+                kind: d.kind,
+                status: d.status,
+                attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
+                last_error: d.last_error,
             })
             .collect();
-        item.pending_answer = sqlx::query_scalar(
-            "SELECT body FROM answers WHERE complaint_id = $1 AND status = 'submitted' ORDER BY id DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(self.store.pool())
-        .await?;
+        item.pending_answer = side.pending_answer;
         if item.record.anonymous && actor.role.is_central() {
             if reveal {
                 self.audit(id, actor, "view_identity", None, None, None, false)

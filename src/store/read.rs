@@ -195,75 +195,32 @@ impl Store {
         id: i64,
         rec: &mut ComplaintRecord,
     ) -> Result<(), StoreError> {
-        rec.attachments = sqlx::query(
-            "SELECT filename, content_type, size, sha256 FROM attachments WHERE complaint_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(AttachmentMeta {
-                filename: r.try_get(0)?,
-                content_type: r.try_get(1)?,
-                size: r.try_get(2)?,
-                sha256: r.try_get(3)?,
-            })
+        self.read_thread(id, rec, false).await.map(|_| ())
+    }
+
+    /// [`Store::fill_thread`], and what the admin queue shows beside the thread.
+    pub(crate) async fn fill_thread_for_queue(
+        &self,
+        id: i64,
+        rec: &mut ComplaintRecord,
+    ) -> Result<QueueSide, StoreError> {
+        self.read_thread(id, rec, true).await
+    }
+
+    /// One statement for the thread, however many parts it has: opening a complaint is
+    /// what an admin does after every claim, and each round trip was a statement to
+    /// plan and a connection to take.
+    async fn read_thread(
+        &self,
+        id: i64,
+        rec: &mut ComplaintRecord,
+        queue: bool,
+    ) -> Result<QueueSide, StoreError> {
+        let sql = thread_sql(queue);
+        super::on_reads!(&self.reads, pool => {
+            let rows = sqlx::query(&sql).bind(id).fetch_all(pool).await?;
+            thread_from_rows(&rows, rec)
         })
-        .collect::<Result<_, sqlx::Error>>()?;
-        // The first message is the complaint itself.
-        let first = MessageRecord {
-            direction: "in".into(),
-            channel: rec.channel.clone(),
-            external_id: rec.external_id.clone(),
-            body: rec.body.clone(),
-            at: rec.received_at,
-            history: Vec::new(),
-            removed_at: None,
-        };
-        let mut ids = vec![None];
-        let mut messages = vec![first];
-        for r in sqlx::query(
-            "SELECT id, direction, channel, external_id, body, at FROM messages WHERE complaint_id = $1 ORDER BY at, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            ids.push(Some(r.try_get::<i64, _>(0)?));
-            messages.push(MessageRecord {
-                direction: r.try_get(1)?,
-                channel: r.try_get(2)?,
-                external_id: r.try_get(3)?,
-                body: r.try_get(4)?,
-                at: from_micros(r.try_get(5)?),
-                history: Vec::new(),
-                removed_at: None,
-            });
-        }
-        for r in sqlx::query(
-            "SELECT message_id, kind, previous_body, at FROM message_revisions WHERE complaint_id = $1 ORDER BY at, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let of: Option<i64> = r.try_get(0)?;
-            let Some(m) = ids.iter().position(|i| *i == of) else {
-                continue;
-            };
-            let rev = MessageRevision {
-                kind: r.try_get(1)?,
-                previous_body: r.try_get(2)?,
-                at: from_micros(r.try_get(3)?),
-            };
-            if rev.kind == "removed" {
-                messages[m].removed_at = Some(rev.at);
-            }
-            messages[m].history.push(rev);
-        }
-        rec.messages = messages;
-        Ok(())
     }
 
     /// Newest first, without threads or attachments.
@@ -389,4 +346,115 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// Beside a complaint's thread, what the admin queue shows of it.
+#[derive(Debug, Default)]
+pub(crate) struct QueueSide {
+    /// The outbox's rows for the complaint (receipts, answers), oldest first.
+    pub deliveries: Vec<Delivery>,
+    /// The newest answer draft waiting for the liaison's approval.
+    pub pending_answer: Option<String>,
+}
+
+/// One outgoing message of a complaint and where it stands.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub channel_name: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// The parts of a complaint's thread as one statement (`$1`: the complaint's id). Each
+/// part's rows take one shape (`part`, `id`, `at`, texts `a` to `d`, a number `n`),
+/// ordered as each part is read: attachments by id, messages and their revisions by
+/// time; with `queue`, also its deliveries and its answer drafts awaiting approval.
+fn thread_sql(queue: bool) -> String {
+    const THREAD: &str = "SELECT CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
+            filename AS a, content_type AS b, sha256 AS c, CAST(NULL AS TEXT) AS d, size AS n
+            FROM attachments WHERE complaint_id = $1
+        UNION ALL SELECT 2, id, at, direction, channel, external_id, body, NULL
+            FROM messages WHERE complaint_id = $1
+        UNION ALL SELECT 3, id, at, kind, previous_body, NULL, NULL, message_id
+            FROM message_revisions WHERE complaint_id = $1";
+    const QUEUE: &str = "
+        UNION ALL SELECT 4, id, NULL, channel_name, kind, status, last_error, attempts
+            FROM outbox WHERE complaint_id = $1
+        UNION ALL SELECT 5, id, NULL, body, NULL, NULL, NULL, NULL
+            FROM answers WHERE complaint_id = $1 AND status = 'submitted'";
+    let queue = if queue { QUEUE } else { "" };
+    format!("{THREAD}{queue} ORDER BY part, at, id")
+}
+
+fn thread_from_rows(
+    rows: &[impl Cols],
+    rec: &mut ComplaintRecord,
+) -> Result<QueueSide, StoreError> {
+    // The first message is the complaint itself.
+    let first = MessageRecord {
+        direction: "in".into(),
+        channel: rec.channel.clone(),
+        external_id: rec.external_id.clone(),
+        body: rec.body.clone(),
+        at: rec.received_at,
+        history: Vec::new(),
+        removed_at: None,
+    };
+    let mut ids = vec![None];
+    let mut messages = vec![first];
+    let mut attachments = Vec::new();
+    let mut side = QueueSide::default();
+    for r in rows {
+        match r.col::<i64>("part")? {
+            1 => attachments.push(AttachmentMeta {
+                filename: r.col("a")?,
+                content_type: r.col("b")?,
+                size: r.col("n")?,
+                sha256: r.col("c")?,
+            }),
+            2 => {
+                ids.push(Some(r.col::<i64>("id")?));
+                messages.push(MessageRecord {
+                    direction: r.col("a")?,
+                    channel: r.col("b")?,
+                    external_id: r.col("c")?,
+                    body: r.col("d")?,
+                    at: from_micros(r.col("at")?),
+                    history: Vec::new(),
+                    removed_at: None,
+                });
+            }
+            // Every message comes before the revisions.
+            3 => {
+                let of: Option<i64> = r.col("n")?;
+                let Some(m) = ids.iter().position(|i| *i == of) else {
+                    continue;
+                };
+                let rev = MessageRevision {
+                    kind: r.col("a")?,
+                    previous_body: r.col("b")?,
+                    at: from_micros(r.col("at")?),
+                };
+                if rev.kind == "removed" {
+                    messages[m].removed_at = Some(rev.at);
+                }
+                messages[m].history.push(rev);
+            }
+            4 => side.deliveries.push(Delivery {
+                channel_name: r.col("a")?,
+                kind: r.col("b")?,
+                status: r.col("c")?,
+                attempts: r.col("n")?,
+                last_error: r.col("d")?,
+            }),
+            // Oldest first: the last one read is the newest.
+            5 => side.pending_answer = Some(r.col("a")?),
+            _ => {}
+        }
+    }
+    rec.attachments = attachments;
+    rec.messages = messages;
+    Ok(side)
 }

@@ -964,7 +964,38 @@ async fn an_expired_claim_is_handed_out_again(b: Backend) {
     app.stop().await;
 }
 
+/// Disabling a user here ends their tokens at once (the authorization matrix checks
+/// that); disabling them through another daemon or the CLI, whose changes this daemon's
+/// token cache does not hear of, ends them within the cache's second.
+async fn a_user_disabled_by_another_daemon_loses_access(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    let (s, _) = call(&app, &p.ua, "GET", "/api/v1/complaints", Value::Null).await;
+    assert_eq!(s, StatusCode::OK);
+    let other = app.db.store().await;
+    other.set_user_active("ua", false).await.expect("disable");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (s, _) = call(&app, &p.ua, "GET", "/api/v1/complaints", Value::Null).await;
+        if s == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token of a user disabled by another daemon still works after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The others' tokens still work.
+    let (s, _) = call(&app, &p.ub, "GET", "/api/v1/complaints", Value::Null).await;
+    assert_eq!(s, StatusCode::OK);
+    other.close().await;
+    app.stop().await;
+}
+
 on_both!(
+    a_user_disabled_by_another_daemon_loses_access,
     an_expired_claim_is_handed_out_again,
     authorization_matrix,
     batched_claims_keep_each_claimers_scope,
