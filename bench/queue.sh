@@ -210,3 +210,8 @@ table "SQLite (aduan in process and over HTTP vs the same SQL through Python's s
   "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base"
 table "PostgreSQL (aduan in process and over HTTP vs the same SQL through pgbench)" \
   "$WORK/pg_lib" "$WORK/pg_aduan" "$WORK/pg_base"
+echo "The bare HTTP stack (GET /healthz, which reads nothing, through the same client):"
+for f in sq_aduan pg_aduan; do
+  read -r _ p50 p99 _ < <(grep '^floor ' "$WORK/$f")
+  printf '  %-10s p50 %.2fms  p99 %.2fms\n' "${f%_aduan}" "$p50" "$p99"
+done

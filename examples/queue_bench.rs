@@ -6,10 +6,12 @@
 //!   queue_bench http BASE_URL TOKENS_FILE N [OPS] # over HTTP with a bearer token, one
 //!                                                 # keep-alive connection per caller
 //!
-//! OPS picks operations, comma-separated (`page,search,claim`, all by default):
+//! OPS picks operations, comma-separated (all by default):
 //!   page   the first page (50) of the `new` queue
 //!   search a full-text search ("jalan rusak"), first page
 //!   claim  claim-next, 50 concurrent callers, each N/5 times
+//!   floor  over HTTP only: `GET /healthz`, which reads nothing, through the same client
+//!          (what any request costs: the bare HTTP stack on both ends)
 //! Prints `NAME p50_ms p99_ms count` per operation, like `bench/queue_client.py` does
 //! for the bare SQL.
 //!
@@ -148,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: queue_bench lib CONFIG | http BASE_URL, then TOKENS_FILE N [OPS]";
     let (mode, place, tokens, n, ops) = match args.as_slice() {
-        [_, m, p, t, n] => (m, p, t, n, "page,search,claim"),
+        [_, m, p, t, n] => (m, p, t, n, "floor,page,search,claim"),
         [_, m, p, t, n, ops] => (m, p, t, n, ops.as_str()),
         _ => anyhow::bail!(usage),
     };
@@ -173,6 +175,19 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(tokens.len() > CLAIMERS, "need {} tokens", CLAIMERS + 1);
 
     let one = Caller::new(&target, &tokens[0])?;
+    if let (true, Target::Http(base)) = (ops.contains(&"floor"), &target) {
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n + WARMUP {
+            let t = Instant::now();
+            let r = one.http.get(format!("{base}/healthz")).send().await?;
+            anyhow::ensure!(r.status() == 200, "healthz: {}", r.status());
+            r.bytes().await?;
+            if i >= WARMUP {
+                samples.push(t.elapsed().as_secs_f64());
+            }
+        }
+        report("floor", samples);
+    }
     for (name, status, q) in [("page", Some("new"), None), ("search", None, Some(SEARCH))] {
         if !ops.contains(&name) {
             continue;

@@ -16,7 +16,7 @@
 //! SQLite's UPDATE cannot return columns of the rows it joins, which the one statement
 //! needs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::service::QueueError;
+use super::service::{load_items, QueueError, QueueItem};
 use super::workflow::{Actor, Role};
 use crate::store::{now_micros, Backend, Store};
 
@@ -34,7 +34,15 @@ const MAX_BATCH: usize = 64;
 struct Job {
     actor: Actor,
     until: i64,
-    reply: oneshot::Sender<Result<Option<String>, QueueError>>,
+    reply: oneshot::Sender<Result<Option<Claimed>, QueueError>>,
+}
+
+/// A complaint handed out by claim-next.
+pub(crate) struct Claimed {
+    pub id: i64,
+    pub tracking_id: String,
+    /// The complaint whole, as the batch read it (`None` if that read failed).
+    pub item: Option<QueueItem>,
 }
 
 /// The handle requests use; the task behind it ends when every handle is gone.
@@ -66,13 +74,13 @@ impl Claimer {
         Self { tx }
     }
 
-    /// Claims the oldest unclaimed complaint in `actor`'s scope until `until`; its
-    /// tracking number, or `None` when nothing waits.
+    /// Claims the oldest unclaimed complaint in `actor`'s scope until `until`; `None`
+    /// when nothing waits.
     pub(crate) async fn next(
         &self,
         actor: &Actor,
         until: i64,
-    ) -> Result<Option<String>, QueueError> {
+    ) -> Result<Option<Claimed>, QueueError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             actor: actor.clone(),
@@ -141,30 +149,45 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Claims for `jobs` in one batch and answers each.
-async fn serve(store: &Store, mut jobs: Vec<Job>) {
+/// Claims for `jobs` in one batch, reads what they got (two statements for the whole
+/// batch, not two per claim), and answers each.
+async fn serve(store: &Store, jobs: Vec<Job>) {
     let requests: Vec<(&Actor, i64)> = jobs.iter().map(|j| (&j.actor, j.until)).collect();
-    match claim_batch(store, &requests).await {
-        Ok(claimed) => {
-            for (job, c) in jobs.into_iter().zip(claimed) {
-                let _ = job.reply.send(Ok(c));
+    let claimed: Vec<Result<Option<(i64, String)>, QueueError>> =
+        match claim_batch(store, &requests).await {
+            Ok(claimed) => claimed.into_iter().map(Ok).collect(),
+            Err(e) if requests.len() == 1 => vec![Err(e)],
+            // One failure must not fail the others: each goes again on its own, and gets
+            // its own answer (the caller retries what is transient).
+            Err(_) => {
+                let mut each = Vec::with_capacity(requests.len());
+                for r in &requests {
+                    each.push(claim_batch(store, &[*r]).await.map(|mut v| v.pop().flatten()));
+                }
+                each
             }
+        };
+    let ids: Vec<i64> = claimed
+        .iter()
+        .filter_map(|c| c.as_ref().ok()?.as_ref().map(|(id, _)| *id))
+        .collect();
+    let mut items: HashMap<i64, QueueItem> = HashMap::new();
+    if !ids.is_empty() {
+        match load_items(store, &ids).await {
+            Ok(loaded) => items.extend(loaded),
+            // Each caller reads its own instead.
+            Err(e) => tracing::warn!(error = %e, "claimed complaints not read in one go"),
         }
-        // One failure must not fail the others: each goes again on its own, and gets its
-        // own answer (the caller retries what is transient).
-        Err(e) if jobs.len() == 1 => {
-            if let Some(job) = jobs.pop() {
-                let _ = job.reply.send(Err(e));
-            }
-        }
-        Err(_) => {
-            for job in jobs {
-                let r = claim_batch(store, &[(&job.actor, job.until)])
-                    .await
-                    .map(|mut v| v.pop().flatten());
-                let _ = job.reply.send(r);
-            }
-        }
+    }
+    for (job, c) in jobs.into_iter().zip(claimed) {
+        let answer = c.map(|c| {
+            c.map(|(id, tracking_id)| Claimed {
+                id,
+                tracking_id,
+                item: items.remove(&id),
+            })
+        });
+        let _ = job.reply.send(answer);
     }
 }
 
@@ -201,7 +224,7 @@ fn scope_clause(actor: &Actor, unit: &str) -> String {
 async fn claim_batch(
     store: &Store,
     requests: &[(&Actor, i64)],
-) -> Result<Vec<Option<String>>, QueueError> {
+) -> Result<Vec<Option<(i64, String)>>, QueueError> {
     if store.backend() == Backend::Postgres {
         return claim_batch_pg(store, requests).await;
     }
@@ -264,7 +287,7 @@ async fn claim_batch(
         }
     }
     tx.commit().await?;
-    Ok(out.into_iter().map(|c| c.map(|(_, t)| t)).collect())
+    Ok(out)
 }
 
 /// The `n` oldest unclaimed complaints in `actor`'s scope, oldest first (SQLite). Each
@@ -312,7 +335,7 @@ async fn candidates(
 async fn claim_batch_pg(
     store: &Store,
     requests: &[(&Actor, i64)],
-) -> Result<Vec<Option<String>>, QueueError> {
+) -> Result<Vec<Option<(i64, String)>>, QueueError> {
     use super::service::{bind_all, Arg};
     let mut args: Vec<Arg> = Vec::new();
     let param = |args: &mut Vec<Arg>, a: Arg| {
@@ -373,7 +396,7 @@ async fn claim_batch_pg(
         "WITH {}, pick AS ({})
          UPDATE complaints SET claimed_by = pick.holder, claim_until = pick.lease FROM pick
          WHERE complaints.id = pick.id AND (complaints.claimed_by IS NULL OR complaints.claim_until <= {now})
-         RETURNING pick.req, complaints.tracking_id",
+         RETURNING pick.req, complaints.id, complaints.tracking_id",
         ctes.join(",\n"),
         picks.join(" UNION ALL ")
     );
@@ -384,7 +407,7 @@ async fn claim_batch_pg(
     {
         let req: i64 = r.try_get(0)?;
         if let Some(slot) = usize::try_from(req).ok().and_then(|i| out.get_mut(i)) {
-            *slot = Some(r.try_get::<String, _>(1)?);
+            *slot = Some((r.try_get(1)?, r.try_get(2)?));
         }
     }
     Ok(out)

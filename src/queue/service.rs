@@ -291,6 +291,53 @@ where
     q
 }
 
+/// Complaints by id, whole (row, thread, deliveries, answer draft) and before any
+/// caller's view is applied, in two statements however many: the claim-next batch opens
+/// what it handed out this way. Ids not found are left out.
+pub(super) async fn load_items(
+    store: &Store,
+    ids: &[i64],
+) -> Result<Vec<(i64, QueueItem)>, QueueError> {
+    let now = now_micros();
+    let (of, list) = store.id_list(ids);
+    let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.id {of}");
+    let mut items = crate::store::on_reads!(&store.reads, pool => {
+        sqlx::query(&sql)
+            .bind(list)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| item_from_row(r, now))
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    with_threads(store, &mut items).await?;
+    Ok(items)
+}
+
+/// Reads the threads of `items` and what the queue shows beside them, in one statement.
+async fn with_threads(store: &Store, items: &mut [(i64, QueueItem)]) -> Result<(), QueueError> {
+    let mut records: Vec<(i64, &mut ComplaintRecord)> = items
+        .iter_mut()
+        .map(|(id, item)| (*id, &mut item.record))
+        .collect();
+    let sides = store.fill_threads_for_queue(&mut records).await?;
+    for ((_, item), side) in items.iter_mut().zip(sides) {
+        item.deliveries = side
+            .deliveries
+            .into_iter()
+            .map(|d| DeliveryState {
+                channel_name: d.channel_name,
+                kind: d.kind,
+                status: d.status,
+                attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
+                last_error: d.last_error,
+            })
+            .collect();
+        item.pending_answer = side.pending_answer;
+    }
+    Ok(())
+}
+
 impl Queue {
     pub fn new(store: Store, routes: AnswerRoutes) -> Self {
         Self {
@@ -431,34 +478,32 @@ impl Queue {
     ) -> Result<QueueItem, QueueError> {
         let now = now_micros();
         let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1");
-        // After every claim-next an admin opens what it got: through the back end's own
-        // driver, the thread and what goes beside it in one more statement.
         let found = crate::store::on_reads!(&self.store.reads, pool => {
             match sqlx::query(&sql).bind(tracking_id).fetch_optional(pool).await? {
                 Some(row) => Some(item_from_row(&row, now)?),
                 None => None,
             }
         });
-        let (id, mut item) = found.ok_or(Refusal::NotVisible)?;
+        let (id, item) = found.ok_or(Refusal::NotVisible)?;
         if !actor.can_see(item.record.unit.as_deref()) {
             return Err(Refusal::NotVisible.into());
         }
-        let side = self
-            .store
-            .fill_thread_for_queue(id, &mut item.record)
-            .await?;
-        item.deliveries = side
-            .deliveries
-            .into_iter()
-            .map(|d| DeliveryState {
-                channel_name: d.channel_name,
-                kind: d.kind,
-                status: d.status,
-                attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
-                last_error: d.last_error,
-            })
-            .collect();
-        item.pending_answer = side.pending_answer;
+        let mut items = [(id, item)];
+        with_threads(&self.store, &mut items).await?;
+        let [(id, item)] = items;
+        self.present(actor, id, item, reveal).await
+    }
+
+    /// What `actor` is shown of a complaint read whole: an anonymous reporter is hidden
+    /// from central roles unless `reveal` is set (and that view is audited), and what the
+    /// role may not see is taken out.
+    async fn present(
+        &self,
+        actor: &Actor,
+        id: i64,
+        mut item: QueueItem,
+        reveal: bool,
+    ) -> Result<QueueItem, QueueError> {
         if item.record.anonymous && actor.role.is_central() {
             if reveal {
                 self.audit(id, actor, "view_identity", None, None, None, false)
@@ -552,7 +597,15 @@ impl Queue {
         loop {
             let until = now_micros() + self.claim_lease_secs * 1_000_000;
             match claimer.next(actor, until).await {
-                Ok(Some(t)) => return self.show(actor, &t, false).await.map(Some),
+                // The batch read what it handed out; if that read failed, read it here.
+                Ok(Some(c)) => {
+                    return match c.item {
+                        Some(item) if actor.can_see(item.record.unit.as_deref()) => {
+                            self.present(actor, c.id, item, false).await.map(Some)
+                        }
+                        _ => self.show(actor, &c.tracking_id, false).await.map(Some),
+                    }
+                }
                 Ok(None) => return Ok(None),
                 Err(QueueError::Store(StoreError::Db(e)))
                     if attempt < 5 && crate::store::is_transient(&e) =>

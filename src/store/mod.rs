@@ -333,6 +333,16 @@ impl Store {
         }
     }
 
+    /// A condition on a column, `column {it}`, that holds for the ids of `ids`, and the one
+    /// text to bind as `$1` for it: the same statement for any number of ids.
+    pub(crate) fn id_list(&self, ids: &[i64]) -> (&'static str, String) {
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        match self.backend {
+            Backend::Sqlite => ("IN (SELECT value FROM json_each($1))", format!("[{list}]")),
+            Backend::Postgres => ("= ANY (string_to_array($1, ',')::bigint[])", list),
+        }
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

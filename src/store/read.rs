@@ -195,31 +195,44 @@ impl Store {
         id: i64,
         rec: &mut ComplaintRecord,
     ) -> Result<(), StoreError> {
-        self.read_thread(id, rec, false).await.map(|_| ())
+        self.read_threads(&mut [(id, rec)], false).await.map(|_| ())
     }
 
-    /// [`Store::fill_thread`], and what the admin queue shows beside the thread.
-    pub(crate) async fn fill_thread_for_queue(
+    /// [`Store::fill_thread`] for each of `records` (by complaint id), with what the
+    /// admin queue shows beside each thread, in the same order.
+    pub(crate) async fn fill_threads_for_queue(
         &self,
-        id: i64,
-        rec: &mut ComplaintRecord,
-    ) -> Result<QueueSide, StoreError> {
-        self.read_thread(id, rec, true).await
+        records: &mut [(i64, &mut ComplaintRecord)],
+    ) -> Result<Vec<QueueSide>, StoreError> {
+        self.read_threads(records, true).await
     }
 
-    /// One statement for the thread, however many parts it has: opening a complaint is
-    /// what an admin does after every claim, and each round trip was a statement to
-    /// plan and a connection to take.
-    async fn read_thread(
+    /// One statement for the threads, however many parts and complaints: opening a
+    /// complaint is what an admin does after every claim, and each round trip was a
+    /// statement to plan and a connection to take.
+    async fn read_threads(
         &self,
-        id: i64,
-        rec: &mut ComplaintRecord,
+        records: &mut [(i64, &mut ComplaintRecord)],
         queue: bool,
-    ) -> Result<QueueSide, StoreError> {
-        let sql = thread_sql(queue);
+    ) -> Result<Vec<QueueSide>, StoreError> {
+        let ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
+        let (of, list) = self.id_list(&ids);
+        let sql = thread_sql(of, queue);
         super::on_reads!(&self.reads, pool => {
-            let rows = sqlx::query(&sql).bind(id).fetch_all(pool).await?;
-            thread_from_rows(&rows, rec)
+            let rows = sqlx::query(&sql).bind(list).fetch_all(pool).await?;
+            // Rows come grouped by complaint: where each complaint's run starts and ends.
+            let mut runs: std::collections::HashMap<i64, (usize, usize)> = Default::default();
+            for (i, r) in rows.iter().enumerate() {
+                runs.entry(r.col::<i64>("cid")?).or_insert((i, i)).1 = i + 1;
+            }
+            records
+                .iter_mut()
+                .map(|(id, rec)| {
+                    // A complaint with no rows still gets its first message.
+                    let (start, end) = runs.get(id).copied().unwrap_or_default();
+                    thread_from_rows(&rows[start..end], rec)
+                })
+                .collect()
         })
     }
 
@@ -367,25 +380,32 @@ pub(crate) struct Delivery {
     pub last_error: Option<String>,
 }
 
-/// The parts of a complaint's thread as one statement (`$1`: the complaint's id). Each
-/// part's rows take one shape (`part`, `id`, `at`, texts `a` to `d`, a number `n`),
+/// The parts of complaints' threads as one statement, for the complaints whose id is
+/// `of` (a condition on `complaint_id`). Each part's rows take one shape (`cid`, `part`,
+/// `id`, `at`, texts `a` to `d`, a number `n`), grouped by complaint in ascending id and
 /// ordered as each part is read: attachments by id, messages and their revisions by
 /// time; with `queue`, also its deliveries and its answer drafts awaiting approval.
-fn thread_sql(queue: bool) -> String {
-    const THREAD: &str = "SELECT CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
+fn thread_sql(of: &str, queue: bool) -> String {
+    let mut sql = format!(
+        "SELECT complaint_id AS cid, CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
             filename AS a, content_type AS b, sha256 AS c, CAST(NULL AS TEXT) AS d, size AS n
-            FROM attachments WHERE complaint_id = $1
-        UNION ALL SELECT 2, id, at, direction, channel, external_id, body, NULL
-            FROM messages WHERE complaint_id = $1
-        UNION ALL SELECT 3, id, at, kind, previous_body, NULL, NULL, message_id
-            FROM message_revisions WHERE complaint_id = $1";
-    const QUEUE: &str = "
-        UNION ALL SELECT 4, id, NULL, channel_name, kind, status, last_error, attempts
-            FROM outbox WHERE complaint_id = $1
-        UNION ALL SELECT 5, id, NULL, body, NULL, NULL, NULL, NULL
-            FROM answers WHERE complaint_id = $1 AND status = 'submitted'";
-    let queue = if queue { QUEUE } else { "" };
-    format!("{THREAD}{queue} ORDER BY part, at, id")
+            FROM attachments WHERE complaint_id {of}
+        UNION ALL SELECT complaint_id, 2, id, at, direction, channel, external_id, body, NULL
+            FROM messages WHERE complaint_id {of}
+        UNION ALL SELECT complaint_id, 3, id, at, kind, previous_body, NULL, NULL, message_id
+            FROM message_revisions WHERE complaint_id {of}"
+    );
+    if queue {
+        sql.push_str(&format!(
+            "
+        UNION ALL SELECT complaint_id, 4, id, NULL, channel_name, kind, status, last_error, attempts
+            FROM outbox WHERE complaint_id {of}
+        UNION ALL SELECT complaint_id, 5, id, NULL, body, NULL, NULL, NULL, NULL
+            FROM answers WHERE complaint_id {of} AND status = 'submitted'"
+        ));
+    }
+    sql.push_str(" ORDER BY cid, part, at, id");
+    sql
 }
 
 fn thread_from_rows(

@@ -994,8 +994,46 @@ async fn a_user_disabled_by_another_daemon_loses_access(b: Backend) {
     app.stop().await;
 }
 
+/// Claim-next reads what it hands out for the whole batch at once; the caller must get
+/// what opening the complaint shows it, an anonymous reporter hidden included.
+async fn claim_next_answers_as_show_does(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = people(&app).await;
+    let named = report(&app, "Lampu jalan padam di Jl. Sudirman", false).await;
+    let anonymous = report(&app, "Pungli di kantor desa", true).await;
+    for (t, hidden) in [(named, false), (anonymous, true)] {
+        let (s, next) = call(
+            &app,
+            &p.coord,
+            "POST",
+            "/api/v1/complaints/next",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(next["tracking_id"], t.as_str());
+        let (s, shown) = call(
+            &app,
+            &p.coord,
+            "GET",
+            &format!("/api/v1/complaints/{t}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(next, shown, "claim-next answers {t} as show does");
+        assert!(
+            next["messages"].as_array().is_some_and(|m| !m.is_empty()),
+            "{next}"
+        );
+        assert_eq!(next["reporter"].is_null(), hidden, "{next}");
+    }
+    app.stop().await;
+}
+
 on_both!(
     a_user_disabled_by_another_daemon_loses_access,
+    claim_next_answers_as_show_does,
     an_expired_claim_is_handed_out_again,
     authorization_matrix,
     batched_claims_keep_each_claimers_scope,
