@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::{Any, Row, Transaction};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::service::{load_items, QueueError, QueueItem};
 use super::workflow::{Actor, Role};
@@ -143,15 +143,15 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             if let Some(until) = jobs.iter().map(|j| j.until).min() {
                 soonest_lease.fetch_min(until, Ordering::Relaxed);
             }
-            serve(&store, jobs).await;
-            drop(lane);
+            serve(&store, jobs, lane).await;
         });
     }
 }
 
 /// Claims for `jobs` in one batch, reads what they got (two statements for the whole
-/// batch, not two per claim), and answers each.
-async fn serve(store: &Store, jobs: Vec<Job>) {
+/// batch, not two per claim), and answers each. The lane is free again once the claims
+/// are made: the next batch need not wait for this one's reads.
+async fn serve(store: &Store, jobs: Vec<Job>, lane: OwnedSemaphorePermit) {
     let requests: Vec<(&Actor, i64)> = jobs.iter().map(|j| (&j.actor, j.until)).collect();
     let claimed: Vec<Result<Option<(i64, String)>, QueueError>> =
         match claim_batch(store, &requests).await {
@@ -162,11 +162,16 @@ async fn serve(store: &Store, jobs: Vec<Job>) {
             Err(_) => {
                 let mut each = Vec::with_capacity(requests.len());
                 for r in &requests {
-                    each.push(claim_batch(store, &[*r]).await.map(|mut v| v.pop().flatten()));
+                    each.push(
+                        claim_batch(store, &[*r])
+                            .await
+                            .map(|mut v| v.pop().flatten()),
+                    );
                 }
                 each
             }
         };
+    drop(lane);
     let ids: Vec<i64> = claimed
         .iter()
         .filter_map(|c| c.as_ref().ok()?.as_ref().map(|(id, _)| *id))

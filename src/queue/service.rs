@@ -456,12 +456,14 @@ impl Queue {
             args.len()
         );
         // The hottest read there is: through the back end's own driver.
-        // Not kept prepared: PostgreSQL plans an unnamed statement for the values it is
-        // given, where a kept one may fall back to a generic plan that walks a whole index
-        // for a rare status or word.
+        // Not kept prepared on PostgreSQL: it plans an unnamed statement for the values
+        // it is given, where a kept one may fall back to a generic plan that walks a whole
+        // index for a rare status or word. SQLite plans each run anyway, and preparing
+        // the text again was a tenth of a page's time.
+        let keep = self.store.backend() == Backend::Sqlite;
         crate::store::on_reads!(&self.store.reads, pool => {
             let rows = bind_all(sqlx::query(&sql), &args)
-                .persistent(false)
+                .persistent(keep)
                 .fetch_all(pool)
                 .await?;
             page_from_rows(&rows, limit, now)
