@@ -111,8 +111,9 @@ fn session_setup(backend: Backend) -> &'static [&'static str] {
     }
 }
 
-/// The database through its back end's own driver, for the reads every request makes
-/// (the token's user, the queue's pages). The `Any` driver converts every row it reads
+/// The database through its back end's own driver, for the reads requests make most
+/// (the token's user, the queue's pages, a complaint opened or handed out by claim-next
+/// with its thread). The `Any` driver converts every row it reads
 /// into its own form, with a vector of column descriptions per row: for the first page
 /// of the queue that was half the time on SQLite and a quarter on PostgreSQL. Reads
 /// only; every write goes through the one `Any` pool.
