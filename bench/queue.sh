@@ -114,6 +114,8 @@ FROM (SELECT i, a[1 + i % 40] || ' ' || a[1 + (i / 40) % 40] || ' ' || a[1 + (i 
 $(receipts)
 VACUUM ANALYZE complaints;
 VACUUM ANALYZE outbox;
+-- What seeding dirtied is written out now, not by a checkpoint in the middle of a run.
+CHECKPOINT;
 SQL
 }
 
@@ -199,9 +201,9 @@ echo "seeding $ROWS complaints into PostgreSQL..." >&2
 t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
 run_aduan "$d" > "$WORK/pg_aduan"
-psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
+psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
 "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib"
-psql -q "$PG_BASE/$DB" -c "$(release_claims)" >/dev/null
+psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
 pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base"
 
 echo
