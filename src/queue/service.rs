@@ -456,16 +456,15 @@ impl Queue {
             args.len()
         );
         // The hottest read there is: through the back end's own driver.
-        // Not kept prepared on PostgreSQL: it plans an unnamed statement for the values
-        // it is given, where a kept one may fall back to a generic plan that walks a whole
-        // index for a rare status or word. SQLite plans each run anyway, and preparing
-        // the text again was a tenth of a page's time.
-        let keep = self.store.backend() == Backend::Sqlite;
+        // On PostgreSQL on connections that plan each execution for its values: a kept
+        // generic plan may walk a whole index for a rare status or word, and an unnamed
+        // statement costs sqlx a second round trip.
+        if let Some(pool) = &self.store.lists {
+            let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
+            return page_from_rows(&rows, limit, now);
+        }
         crate::store::on_reads!(&self.store.reads, pool => {
-            let rows = bind_all(sqlx::query(&sql), &args)
-                .persistent(keep)
-                .fetch_all(pool)
-                .await?;
+            let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
             page_from_rows(&rows, limit, now)
         })
     }

@@ -59,6 +59,9 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     /// The same database through its own driver, for the hottest reads (see [`Reads`]).
     pub(crate) reads: Reads,
+    /// PostgreSQL only: connections that plan every execution for its values, for the
+    /// queue's list (see `Queue::list`).
+    pub(crate) lists: Option<sqlx::PgPool>,
     pub(crate) backend: Backend,
     pub(crate) blobs: Arc<BlobStore>,
     /// Token to user, for a moment (see `people::TOKEN_TTL`).
@@ -105,8 +108,8 @@ fn session_setup(backend: Backend) -> &'static [&'static str] {
         // generic plan for it instead of planning each execution: for a lookup by key
         // that is the same plan without the planning, which was a third of the
         // database's time under claim-next. The queue's list, whose best plan depends on
-        // the values (a rare status, a rare word), is planned each time (see
-        // `Queue::list`).
+        // the values (a rare status, a rare word), runs on connections of its own that
+        // plan each execution (`Store::lists`).
         Backend::Postgres => &[],
     }
 }
@@ -143,12 +146,12 @@ impl Reads {
         Ok(match backend {
             Backend::Sqlite => Self::Sqlite(native_pool(
                 sqlx::sqlite::SqliteConnectOptions::from_str(url)?.disable_statement_logging(),
-                backend,
+                session_setup(backend),
                 max,
             )),
             Backend::Postgres => Self::Postgres(native_pool(
                 sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
-                backend,
+                session_setup(backend),
                 max,
             )),
         })
@@ -162,11 +165,11 @@ impl Reads {
     }
 }
 
-/// A pool of a back end's own driver, its connections set up as the main pool's and
-/// opened when first needed.
+/// A pool of a back end's own driver, each connection set up by `setup` and opened when
+/// first needed.
 fn native_pool<DB: sqlx::Database>(
     opts: <DB::Connection as sqlx::Connection>::Options,
-    backend: Backend,
+    setup: &'static [&'static str],
     max: u32,
 ) -> sqlx::Pool<DB>
 where
@@ -177,7 +180,7 @@ where
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                for statement in session_setup(backend) {
+                for statement in setup {
                     conn.execute(*statement).await?;
                 }
                 Ok(())
@@ -271,10 +274,19 @@ impl Store {
         });
         let pool = pool.connect_with(opts).await?;
         let reads = Reads::connect(url, backend, max_connections)?;
+        let lists = match backend {
+            Backend::Postgres => Some(native_pool(
+                sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
+                &["SET plan_cache_mode = force_custom_plan"],
+                (max_connections / 4).max(2),
+            )),
+            Backend::Sqlite => None,
+        };
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
             pool,
             reads,
+            lists,
             backend,
             blobs,
             actors: Arc::new(crate::queue::people::ActorCache::new(10_000)),
@@ -357,5 +369,8 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.reads.close().await;
+        if let Some(lists) = &self.lists {
+            lists.close().await;
+        }
     }
 }
