@@ -145,7 +145,12 @@ impl Reads {
         let max = (max / 2).max(2);
         Ok(match backend {
             Backend::Sqlite => Self::Sqlite(native_pool(
-                sqlx::sqlite::SqliteConnectOptions::from_str(url)?.disable_statement_logging(),
+                sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                    .disable_statement_logging()
+                    // Rows come from the connection's thread through a channel of this
+                    // size: room for a whole page (at most 500 and the one that tells
+                    // whether another follows), so the thread never waits on the reader.
+                    .row_buffer_size(512),
                 session_setup(backend),
                 max,
             )),

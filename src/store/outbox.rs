@@ -135,6 +135,26 @@ pub(crate) async fn insert_outbound(
     Ok(())
 }
 
+/// The dispatcher's claim: the oldest open deliveries that are due, or whose lease ran
+/// out. `status IN (...)` names the predicate of the `outbox_open` index, which holds
+/// only the open rows (SQLite uses a partial index only for a query that repeats its
+/// condition).
+fn claim_outbound_sql(backend: Backend) -> String {
+    let lock = if backend == Backend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE status IN ('pending', 'sending')
+                        AND ((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2))
+                      ORDER BY next_attempt_at, id LIMIT $3 {lock})
+         RETURNING id"
+    )
+}
+
 impl Store {
     /// Queues a message; returns its id. Idempotent on `idempotency_key`.
     pub async fn enqueue_outbound(&self, m: &NewOutbound) -> Result<i64, StoreError> {
@@ -164,19 +184,8 @@ impl Store {
         limit: i64,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
         let now = now_micros();
-        let sql = format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2)
-                          ORDER BY next_attempt_at, id LIMIT $3 {lock})
-             RETURNING id"
-        );
+        let sql = claim_outbound_sql(self.backend);
         let ids: Vec<i64> = sqlx::query_scalar(&sql)
             .bind(micros(lease_until))
             .bind(now)
@@ -285,5 +294,60 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A running daemon's outbox is nearly all sent receipts. Once ANALYZE has counted
+    /// them, the dispatcher's poll must still read only the open rows: with an index
+    /// led by `status`, SQLite's planner chose to scan the whole outbox instead.
+    #[tokio::test]
+    async fn the_dispatchers_poll_reads_only_open_rows_after_analyze() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+        let store = Store::connect(&url, &dir.path().join("data"), 2)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let seed = [
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body,
+                 anonymous, confidential, received_at, raw_content_type, raw, created_at, updated_at)
+             SELECT 'T-' || i, 'webform', 'web', 'e-' || i, 'closed', 't', 'b', 0, 0, i, 'text/plain', X'', 0, 0 FROM n",
+            "INSERT INTO outbox (complaint_id, channel_name, kind, idempotency_key, recipient_address, body,
+                 status, attempts, next_attempt_at, created_at, sent_at)
+             SELECT id, 'web', 'acknowledgement', 'ack:' || id, 'w@contoh.id', 'diterima', 'sent', 1,
+                 received_at, received_at, received_at FROM complaints",
+            "ANALYZE",
+        ];
+        for sql in seed {
+            sqlx::query(sql).execute(&store.pool).await.expect("seed");
+        }
+        let plan: Vec<String> = sqlx::query(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            claim_outbound_sql(Backend::Sqlite)
+        ))
+        .bind(1_i64)
+        .bind(2_i64)
+        .bind(10_i64)
+        .fetch_all(&store.pool)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").expect("detail"))
+        .collect();
+        assert!(
+            plan.iter().any(|l| l.contains("INDEX outbox_open")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.trim() == "SCAN outbox"),
+            "the poll scans the whole outbox: {plan:?}"
+        );
+        store.close().await;
     }
 }

@@ -63,6 +63,11 @@ async fn call(
     (status, v)
 }
 
+/// `POST /api/v1/complaints/next` as `token`'s user.
+async fn claim_next(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    call(app, token, "POST", "/api/v1/complaints/next", Value::Null).await
+}
+
 async fn report(app: &TestApp, title: &str, anonymous: bool) -> String {
     let res = app
         .post_json(
@@ -666,14 +671,7 @@ async fn claims_are_exclusive_under_fifty_concurrent_claimers(b: Backend) {
     );
     assert!(!unique.contains(&filed[0]));
     // Oldest first: the next claimer gets nothing; after a release, that one.
-    let (s, _) = call(
-        &app,
-        &p.coord,
-        "POST",
-        "/api/v1/complaints/next",
-        Value::Null,
-    )
-    .await;
+    let (s, _) = claim_next(&app, &p.coord).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = call(
         &app,
@@ -684,14 +682,7 @@ async fn claims_are_exclusive_under_fifty_concurrent_claimers(b: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, v) = call(
-        &app,
-        &p.coord,
-        "POST",
-        "/api/v1/complaints/next",
-        Value::Null,
-    )
-    .await;
+    let (s, v) = claim_next(&app, &p.coord).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["tracking_id"], filed[0].as_str());
     assert_eq!(v["claimed_by"], "coord");
@@ -1002,14 +993,7 @@ async fn claim_next_answers_as_show_does(b: Backend) {
     let named = report(&app, "Lampu jalan padam di Jl. Sudirman", false).await;
     let anonymous = report(&app, "Pungli di kantor desa", true).await;
     for (t, hidden) in [(named, false), (anonymous, true)] {
-        let (s, next) = call(
-            &app,
-            &p.coord,
-            "POST",
-            "/api/v1/complaints/next",
-            Value::Null,
-        )
-        .await;
+        let (s, next) = claim_next(&app, &p.coord).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(next["tracking_id"], t.as_str());
         let (s, shown) = call(
