@@ -250,19 +250,28 @@ pub(super) enum Arg {
 
 /// A page of the queue from its rows (one more than `limit` when there is a next page).
 fn page_from_rows(rows: &[impl Cols], limit: i64, now: i64) -> Result<Page, QueueError> {
+    let items = rows
+        .iter()
+        .map(|r| item_from_row(r, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page_from_items(items, limit))
+}
+
+/// A page of the queue from its items (one more than `limit` when there is a next page).
+fn page_from_items(rows: Vec<(i64, QueueItem)>, limit: i64) -> Page {
+    let more = rows.len() as i64 > limit;
     let mut items = Vec::with_capacity(rows.len());
     let mut next = None;
-    for (i, r) in rows.iter().enumerate() {
+    for (i, (id, mut item)) in rows.into_iter().enumerate() {
         if i as i64 == limit {
             break;
         }
-        let (id, mut item) = item_from_row(r, now)?;
         // Lists never carry an anonymous reporter, not even for central roles: that
         // takes an (audited) `show` with `reveal`.
         if item.record.anonymous {
             hide_identity(&mut item);
         }
-        if i as i64 == limit - 1 && rows.len() as i64 > limit {
+        if i as i64 == limit - 1 && more {
             next = Some(format!(
                 "{}.{id}",
                 crate::store::micros(item.record.received_at)
@@ -270,10 +279,9 @@ fn page_from_rows(rows: &[impl Cols], limit: i64, now: i64) -> Result<Page, Queu
         }
         items.push(item);
     }
-    Ok(Page { items, next })
+    Page { items, next }
 }
 
-/// Binds `args` in order, on any driver (`Any` or a back end's own).
 pub(super) fn bind_all<'q, DB: sqlx::Database>(
     mut q: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     args: &'q [Arg],
@@ -462,6 +470,19 @@ impl Queue {
         if let Some(pool) = &self.store.lists {
             let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
             return page_from_rows(&rows, limit, now);
+        }
+        if let Some(lists) = &self.store.sqlite_lists {
+            let args = args
+                .into_iter()
+                .map(|a| match a {
+                    Arg::Text(s) => rusqlite::types::Value::Text(s),
+                    Arg::Int(i) => rusqlite::types::Value::Integer(i),
+                })
+                .collect();
+            let items = lists
+                .rows(sql, args, move |r| item_from_row(r, now))
+                .await?;
+            return Ok(page_from_items(items, limit));
         }
         crate::store::on_reads!(&self.store.reads, pool => {
             let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
