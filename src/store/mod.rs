@@ -319,12 +319,11 @@ impl SqliteLists {
         let read = move || -> Result<Vec<T>, E> {
             let conn = pool.get().map_err(StoreError::from)?;
             let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::from)?;
-            let columns: HashMap<String, usize> = stmt
-                .column_names()
-                .into_iter()
-                .enumerate()
-                .map(|(i, name)| (name.to_owned(), i))
-                .collect();
+            // A name that two columns share finds the first, as sqlx's rows do.
+            let mut columns: HashMap<String, usize> = HashMap::new();
+            for (i, name) in stmt.column_names().into_iter().enumerate() {
+                columns.entry(name.to_owned()).or_insert(i);
+            }
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(args))
                 .map_err(StoreError::from)?;
@@ -339,7 +338,8 @@ impl SqliteLists {
         };
         tokio::task::spawn_blocking(read)
             .await
-            .map_err(|e| StoreError::Invalid(format!("the read stopped: {e}")))?
+            // The read panicked: a server error, not the caller's.
+            .map_err(|_| StoreError::Db(sqlx::Error::WorkerCrashed))?
     }
 }
 
