@@ -12,8 +12,8 @@ use sqlx::{Any, Row, Transaction};
 
 use super::workflow::{plan, ActionKind, Actor, Refusal, Status};
 use crate::store::{
-    flag, from_micros, insert_outbound, now_micros, Backend, Cols, ComplaintRecord, NewOutbound,
-    Store, StoreError,
+    flag, from_micros, insert_outbound, now_micros, Backend, Cols, ComplaintRecord, Lists,
+    NewOutbound, Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +282,7 @@ fn page_from_items(rows: Vec<(i64, QueueItem)>, limit: i64) -> Page {
     Page { items, next }
 }
 
+/// Binds `args` in order, on any driver (`Any` or a back end's own).
 pub(super) fn bind_all<'q, DB: sqlx::Database>(
     mut q: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     args: &'q [Arg],
@@ -463,31 +464,32 @@ impl Queue {
             wh.join(" AND "),
             args.len()
         );
-        // The hottest read there is: through the back end's own driver.
-        // On PostgreSQL on connections that plan each execution for its values: a kept
-        // generic plan may walk a whole index for a rare status or word, and an unnamed
-        // statement costs sqlx a second round trip.
-        if let Some(pool) = &self.store.lists {
-            let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
-            return page_from_rows(&rows, limit, now);
+        // The hottest read there is: on connections of its own (`store::Lists`). On
+        // PostgreSQL they plan each execution, and the statement stays prepared: an
+        // unnamed statement costs sqlx a second round trip.
+        match &self.store.lists {
+            Some(Lists::Postgres(pool)) => {
+                let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
+                page_from_rows(&rows, limit, now)
+            }
+            Some(Lists::Sqlite(lists)) => {
+                let args = args
+                    .into_iter()
+                    .map(|a| match a {
+                        Arg::Text(s) => rusqlite::types::Value::Text(s),
+                        Arg::Int(i) => rusqlite::types::Value::Integer(i),
+                    })
+                    .collect();
+                let items = lists
+                    .rows(sql, args, move |r| item_from_row(r, now))
+                    .await?;
+                Ok(page_from_items(items, limit))
+            }
+            None => crate::store::on_reads!(&self.store.reads, pool => {
+                let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
+                page_from_rows(&rows, limit, now)
+            }),
         }
-        if let Some(lists) = &self.store.sqlite_lists {
-            let args = args
-                .into_iter()
-                .map(|a| match a {
-                    Arg::Text(s) => rusqlite::types::Value::Text(s),
-                    Arg::Int(i) => rusqlite::types::Value::Integer(i),
-                })
-                .collect();
-            let items = lists
-                .rows(sql, args, move |r| item_from_row(r, now))
-                .await?;
-            return Ok(page_from_items(items, limit));
-        }
-        crate::store::on_reads!(&self.store.reads, pool => {
-            let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
-            page_from_rows(&rows, limit, now)
-        })
     }
 
     /// One complaint with its whole thread. Identity of an anonymous reporter is shown

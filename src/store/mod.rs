@@ -64,11 +64,9 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     /// The same database through its own driver, for the hottest reads (see [`Reads`]).
     pub(crate) reads: Reads,
-    /// PostgreSQL only: connections that plan every execution for its values, for the
-    /// queue's list (see `Queue::list`).
-    pub(crate) lists: Option<sqlx::PgPool>,
-    /// SQLite only: the queue's list through rusqlite (see [`SqliteLists`]).
-    pub(crate) sqlite_lists: Option<SqliteLists>,
+    /// The queue's list, on connections of its own (see [`Lists`]); `None` for an
+    /// in-memory SQLite database, whose list reads through `reads`.
+    pub(crate) lists: Option<Lists>,
     pub(crate) backend: Backend,
     pub(crate) blobs: Arc<BlobStore>,
     /// Token to user, for a moment (see `people::TOKEN_TTL`).
@@ -266,6 +264,16 @@ impl Cols for SqliteRow<'_> {
     }
 }
 
+/// The connections the queue's list runs on (see `Queue::list`).
+#[derive(Clone)]
+pub(crate) enum Lists {
+    /// Connections that plan every execution for its values: a kept generic plan may
+    /// walk a whole index for a rare status or word.
+    Postgres(sqlx::PgPool),
+    /// rusqlite (see [`SqliteLists`]).
+    Sqlite(SqliteLists),
+}
+
 /// The queue's list on SQLite, through rusqlite on a blocking thread: a page of 50
 /// complaints is 1,500 values, and sqlx's SQLite driver copies each out of the row
 /// (`sqlite3_value_dup`, then a free) and hands every row from its connection's thread
@@ -277,7 +285,7 @@ pub(crate) struct SqliteLists(r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>);
 
 impl SqliteLists {
     /// `None` for an in-memory database, which another connection would not see.
-    fn open(url: &str, max_connections: u32) -> Result<Option<Self>, StoreError> {
+    fn open(url: &str, max: u32) -> Result<Option<Self>, StoreError> {
         let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
         let path = opts.get_filename();
         if path.as_os_str().is_empty() || path == Path::new(":memory:") {
@@ -293,7 +301,7 @@ impl SqliteLists {
                     .try_for_each(|s| c.execute_batch(s))
             });
         let pool = r2d2::Pool::builder()
-            .max_size((max_connections / 4).max(2))
+            .max_size(max)
             .min_idle(Some(0))
             // A connection that fails shows in the query; checking each one first would
             // cost a statement per list.
@@ -386,24 +394,20 @@ impl Store {
         });
         let pool = pool.connect_with(opts).await?;
         let reads = Reads::connect(url, backend, max_connections)?;
+        let lists_max = (max_connections / 4).max(2);
         let lists = match backend {
-            Backend::Postgres => Some(native_pool(
+            Backend::Postgres => Some(Lists::Postgres(native_pool(
                 sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
                 &["SET plan_cache_mode = force_custom_plan"],
-                (max_connections / 4).max(2),
-            )),
-            Backend::Sqlite => None,
-        };
-        let sqlite_lists = match backend {
-            Backend::Sqlite => SqliteLists::open(url, max_connections)?,
-            Backend::Postgres => None,
+                lists_max,
+            ))),
+            Backend::Sqlite => SqliteLists::open(url, lists_max)?.map(Lists::Sqlite),
         };
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
             pool,
             reads,
             lists,
-            sqlite_lists,
             backend,
             blobs,
             actors: Arc::new(crate::queue::people::ActorCache::new(10_000)),
@@ -486,7 +490,8 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.reads.close().await;
-        if let Some(lists) = &self.lists {
+        // r2d2 has no close: SQLite's list connections close with the last `Store`.
+        if let Some(Lists::Postgres(lists)) = &self.lists {
             lists.close().await;
         }
     }

@@ -306,7 +306,6 @@ mod tests {
     /// led by `status`, SQLite's planner chose to scan the whole outbox instead.
     #[tokio::test]
     async fn the_dispatchers_poll_reads_only_open_rows_after_analyze() {
-        sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().expect("tmp");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
         let store = Store::connect(&url, &dir.path().join("data"), 2)
