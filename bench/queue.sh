@@ -13,13 +13,18 @@
 # to the bare SQL. Each complaint also has its receipt in the outbox, as in a running
 # daemon: claim-next returns the complaint it claimed, deliveries included.
 #
-#   bench/queue.sh                    # 1,000,000 rows, 500 samples per operation
-#   ROWS=100000 N=200 bench/queue.sh  # quicker
+# The three run ROUNDS times, alternating (over HTTP, in process, bare), so that a stall
+# of the machine falls on one round of one side rather than on one side whole; each
+# figure is the median of its rounds' figures, and the rounds' spread of p99 is printed.
+#
+#   bench/queue.sh                            # 1,000,000 rows, 500 samples, 3 rounds
+#   ROWS=100000 N=200 ROUNDS=1 bench/queue.sh # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${ROWS:-1000000}
 N=${N:-500}
+ROUNDS=${ROUNDS:-3}
 PG_ADMIN=${ADUAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}
 PY=/usr/bin/python3
@@ -161,12 +166,39 @@ UPDATE complaints SET claimed_by = :u, claim_until = (extract(epoch from now()) 
    AND (claimed_by IS NULL OR claim_until <= (extract(epoch from now()) * 1000000)::bigint) RETURNING tracking_id;
 SQL
   local op
+  # Each run's logs only (log.OP.PID[.THREAD]), not the scripts nor an earlier round's.
+  rm -f "$d"/log.*
   for op in page search; do
-    (cd "$d" && rm -f "$op".log* && pgbench -n -c 1 -t "$N" -f "$op.sql" --log --log-prefix="$op" "$1" >/dev/null 2>&1)
-    echo "$op $(pct_of_log "$d/$op".*)"
+    (cd "$d" && pgbench -n -c 1 -t "$N" -f "$op.sql" --log --log-prefix="log.$op" "$1" >/dev/null 2>&1)
+    echo "$op $(pct_of_log "$d/log.$op".*)"
   done
-  (cd "$d" && pgbench -n -c 50 -j 2 -t $((N / 5 > 0 ? N / 5 : 1)) -f claim.sql --log --log-prefix=claim "$1" >/dev/null 2>&1)
-  echo "claim $(pct_of_log "$d"/claim.*)"
+  (cd "$d" && pgbench -n -c 50 -j 2 -t $((N / 5 > 0 ? N / 5 : 1)) -f claim.sql --log --log-prefix=log.claim "$1" >/dev/null 2>&1)
+  echo "claim $(pct_of_log "$d"/log.claim.*)"
+}
+
+medians() { # round files... -> "op p50 p99 samples": per operation, the median of the rounds
+  "$PY" - "$@" <<'PY'
+import statistics, sys
+ops = {}
+for f in sys.argv[1:]:
+    for line in open(f):
+        op, p50, p99, n = line.split()
+        ops.setdefault(op, []).append((float(p50), float(p99), int(n)))
+for op, rs in ops.items():
+    print(op, statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs), sum(r[2] for r in rs))
+PY
+}
+
+spread() { # label files... -> per operation, each round's p99
+  "$PY" - "$@" <<'PY'
+import sys
+ops = {}
+for f in sys.argv[2:]:
+    for line in open(f):
+        op, _, p99, _ = line.split()
+        ops.setdefault(op, []).append(float(p99))
+print("  %-10s %s" % (sys.argv[1], "  ".join("%s %s" % (op, "/".join("%.2f" % x for x in v)) for op, v in ops.items())))
+PY
 }
 
 table() { # label in-process-file http-file base-file
@@ -186,11 +218,15 @@ d="$WORK/sqlite"; mkdir -p "$d"; config "$d" ""
 echo "seeding $ROWS complaints into SQLite..." >&2
 t0=$SECONDS; seed_sqlite "$d/data/aduan.db"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
-run_aduan "$d" > "$WORK/sq_aduan"
-sqlite3 "$d/data/aduan.db" "$(release_claims)"
-"$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib"
-sqlite3 "$d/data/aduan.db" "$(release_claims)"
-"$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base"
+for r in $(seq 1 "$ROUNDS"); do
+  echo "  SQLite round $r of $ROUNDS" >&2
+  run_aduan "$d" > "$WORK/sq_aduan.$r"
+  sqlite3 "$d/data/aduan.db" "$(release_claims)"
+  "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib.$r"
+  sqlite3 "$d/data/aduan.db" "$(release_claims)"
+  "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base.$r"
+  sqlite3 "$d/data/aduan.db" "$(release_claims)"
+done
 
 # --- PostgreSQL -------------------------------------------------------------------------
 d="$WORK/pg"; mkdir -p "$d"
@@ -200,14 +236,20 @@ config "$d" "$PG_BASE/$DB"
 echo "seeding $ROWS complaints into PostgreSQL..." >&2
 t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
-run_aduan "$d" > "$WORK/pg_aduan"
-psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
-"$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib"
-psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
-pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base"
+for r in $(seq 1 "$ROUNDS"); do
+  echo "  PostgreSQL round $r of $ROUNDS" >&2
+  run_aduan "$d" > "$WORK/pg_aduan.$r"
+  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
+  "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib.$r"
+  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
+  pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base.$r"
+  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
+done
+for f in sq_aduan sq_lib sq_base pg_aduan pg_lib pg_base; do medians "$WORK/$f".* > "$WORK/$f"; done
 
 echo
-echo "Queue at $ROWS complaints, $N samples per operation (claim: 50 concurrent claimers):"
+echo "Queue at $ROWS complaints, $N samples per operation (claim: 50 concurrent claimers);"
+echo "medians of $ROUNDS alternating rounds:"
 table "SQLite (aduan in process and over HTTP vs the same SQL through Python's sqlite3)" \
   "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base"
 table "PostgreSQL (aduan in process and over HTTP vs the same SQL through pgbench)" \
@@ -216,4 +258,9 @@ echo "The bare HTTP stack (GET /healthz, which reads nothing, through the same c
 for f in sq_aduan pg_aduan; do
   read -r _ p50 p99 _ < <(grep '^floor ' "$WORK/$f")
   printf '  %-10s p50 %.2fms  p99 %.2fms\n' "${f%_aduan}" "$p50" "$p99"
+done
+echo "Each round's p99 in ms (http: over HTTP; lib: in process; sql: bare):"
+for f in sq_aduan sq_lib sq_base pg_aduan pg_lib pg_base; do
+  label=${f/sq_/SQLite }; label=${label/pg_/PostgreSQL }; label=${label/aduan/http}; label=${label/base/sql}
+  spread "$label" "$WORK/$f".*
 done

@@ -148,8 +148,19 @@ async fn actor(store: &Store, token: &str) -> anyhow::Result<aduan::queue::Actor
         .ok_or_else(|| anyhow::anyhow!("unknown token"))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Over HTTP the client runs on one thread, so that it takes from aduan no more of the
+    // machine than it must; in process, aduan's runtime is the daemon's (a thread per core).
+    let over_http = std::env::args().nth(1).as_deref() == Some("http");
+    let mut rt = if over_http {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    rt.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: queue_bench lib CONFIG | http BASE_URL, then TOKENS_FILE N [OPS]";
     let (mode, place, tokens, n, ops) = match args.as_slice() {

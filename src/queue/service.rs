@@ -480,8 +480,10 @@ impl Queue {
                         Arg::Int(i) => rusqlite::types::Value::Integer(i),
                     })
                     .collect();
+                // A page along an index is short; a full-text search is not.
+                let short = q.q.as_deref().is_none_or(|t| t.trim().is_empty());
                 let items = lists
-                    .rows(sql, args, move |r| item_from_row(r, now))
+                    .rows(sql, args, short, move |r| item_from_row(r, now))
                     .await?;
                 Ok(page_from_items(items, limit))
             }

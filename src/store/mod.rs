@@ -10,7 +10,6 @@ mod ingest;
 mod outbox;
 mod read;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -243,20 +242,48 @@ cols_for!(
     sqlx::sqlite::SqliteRow
 );
 
+/// A statement's column names in order, each marked when no earlier column shares it.
+struct ColumnTable {
+    names: Vec<(String, bool)>,
+}
+
+impl ColumnTable {
+    fn of(stmt: &rusqlite::Statement<'_>) -> Self {
+        let mut names: Vec<(String, bool)> = Vec::with_capacity(stmt.column_count());
+        for name in stmt.column_names() {
+            let first = !names.iter().any(|(n, _)| n == name);
+            names.push((name.to_owned(), first));
+        }
+        Self { names }
+    }
+
+    /// The first column called `name`, trying `hint` first: rows are read field by field
+    /// in nearly the statement's order, so the column after the last one found is most
+    /// often the next asked for.
+    fn find(&self, name: &str, hint: usize) -> Option<usize> {
+        match self.names.get(hint) {
+            Some((n, true)) if n == name => Some(hint),
+            _ => self.names.iter().position(|(n, _)| n == name),
+        }
+    }
+}
+
 /// A rusqlite row whose columns are found by name through the statement's own table:
 /// rusqlite finds a name by asking SQLite for every column's name in turn, which was
 /// half of a page's time.
 pub(crate) struct SqliteRow<'a> {
     row: &'a rusqlite::Row<'a>,
-    columns: &'a HashMap<String, usize>,
+    columns: &'a ColumnTable,
+    next: std::cell::Cell<usize>,
 }
 
 impl Cols for SqliteRow<'_> {
     fn col<T: ColType>(&self, name: &str) -> Result<T, sqlx::Error> {
-        let index = *self
+        let index = self
             .columns
-            .get(name)
+            .find(name, self.next.get())
             .ok_or_else(|| sqlx::Error::ColumnNotFound(name.to_owned()))?;
+        self.next.set(index + 1);
         self.row.get(index).map_err(|e| sqlx::Error::ColumnDecode {
             index: name.to_owned(),
             source: Box::new(e),
@@ -312,10 +339,18 @@ impl SqliteLists {
     }
 
     /// Runs `sql` with `args` (bound in order) and turns each row into a `T`.
+    ///
+    /// A read the caller expects to be short (`short`: a keyset page along an index) runs
+    /// on the calling thread when a connection is idle, within [`INLINE_STEPS`] of
+    /// SQLite's virtual machine: a page is about 3,000, and handing it to a blocking
+    /// thread and back was a fifth of its time, and most of its tail. A read that runs
+    /// over is interrupted and run again on a blocking thread, as every other read is,
+    /// so a filter that no index serves never holds a worker of the runtime for long.
     pub(crate) async fn rows<T, E, F>(
         &self,
         sql: String,
         args: Vec<rusqlite::types::Value>,
+        short: bool,
         f: F,
     ) -> Result<Vec<T>, E>
     where
@@ -323,32 +358,78 @@ impl SqliteLists {
         E: From<StoreError> + Send + 'static,
         F: Fn(&SqliteRow<'_>) -> Result<T, E> + Send + 'static,
     {
+        if let Some(conn) = short.then(|| self.0.try_get()).flatten() {
+            let mut steps = 0;
+            conn.progress_handler(
+                STEPS_PER_CHECK,
+                Some(move || {
+                    steps += STEPS_PER_CHECK;
+                    steps > INLINE_STEPS
+                }),
+            );
+            let read = read_rows(&conn, &sql, &args, &f);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            match read {
+                Err(ReadError::Sqlite(e))
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
+                }
+                done => return done.map_err(ReadError::into_error),
+            }
+        }
         let pool = self.0.clone();
         let read = move || -> Result<Vec<T>, E> {
             let conn = pool.get().map_err(StoreError::from)?;
-            let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::from)?;
-            // A name that two columns share finds the first, as sqlx's rows do.
-            let mut columns: HashMap<String, usize> = HashMap::new();
-            for (i, name) in stmt.column_names().into_iter().enumerate() {
-                columns.entry(name.to_owned()).or_insert(i);
-            }
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(args))
-                .map_err(StoreError::from)?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next().map_err(StoreError::from)? {
-                out.push(f(&SqliteRow {
-                    row: r,
-                    columns: &columns,
-                })?);
-            }
-            Ok(out)
+            read_rows(&conn, &sql, &args, &f).map_err(ReadError::into_error)
         };
         tokio::task::spawn_blocking(read)
             .await
             // The read panicked: a server error, not the caller's.
             .map_err(|_| StoreError::Db(sqlx::Error::WorkerCrashed))?
     }
+}
+
+/// How many steps of SQLite's virtual machine a short read may take on the calling
+/// thread (see [`SqliteLists::rows`]), and how many the progress handler lets pass
+/// between two looks.
+const INLINE_STEPS: i32 = 25_000;
+const STEPS_PER_CHECK: i32 = 1_000;
+
+/// Why [`read_rows`] stopped: SQLite (an interruption among others), or a row.
+enum ReadError<E> {
+    Sqlite(rusqlite::Error),
+    Row(E),
+}
+
+impl<E: From<StoreError>> ReadError<E> {
+    fn into_error(self) -> E {
+        match self {
+            Self::Sqlite(e) => E::from(StoreError::from(e)),
+            Self::Row(e) => e,
+        }
+    }
+}
+
+fn read_rows<T, E>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: &[rusqlite::types::Value],
+    f: &impl Fn(&SqliteRow<'_>) -> Result<T, E>,
+) -> Result<Vec<T>, ReadError<E>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(ReadError::Sqlite)?;
+    let columns = ColumnTable::of(&stmt);
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(args))
+        .map_err(ReadError::Sqlite)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(ReadError::Sqlite)? {
+        let row = SqliteRow {
+            row,
+            columns: &columns,
+            next: std::cell::Cell::new(0),
+        };
+        out.push(f(&row).map_err(ReadError::Row)?);
+    }
+    Ok(out)
 }
 
 pub fn now_micros() -> i64 {
@@ -494,5 +575,87 @@ impl Store {
         if let Some(Lists::Postgres(lists)) = &self.lists {
             lists.close().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite_lists() -> (tempfile::TempDir, SqliteLists) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+        let store = Store::connect(&url, &dir.path().join("data"), 4)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let Some(Lists::Sqlite(lists)) = store.lists.clone() else {
+            panic!("a SQLite file reads its lists through rusqlite");
+        };
+        (dir, lists)
+    }
+
+    /// A read said to be short that runs past the inline budget is interrupted and
+    /// finished on a blocking thread, whole, and the connection it was tried on is left
+    /// without the interrupting handler.
+    #[tokio::test]
+    async fn a_short_read_that_runs_long_is_finished_whole() {
+        let (_dir, lists) = sqlite_lists().await;
+        let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                   SELECT count(*) AS c, max(i) AS m FROM n";
+        let steps = i64::from(INLINE_STEPS);
+        for _ in 0..3 {
+            // Warm: the first read opens the pool's connection on a blocking thread.
+            let got: Vec<(i64, i64)> = lists
+                .rows(sql.into(), vec![steps.into()], true, |r| {
+                    Ok::<_, StoreError>((r.col("c")?, r.col("m")?))
+                })
+                .await
+                .expect("a long read is finished, not refused");
+            assert_eq!(got, [(steps, steps)]);
+        }
+        let short: Vec<i64> = lists
+            .rows("SELECT 7 AS seven".into(), vec![], true, |r| {
+                Ok::<_, StoreError>(r.col("seven")?)
+            })
+            .await
+            .expect("short read");
+        assert_eq!(short, [7]);
+    }
+
+    /// Columns are found by name whatever order they are asked in, and a name two
+    /// columns share finds the first, as sqlx's rows do.
+    #[tokio::test]
+    async fn columns_are_found_by_name_and_a_shared_name_finds_the_first() {
+        let (_dir, lists) = sqlite_lists().await;
+        for short in [false, true] {
+            let got: Vec<[i64; 5]> = lists
+                .rows(
+                    "SELECT 1 AS a, 2 AS b, 3 AS a, 4 AS c".into(),
+                    vec![],
+                    short,
+                    |r| {
+                        Ok::<_, StoreError>([
+                            r.col("a")?,
+                            r.col("b")?,
+                            r.col("a")?,
+                            r.col("c")?,
+                            r.col("b")?,
+                        ])
+                    },
+                )
+                .await
+                .expect("read");
+            assert_eq!(got, [[1, 2, 1, 4, 2]]);
+        }
+        let missing = lists
+            .rows("SELECT 1 AS a".into(), vec![], true, |r| {
+                Ok::<_, StoreError>(r.col::<i64>("z")?)
+            })
+            .await;
+        assert!(
+            matches!(missing, Err(StoreError::Db(sqlx::Error::ColumnNotFound(ref c))) if c == "z"),
+            "{missing:?}"
+        );
     }
 }
