@@ -88,8 +88,8 @@ impl Claimer {
             reply,
         };
         let stopped = || {
-            QueueError::Store(crate::store::StoreError::Invalid(
-                "the claim task stopped".into(),
+            QueueError::Store(crate::store::StoreError::Unavailable(
+                "the claim task stopped",
             ))
         };
         self.tx.send(job).await.map_err(|_| stopped())?;
@@ -108,7 +108,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     // rows), so a request that arrives during a batch does not wait for it to end. On
     // SQLite the write lock takes them in turn anyway.
     let lanes = match store.backend() {
-        Backend::Postgres => 2,
+        Backend::Postgres => crate::store::PG_CLAIM_LANES as usize,
         Backend::Sqlite => 1,
     };
     let lanes = Arc::new(Semaphore::new(lanes));
@@ -405,11 +405,15 @@ async fn claim_batch_pg(
         ctes.join(",\n"),
         picks.join(" UNION ALL ")
     );
+    // The claims pool keeps the statement's generic plan (see `PG_CLAIM_LANES`).
+    let pool = store
+        .claims
+        .as_ref()
+        .ok_or(crate::store::StoreError::Unavailable(
+            "no claims pool: not a PostgreSQL store",
+        ))?;
     let mut out = vec![None; requests.len()];
-    for r in bind_all(sqlx::query(&sql), &args)
-        .fetch_all(store.pool())
-        .await?
-    {
+    for r in bind_all(sqlx::query(&sql), &args).fetch_all(pool).await? {
         let req: i64 = r.try_get(0)?;
         if let Some(slot) = usize::try_from(req).ok().and_then(|i| out.get_mut(i)) {
             *slot = Some((r.try_get(1)?, r.try_get(2)?));

@@ -46,6 +46,10 @@ pub enum StoreError {
     Blob(#[from] std::io::Error),
     #[error("the ingest writer has stopped")]
     WriterStopped,
+    /// A part of the daemon a request needs is not there (stopped, or not built for this
+    /// back end): the server's failure, not the caller's.
+    #[error("{0}")]
+    Unavailable(&'static str),
     #[error("{0}")]
     Invalid(String),
     #[error("database: {0}")]
@@ -66,6 +70,9 @@ pub struct Store {
     /// The queue's list, on connections of its own (see [`Lists`]); `None` for an
     /// in-memory SQLite database, whose list reads through `reads`.
     pub(crate) lists: Option<Lists>,
+    /// PostgreSQL: claim-next's batches, on connections of their own (see
+    /// [`PG_CLAIM_LANES`]); `None` on SQLite.
+    pub(crate) claims: Option<sqlx::PgPool>,
     pub(crate) backend: Backend,
     pub(crate) blobs: Arc<BlobStore>,
     /// Token to user, for a moment (see `people::TOKEN_TTL`).
@@ -173,6 +180,14 @@ impl Reads {
         }
     }
 }
+
+/// How many claim-next batches may run at once on PostgreSQL, each on a connection of
+/// the claims pool. Those connections keep one generic plan for the batch statement:
+/// its probe's size is a parameter, for which the planner guesses a tenth of the table,
+/// so PostgreSQL judged every generic plan dearer than a custom one and planned each
+/// batch anew (`custom_plans` in `pg_prepared_statements`), though the generic plan
+/// walks the same index and stops as soon.
+pub(crate) const PG_CLAIM_LANES: u32 = 2;
 
 /// A pool of a back end's own driver, each connection set up by `setup` and opened when
 /// first needed.
@@ -484,11 +499,20 @@ impl Store {
             ))),
             Backend::Sqlite => SqliteLists::open(url, lists_max)?.map(Lists::Sqlite),
         };
+        let claims = match backend {
+            Backend::Postgres => Some(native_pool(
+                sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
+                &["SET plan_cache_mode = force_generic_plan"],
+                PG_CLAIM_LANES,
+            )),
+            Backend::Sqlite => None,
+        };
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
             pool,
             reads,
             lists,
+            claims,
             backend,
             blobs,
             actors: Arc::new(crate::queue::people::ActorCache::new(10_000)),
@@ -568,12 +592,42 @@ impl Store {
         self.pool.clone()
     }
 
+    /// PostgreSQL: how the claims pool's connections planned claim-next's batch
+    /// statement so far, as (generic, custom) plans; (0, 0) on SQLite. For the test
+    /// that it keeps one plan (see [`PG_CLAIM_LANES`]).
+    #[doc(hidden)]
+    pub async fn claim_plans_for_tests(&self) -> Result<(i64, i64), StoreError> {
+        let Some(pool) = &self.claims else {
+            return Ok((0, 0));
+        };
+        // Every connection at once, so that each is asked once.
+        let mut conns = Vec::new();
+        for _ in 0..PG_CLAIM_LANES {
+            conns.push(pool.acquire().await?);
+        }
+        let (mut generic, mut custom) = (0, 0);
+        for conn in &mut conns {
+            let (g, c): (i64, i64) = sqlx::query_as(
+                "SELECT COALESCE(SUM(generic_plans), 0)::bigint, COALESCE(SUM(custom_plans), 0)::bigint
+                 FROM pg_prepared_statements WHERE statement LIKE 'WITH w0 AS%'",
+            )
+            .fetch_one(&mut **conn)
+            .await?;
+            generic += g;
+            custom += c;
+        }
+        Ok((generic, custom))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
         self.reads.close().await;
         // r2d2 has no close: SQLite's list connections close with the last `Store`.
         if let Some(Lists::Postgres(lists)) = &self.lists {
             lists.close().await;
+        }
+        if let Some(claims) = &self.claims {
+            claims.close().await;
         }
     }
 }

@@ -955,6 +955,31 @@ async fn an_expired_claim_is_handed_out_again(b: Backend) {
     app.stop().await;
 }
 
+/// On PostgreSQL claim-next's batch statement keeps one generic plan instead of being
+/// planned for every batch: its probe's size is a parameter, and PostgreSQL, guessing a
+/// tenth of the table for it, never chose the generic plan by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_batches_keep_one_plan_on_postgres() {
+    let app = spawn_app(Backend::Postgres).await;
+    let p = people(&app).await;
+    for i in 0..8 {
+        report(&app, &format!("Jalan berlubang nomor {i}"), false).await;
+    }
+    // One at a time, each a batch of its own: more than the five custom plans
+    // PostgreSQL makes before it may choose a generic one.
+    for i in 0..8 {
+        let (s, v) = claim_next(&app, &p.coord).await;
+        assert_eq!(s, StatusCode::OK, "claim {i}: {v}");
+    }
+    let (generic, custom) = app.store.claim_plans_for_tests().await.expect("plans");
+    assert_eq!(
+        (generic, custom),
+        (8, 0),
+        "the batch statement's plans (generic, custom)"
+    );
+    app.stop().await;
+}
+
 /// Disabling a user here ends their tokens at once (the authorization matrix checks
 /// that); disabling them through another daemon or the CLI, whose changes this daemon's
 /// token cache does not hear of, ends them within the cache's second.
