@@ -169,10 +169,12 @@ SQL
   # Each run's logs only (log.OP.PID[.THREAD]), not the scripts nor an earlier round's.
   rm -f "$d"/log.*
   for op in page search; do
-    (cd "$d" && pgbench -n -c 1 -t "$N" -f "$op.sql" --log --log-prefix="log.$op" "$1" >/dev/null 2>&1)
+    (cd "$d" && pgbench -n -c 1 -t "$N" -f "$op.sql" --log --log-prefix="log.$op" "$1" >/dev/null 2>"$d/err") ||
+      { cat "$d/err" >&2; return 1; }
     echo "$op $(pct_of_log "$d/log.$op".*)"
   done
-  (cd "$d" && pgbench -n -c 50 -j 2 -t $((N / 5 > 0 ? N / 5 : 1)) -f claim.sql --log --log-prefix=log.claim "$1" >/dev/null 2>&1)
+  (cd "$d" && pgbench -n -c 50 -j 2 -t $((N / 5 > 0 ? N / 5 : 1)) -f claim.sql --log --log-prefix=log.claim "$1" >/dev/null 2>"$d/err") ||
+    { cat "$d/err" >&2; return 1; }
   echo "claim $(pct_of_log "$d"/log.claim.*)"
 }
 
@@ -218,7 +220,7 @@ d="$WORK/sqlite"; mkdir -p "$d"; config "$d" ""
 echo "seeding $ROWS complaints into SQLite..." >&2
 t0=$SECONDS; seed_sqlite "$d/data/aduan.db"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
-for r in $(seq 1 "$ROUNDS"); do
+for r in $(seq -w 1 "$ROUNDS"); do
   echo "  SQLite round $r of $ROUNDS" >&2
   run_aduan "$d" > "$WORK/sq_aduan.$r"
   sqlite3 "$d/data/aduan.db" "$(release_claims)"
@@ -236,7 +238,7 @@ config "$d" "$PG_BASE/$DB"
 echo "seeding $ROWS complaints into PostgreSQL..." >&2
 t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
-for r in $(seq 1 "$ROUNDS"); do
+for r in $(seq -w 1 "$ROUNDS"); do
   echo "  PostgreSQL round $r of $ROUNDS" >&2
   run_aduan "$d" > "$WORK/pg_aduan.$r"
   psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
@@ -248,7 +250,7 @@ done
 for f in sq_aduan sq_lib sq_base pg_aduan pg_lib pg_base; do medians "$WORK/$f".* > "$WORK/$f"; done
 
 echo
-echo "Queue at $ROWS complaints, $N samples per operation (claim: 50 concurrent claimers);"
+echo "Queue at $ROWS complaints, $N samples per operation and round (claim: 50 concurrent claimers);"
 echo "medians of $ROUNDS alternating rounds:"
 table "SQLite (aduan in process and over HTTP vs the same SQL through Python's sqlite3)" \
   "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base"

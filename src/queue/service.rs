@@ -480,8 +480,9 @@ impl Queue {
                         Arg::Int(i) => rusqlite::types::Value::Integer(i),
                     })
                     .collect();
-                // A page along an index is short; a full-text search is not.
-                let short = q.q.as_deref().is_none_or(|t| t.trim().is_empty());
+                // A page along an index is short (about 60 steps of SQLite's machine a
+                // row); a full-text search, or a page of hundreds, is not.
+                let short = limit <= 200 && q.q.as_deref().is_none_or(|t| t.trim().is_empty());
                 let items = lists
                     .rows(sql, args, short, move |r| item_from_row(r, now))
                     .await?;

@@ -112,7 +112,7 @@ fn session_setup(backend: Backend) -> &'static [&'static str] {
             "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = FULL",
             "PRAGMA foreign_keys = ON",
-            "PRAGMA busy_timeout = 10000",
+            "PRAGMA busy_timeout = 10000", // BUSY_TIMEOUT
             "PRAGMA mmap_size = 1073741824",
         ],
         // sqlx prepares every statement, and after five runs PostgreSQL may keep one
@@ -374,20 +374,22 @@ impl SqliteLists {
         F: Fn(&SqliteRow<'_>) -> Result<T, E> + Send + 'static,
     {
         if let Some(conn) = short.then(|| self.0.try_get()).flatten() {
-            let mut steps = 0;
-            conn.progress_handler(
-                STEPS_PER_CHECK,
-                Some(move || {
-                    steps += STEPS_PER_CHECK;
-                    steps > INLINE_STEPS
-                }),
-            );
-            let read = read_rows(&conn, &sql, &args, &f);
-            conn.progress_handler(0, None::<fn() -> bool>);
+            let read = {
+                let _inline = InlineTry::on(&conn);
+                read_rows(&conn, &sql, &args, &f)
+            };
             match read {
+                // Over budget, or the database busy (a WAL reader may have to wait, and
+                // not on a worker of the runtime): on a blocking thread, from the start.
                 Err(ReadError::Sqlite(e))
-                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
-                }
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::OperationInterrupted
+                                | rusqlite::ErrorCode::DatabaseBusy
+                                | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) => {}
                 done => return done.map_err(ReadError::into_error),
             }
         }
@@ -408,6 +410,38 @@ impl SqliteLists {
 /// between two looks.
 const INLINE_STEPS: i32 = 25_000;
 const STEPS_PER_CHECK: i32 = 1_000;
+
+/// SQLite's busy timeout on every connection (`session_setup`'s `PRAGMA busy_timeout`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection set up for a read on the calling thread: interrupted past
+/// [`INLINE_STEPS`], and never sleeping in SQLite's busy handler. Dropped, even by a
+/// panic in the read, it leaves the connection as every other, so that a connection
+/// back in the pool cannot interrupt the next read.
+struct InlineTry<'c>(&'c rusqlite::Connection);
+
+impl<'c> InlineTry<'c> {
+    fn on(conn: &'c rusqlite::Connection) -> Self {
+        let mut steps = 0;
+        conn.progress_handler(
+            STEPS_PER_CHECK,
+            Some(move || {
+                steps += STEPS_PER_CHECK;
+                steps > INLINE_STEPS
+            }),
+        );
+        // Setting a timeout fails only on a closed connection, which the read reports.
+        let _ = conn.busy_timeout(Duration::ZERO);
+        Self(conn)
+    }
+}
+
+impl Drop for InlineTry<'_> {
+    fn drop(&mut self) {
+        self.0.progress_handler(0, None::<fn() -> bool>);
+        let _ = self.0.busy_timeout(BUSY_TIMEOUT);
+    }
+}
 
 /// Why [`read_rows`] stopped: SQLite (an interruption among others), or a row.
 enum ReadError<E> {
@@ -668,13 +702,63 @@ mod tests {
                 .expect("a long read is finished, not refused");
             assert_eq!(got, [(steps, steps)]);
         }
-        let short: Vec<i64> = lists
-            .rows("SELECT 7 AS seven".into(), vec![], true, |r| {
-                Ok::<_, StoreError>(r.col("seven")?)
+        // Not short: a handler left on the connection would interrupt it.
+        let got: Vec<i64> = lists
+            .rows(sql.into(), vec![steps.into()], false, |r| {
+                Ok::<_, StoreError>(r.col("c")?)
             })
             .await
-            .expect("short read");
-        assert_eq!(short, [7]);
+            .expect("a long read after interrupted ones");
+        assert_eq!(got, [steps]);
+    }
+
+    /// A read that panics on the calling thread leaves its connection as it found it.
+    #[tokio::test]
+    async fn a_read_that_panics_leaves_its_connection_as_it_was() {
+        let (_dir, lists) = sqlite_lists().await;
+        let seven = || async {
+            lists
+                .rows("SELECT 7 AS seven".into(), vec![], true, |r| {
+                    Ok::<_, StoreError>(r.col::<i64>("seven")?)
+                })
+                .await
+                .expect("short read")
+        };
+        // The pool's one connection, opened and idle.
+        assert_eq!(seven().await, [7]);
+        let panicking = lists.clone();
+        let panicked = tokio::spawn(async move {
+            panicking
+                .rows(
+                    "SELECT 7 AS seven".into(),
+                    vec![],
+                    true,
+                    |_| -> Result<i64, StoreError> { panic!("a row that cannot be read") },
+                )
+                .await
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()));
+        let steps = i64::from(INLINE_STEPS);
+        let got: Vec<i64> = lists
+            .rows(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                 SELECT count(*) AS c FROM n"
+                    .into(),
+                vec![steps.into()],
+                false,
+                |r| Ok::<_, StoreError>(r.col("c")?),
+            )
+            .await
+            .expect("a long read on the connection the panic left");
+        assert_eq!(got, [steps]);
+        let timeout: Vec<i64> = lists
+            .rows("PRAGMA busy_timeout".into(), vec![], false, |r| {
+                Ok::<_, StoreError>(r.col("timeout")?)
+            })
+            .await
+            .expect("busy timeout");
+        assert_eq!(timeout, [BUSY_TIMEOUT.as_millis() as i64]);
     }
 
     /// Columns are found by name whatever order they are asked in, and a name two
