@@ -429,7 +429,8 @@ impl Queue {
             ),
             None => {}
         }
-        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let search = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        if let Some(text) = search {
             match self.store.backend() {
                 Backend::Sqlite => push(
                     &mut wh,
@@ -482,7 +483,7 @@ impl Queue {
                     .collect();
                 // A page along an index is short (about 60 steps of SQLite's machine a
                 // row); a full-text search, or a page of hundreds, is not.
-                let short = limit <= 200 && q.q.as_deref().is_none_or(|t| t.trim().is_empty());
+                let short = limit <= 200 && search.is_none();
                 let items = lists
                     .rows(sql, args, short, move |r| item_from_row(r, now))
                     .await?;

@@ -670,13 +670,19 @@ impl Store {
 mod tests {
     use super::*;
 
-    async fn sqlite_lists() -> (tempfile::TempDir, SqliteLists) {
+    /// A migrated store on a SQLite file in a fresh directory (kept while it lives).
+    pub(crate) async fn sqlite_store(max_connections: u32) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tmp");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
-        let store = Store::connect(&url, &dir.path().join("data"), 4)
+        let store = Store::connect(&url, &dir.path().join("data"), max_connections)
             .await
             .expect("connect");
         store.migrate().await.expect("migrate");
+        (dir, store)
+    }
+
+    async fn sqlite_lists() -> (tempfile::TempDir, SqliteLists) {
+        let (dir, store) = sqlite_store(4).await;
         let Some(Lists::Sqlite(lists)) = store.lists.clone() else {
             panic!("a SQLite file reads its lists through rusqlite");
         };
@@ -759,6 +765,9 @@ mod tests {
             .await
             .expect("busy timeout");
         assert_eq!(timeout, [BUSY_TIMEOUT.as_millis() as i64]);
+        // ... which is the one every connection is set up with.
+        let pragma = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        assert!(session_setup(Backend::Sqlite).contains(&pragma.as_str()));
     }
 
     /// Columns are found by name whatever order they are asked in, and a name two

@@ -306,12 +306,7 @@ mod tests {
     /// led by `status`, SQLite's planner chose to scan the whole outbox instead.
     #[tokio::test]
     async fn the_dispatchers_poll_reads_only_open_rows_after_analyze() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
-        let store = Store::connect(&url, &dir.path().join("data"), 2)
-            .await
-            .expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_dir, store) = crate::store::tests::sqlite_store(2).await;
         let seed = [
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
              INSERT INTO complaints (tracking_id, channel, channel_name, external_id, status, title, body,
