@@ -118,9 +118,10 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         let Ok(lane) = lanes.clone().acquire_owned().await else {
             return;
         };
-        // What arrived meanwhile joins the batch.
+        // What arrived meanwhile joins the batch, up to its share.
+        let share = batch_share(rx.len() + 1, lanes.available_permits() + 1);
         let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+        while jobs.len() < share {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
@@ -146,6 +147,15 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             serve(&store, jobs, lane).await;
         });
     }
+}
+
+/// How many of `waiting` requests the batch about to start takes when `free` lanes
+/// (its own included) are idle: an even share, so that the idle lanes take the rest at
+/// once. Fifty requests arriving together used to go to one lane whole and come back
+/// together to do it again, while the other lane idled: the claims of one batch are
+/// one statement, which one PostgreSQL process runs on one core.
+fn batch_share(waiting: usize, free: usize) -> usize {
+    waiting.div_ceil(free.max(1)).clamp(1, MAX_BATCH)
 }
 
 /// Claims for `jobs` in one batch, reads what they got (two statements for the whole
@@ -420,4 +430,32 @@ async fn claim_batch_pg(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_requests_are_shared_among_the_idle_lanes() {
+        // (waiting, idle lanes) -> what this batch takes.
+        for (waiting, free, share) in [
+            (50, 2, 25),
+            (51, 2, 26),
+            (1, 2, 1),
+            (2, 2, 1),
+            (50, 1, 50),
+            // Never more than a batch holds, never nothing.
+            (200, 1, MAX_BATCH),
+            (200, 2, MAX_BATCH),
+            (0, 2, 1),
+            (5, 0, 5),
+        ] {
+            assert_eq!(
+                batch_share(waiting, free),
+                share,
+                "{waiting} waiting, {free} idle"
+            );
+        }
+    }
 }
