@@ -525,21 +525,24 @@ impl Store {
         let pool = pool.connect_with(opts).await?;
         let reads = Reads::connect(url, backend, max_connections)?;
         let lists_max = (max_connections / 4).max(2);
-        let lists = match backend {
-            Backend::Postgres => Some(Lists::Postgres(native_pool(
-                sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
-                &["SET plan_cache_mode = force_custom_plan"],
-                lists_max,
-            ))),
-            Backend::Sqlite => SqliteLists::open(url, lists_max)?.map(Lists::Sqlite),
-        };
-        let claims = match backend {
-            Backend::Postgres => Some(native_pool(
-                sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging(),
-                &["SET plan_cache_mode = force_generic_plan"],
-                PG_CLAIM_LANES,
-            )),
-            Backend::Sqlite => None,
+        let (lists, claims) = match backend {
+            Backend::Postgres => {
+                let opts =
+                    sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
+                (
+                    Some(Lists::Postgres(native_pool(
+                        opts.clone(),
+                        &["SET plan_cache_mode = force_custom_plan"],
+                        lists_max,
+                    ))),
+                    Some(native_pool(
+                        opts,
+                        &["SET plan_cache_mode = force_generic_plan"],
+                        PG_CLAIM_LANES,
+                    )),
+                )
+            }
+            Backend::Sqlite => (SqliteLists::open(url, lists_max)?.map(Lists::Sqlite), None),
         };
         let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
         Ok(Self {
