@@ -2,6 +2,7 @@
 //! claims under contention, and the working-day deadlines with a controlled clock.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use aduan::queue::jobs::{sla_pass, AUTO_CLOSE_DAYS, VERIFY_DAYS};
 use aduan::queue::people::NewUser;
@@ -61,6 +62,11 @@ async fn call(
     let status = res.status();
     let v = res.json::<Value>().await.unwrap_or(Value::Null);
     (status, v)
+}
+
+/// `GET path` as `token`'s user.
+async fn get(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
+    call(app, token, "GET", path, Value::Null).await
 }
 
 /// `POST /api/v1/complaints/next` as `token`'s user.
@@ -977,6 +983,42 @@ async fn claim_batches_keep_one_plan_on_postgres() {
         (8, 0),
         "the batch statement's plans (generic, custom)"
     );
+    app.stop().await;
+}
+
+/// Pooled PostgreSQL connections that died while idle (a restarted server, a dropped
+/// network path) are checked and replaced before they are handed out, in every pool:
+/// the writes', the reads', the lists' and claim-next's. Connections in steady use are
+/// handed out unchecked (the check was a second round trip for every query); this is
+/// what the check on idle ones is for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_died_while_idle_are_replaced() {
+    use sqlx::Connection;
+    let app = spawn_app(Backend::Postgres).await;
+    let p = people(&app).await;
+    let rounds = async |round: &str| {
+        let t = report(&app, &format!("Lampu jalan padam, {round}"), false).await;
+        let (s, v) = get(&app, &p.coord, "/api/v1/complaints").await;
+        assert_eq!(s, StatusCode::OK, "{round}: list: {v}");
+        let (s, v) = get(&app, &p.coord, &format!("/api/v1/complaints/{t}")).await;
+        assert_eq!(s, StatusCode::OK, "{round}: show: {v}");
+        let (s, v) = claim_next(&app, &p.coord2).await;
+        assert_eq!(s, StatusCode::OK, "{round}: claim-next: {v}");
+    };
+    rounds("before").await;
+    let mut admin = sqlx::PgConnection::connect(&app.db.url)
+        .await
+        .expect("connect");
+    let (killed,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(killed >= 4, "the daemon's connections ended: {killed}");
+    tokio::time::sleep(aduan::store::CHECK_IF_IDLE_FOR + Duration::from_millis(300)).await;
+    rounds("after the server ended every connection").await;
     app.stop().await;
 }
 
