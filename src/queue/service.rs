@@ -469,8 +469,11 @@ impl Queue {
         // PostgreSQL they plan each execution, and the statement stays prepared: an
         // unnamed statement costs sqlx a second round trip.
         match &self.store.lists {
-            Some(Lists::Postgres(pool)) => {
-                let rows = bind_all(sqlx::query(&sql), &args).fetch_all(pool).await?;
+            Some(Lists::Postgres(lists)) => {
+                let rows = crate::store::on_pg_list(lists, async |conn| {
+                    bind_all(sqlx::query(&sql), &args).fetch_all(conn).await
+                })
+                .await?;
                 page_from_rows(&rows, limit, now)
             }
             Some(Lists::Sqlite(lists)) => {

@@ -337,9 +337,65 @@ impl Cols for SqliteRow<'_> {
 pub(crate) enum Lists {
     /// Connections that plan every execution for its values: a kept generic plan may
     /// walk a whole index for a rare status or word.
-    Postgres(sqlx::PgPool),
+    Postgres(PgLists),
     /// rusqlite (see [`SqliteLists`]).
     Sqlite(SqliteLists),
+}
+
+/// The list's PostgreSQL connections, pooled by deadpool rather than sqlx. sqlx's pool
+/// pings every connection it takes back (a Sync and its ReadyForQuery, in a task of its
+/// own), as well as on acquire (see [`checked_when_idle`]): under the list that was a
+/// second exchange with the server for every page, competing for the same two cores.
+/// Here a connection goes back as it is; one not handed out for
+/// [`CHECK_IF_IDLE_FOR`] is pinged first, and one whose query failed is not reused.
+pub(crate) type PgLists = deadpool::managed::Pool<PgListConnections>;
+
+pub(crate) struct PgListConnections {
+    opts: sqlx::postgres::PgConnectOptions,
+}
+
+impl deadpool::managed::Manager for PgListConnections {
+    type Type = sqlx::PgConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<sqlx::PgConnection, sqlx::Error> {
+        let mut conn = self.opts.connect().await?;
+        conn.execute("SET plan_cache_mode = force_custom_plan")
+            .await?;
+        Ok(conn)
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<sqlx::Error> {
+        // `last_used` counts from when it was last handed out: a long read is checked too.
+        if metrics.last_used() >= CHECK_IF_IDLE_FOR {
+            sqlx::Connection::ping(conn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `read` on a list connection; a connection whose read failed is dropped, not
+/// handed out again (it may be broken, and no ping would catch it within
+/// [`CHECK_IF_IDLE_FOR`]).
+pub(crate) async fn on_pg_list<T>(
+    lists: &PgLists,
+    read: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, StoreError> {
+    use deadpool::managed::{Object, PoolError};
+    let mut conn = lists.get().await.map_err(|e| match e {
+        PoolError::Backend(e) => StoreError::Db(e),
+        PoolError::Closed => StoreError::Unavailable("the store is closed"),
+        _ => StoreError::Unavailable("no list connection"),
+    })?;
+    let result = read(&mut conn).await;
+    if result.is_err() {
+        drop(Object::take(conn));
+    }
+    Ok(result?)
 }
 
 /// The queue's list on SQLite, through rusqlite on a blocking thread: a page of 50
@@ -555,12 +611,12 @@ impl Store {
             Backend::Postgres => {
                 let opts =
                     sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
+                let lists = PgLists::builder(PgListConnections { opts: opts.clone() })
+                    .max_size(lists_max as usize)
+                    .build()
+                    .map_err(|_| StoreError::Unavailable("the list's pool"))?;
                 (
-                    Some(Lists::Postgres(native_pool(
-                        opts.clone(),
-                        &["SET plan_cache_mode = force_custom_plan"],
-                        lists_max,
-                    ))),
+                    Some(Lists::Postgres(lists)),
                     Some(native_pool(
                         opts,
                         &["SET plan_cache_mode = force_generic_plan"],
@@ -687,7 +743,7 @@ impl Store {
         self.reads.close().await;
         // r2d2 has no close: SQLite's list connections close with the last `Store`.
         if let Some(Lists::Postgres(lists)) = &self.lists {
-            lists.close().await;
+            lists.close();
         }
         if let Some(claims) = &self.claims {
             claims.close().await;
