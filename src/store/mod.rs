@@ -218,10 +218,12 @@ where
 ///
 /// sqlx's default checks every connection on every acquire: on PostgreSQL that is a
 /// second round trip for each query (a Sync and its ReadyForQuery), which was a fifth of
-/// a page's time. A connection in steady use has just answered, and one that died since
-/// makes its query fail as the check would have. One that sat idle is the one a restarted
-/// server or a dropped network path has left behind; that one is checked. (HikariCP skips
-/// its check the same way, for connections used in the last 500 ms.)
+/// a page's time. A connection in steady use has just answered. One that sat idle is the
+/// one a restarted server or a dropped network path has left behind; that one is
+/// checked. The cost: a connection that dies within this window of its last use is not
+/// caught here, so the one request that gets it fails (sqlx's pools still ping on
+/// release and close it then; the list's pool drops it, in `on_pg_list`). (HikariCP
+/// skips its check the same way, for connections used in the last 500 ms.)
 pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_millis(500);
 
 fn checked_when_idle<DB: sqlx::Database>(
