@@ -9,11 +9,14 @@
 # call an API request makes, without HTTP), through aduan over HTTP (queue_bench http:
 # bearer token, JSON, one keep-alive connection per caller), and in the same run the
 # bare SQL aduan runs for each: pgbench for PostgreSQL (per-transaction latency log),
-# Python's sqlite3 for SQLite (bench/queue_client.py). Prints a table with the ratios
-# to the bare SQL. Each complaint also has its receipt in the outbox, as in a running
+# Python's sqlite3 for SQLite (bench/queue_client.py); and, the like-for-like baseline for
+# the HTTP figures, the same bare SQL served over the bare HTTP stack
+# (examples/queue_bare.rs: axum and the same drivers, no tokens, roles or typed rows)
+# through the same client. Prints a table with the ratios to the bare SQL, and of the
+# HTTP figures to the bare stack. Each complaint also has its receipt in the outbox, as in a running
 # daemon: claim-next returns the complaint it claimed, deliveries included.
 #
-# The three run ROUNDS times, alternating (over HTTP, in process, bare), so that a stall
+# The four run ROUNDS times, alternating (over HTTP, in process, bare SQL, bare stack), so that a stall
 # of the machine falls on one round of one side rather than on one side whole; each
 # figure is the median of its rounds' figures, and the rounds' spread of p99 is printed.
 #
@@ -36,9 +39,10 @@ need pgbench postgresql-client
 need curl curl
 pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
 
-cargo build --release --locked --quiet --bin aduan --example queue_bench
+cargo build --release --locked --quiet --bin aduan --example queue_bench --example queue_bare
 BIN=$PWD/target/release/aduan
 LIB=$PWD/target/release/examples/queue_bench
+BARE=$PWD/target/release/examples/queue_bare
 WORK=$(mktemp -d)
 DB=aduan_qbench_$$
 cleanup() {
@@ -47,7 +51,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+bare_port=$(free_port)
 
 WORDS="air jalan rusak lampu padam sampah banjir listrik sekolah puskesmas ktp kk akta bansos pupuk
 irigasi jembatan drainase parit macet pasar izin pajak retribusi guru bidan obat ambulans kebakaran
@@ -138,6 +144,14 @@ run_aduan() { # dir -> client output
   kill -TERM $pid; wait $pid || true
 }
 
+run_bare() { # database-url dir -> client output: the bare SQL over the bare HTTP stack
+  "$BARE" "$1" "127.0.0.1:$bare_port" 2>"$2/bare.log" &
+  local pid=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$bare_port/healthz" >/dev/null && break; sleep 0.1; done
+  "$LIB" http "http://127.0.0.1:$bare_port" "$2/tokens" "$N"
+  kill -TERM $pid; wait $pid || true
+}
+
 release_claims() { echo "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL;"; }
 
 pct_of_log() { # p files... -> p50 p99 in ms from pgbench logs (column 3: latency in us)
@@ -203,14 +217,15 @@ print("  %-10s %s" % (sys.argv[1], "  ".join("%s %s" % (op, "/".join("%.2f" % x 
 PY
 }
 
-table() { # label in-process-file http-file base-file
+table() { # label in-process-file http-file base-file stack-file
   echo "$1"
-  printf '  %-7s %9s %9s %9s %9s %9s %9s %7s %7s\n' op "lib p50" "lib p99" "http p50" "http p99" \
-    "sql p50" "sql p99" "lib x" "http x"
-  join <(sort "$2") <(sort "$3") | join - <(sort "$4") |
-    while read -r op l50 l99 _ h50 h99 _ b50 b99 _; do
-      printf '  %-7s %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2f %7.2f\n' "$op" \
-        "$l50" "$l99" "$h50" "$h99" "$b50" "$b99" "$(echo "$l99 / $b99" | bc -l)" "$(echo "$h99 / $b99" | bc -l)"
+  printf '  %-7s %9s %9s %9s %9s %9s %9s %9s %9s %7s %7s %7s\n' op "lib p50" "lib p99" "http p50" "http p99" \
+    "sql p50" "sql p99" "stk p50" "stk p99" "lib x" "http x" "http xs"
+  join <(sort "$2") <(sort "$3") | join - <(sort "$4") | join - <(sort "$5") |
+    while read -r op l50 l99 _ h50 h99 _ b50 b99 _ s50 s99 _; do
+      printf '  %-7s %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.2f %7.2f %7.2f\n' "$op" \
+        "$l50" "$l99" "$h50" "$h99" "$b50" "$b99" "$s50" "$s99" "$(echo "$l99 / $b99" | bc -l)" \
+        "$(echo "$h99 / $b99" | bc -l)" "$(echo "$h99 / $s99" | bc -l)"
     done
 }
 
@@ -227,6 +242,8 @@ for r in $(seq -w 1 "$ROUNDS"); do
   "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib.$r"
   sqlite3 "$d/data/aduan.db" "$(release_claims)"
   "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base.$r"
+  sqlite3 "$d/data/aduan.db" "$(release_claims)"
+  run_bare "sqlite://$d/data/aduan.db" "$d" > "$WORK/sq_stack.$r"
   sqlite3 "$d/data/aduan.db" "$(release_claims)"
 done
 
@@ -246,23 +263,27 @@ for r in $(seq -w 1 "$ROUNDS"); do
   psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
   pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base.$r"
   psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
+  run_bare "$PG_BASE/$DB" "$d" > "$WORK/pg_stack.$r"
+  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
 done
-for f in sq_aduan sq_lib sq_base pg_aduan pg_lib pg_base; do medians "$WORK/$f".* > "$WORK/$f"; done
+for f in sq_aduan sq_lib sq_base sq_stack pg_aduan pg_lib pg_base pg_stack; do medians "$WORK/$f".* > "$WORK/$f"; done
 
 echo
 echo "Queue at $ROWS complaints, $N samples per operation and round (claim: 50 concurrent claimers);"
 echo "medians of $ROUNDS alternating rounds:"
-table "SQLite (aduan in process and over HTTP vs the same SQL through Python's sqlite3)" \
-  "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base"
-table "PostgreSQL (aduan in process and over HTTP vs the same SQL through pgbench)" \
-  "$WORK/pg_lib" "$WORK/pg_aduan" "$WORK/pg_base"
-echo "The bare HTTP stack (GET /healthz, which reads nothing, through the same client):"
-for f in sq_aduan pg_aduan; do
+echo "(lib: aduan in process; http: aduan over HTTP; sql: the bare SQL; stk: the bare SQL over the"
+echo " bare HTTP stack; lib x, http x: p99 over the bare SQL's; http xs: p99 over the bare stack's)"
+table "SQLite (the bare SQL through Python's sqlite3)" \
+  "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_stack"
+table "PostgreSQL (the bare SQL through pgbench)" \
+  "$WORK/pg_lib" "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_stack"
+echo "GET /healthz, which reads nothing, through the same client (aduan, then the bare stack):"
+for f in sq_aduan sq_stack pg_aduan pg_stack; do
   read -r _ p50 p99 _ < <(grep '^floor ' "$WORK/$f")
-  printf '  %-10s p50 %.2fms  p99 %.2fms\n' "${f%_aduan}" "$p50" "$p99"
+  printf '  %-10s p50 %.2fms  p99 %.2fms\n' "$f" "$p50" "$p99"
 done
-echo "Each round's p99 in ms (http: over HTTP; lib: in process; sql: bare):"
-for f in sq_aduan sq_lib sq_base pg_aduan pg_lib pg_base; do
+echo "Each round's p99 in ms (http: aduan over HTTP; lib: in process; sql: bare; stack: bare over HTTP):"
+for f in sq_aduan sq_lib sq_base sq_stack pg_aduan pg_lib pg_base pg_stack; do
   label=${f/sq_/SQLite }; label=${label/pg_/PostgreSQL }; label=${label/aduan/http}; label=${label/base/sql}
   spread "$label" "$WORK/$f".*
 done

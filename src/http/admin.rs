@@ -250,8 +250,28 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     match st.queue.list(&a, &q).await {
-        Ok(p) => Json(p).into_response(),
+        // About 650 bytes of JSON per complaint without its thread.
+        Ok(p) => json_sized(&p, 512 + p.items.len() * 1024),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `value` as a JSON response, written into a buffer of `capacity` bytes to begin with.
+/// axum's `Json` starts from 128 bytes and doubles: for a page of 50 complaints (about
+/// 32 KB) that is nine reallocations, each copying what was written so far.
+fn json_sized(value: &impl Serialize, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a response could not be written as JSON");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the response could not be written",
+            )
+            .into_response()
+        }
     }
 }
 

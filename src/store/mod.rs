@@ -95,7 +95,7 @@ pub fn from_micros(us: i64) -> DateTime<Utc> {
 
 /// Flags are BOOLEAN on PostgreSQL and 0/1 INTEGER on SQLite (whose BOOLEAN the `Any`
 /// driver cannot decode).
-pub fn flag(row: &impl Cols, col: &str) -> Result<bool, sqlx::Error> {
+pub fn flag(row: &impl Cols, col: &'static str) -> Result<bool, sqlx::Error> {
     row.col::<bool>(col)
         .or_else(|_| row.col::<i64>(col).map(|v| v != 0))
 }
@@ -265,15 +265,16 @@ impl<T> ColType for T where
 }
 
 /// A row read by column name, whichever driver read it, so that one function turns a
-/// row into a record for both pools.
+/// row into a record for both pools. Names are the code's own (`'static`): see
+/// [`SqliteRow`], which remembers where each was found by its address.
 pub trait Cols {
-    fn col<T: ColType>(&self, name: &str) -> Result<T, sqlx::Error>;
+    fn col<T: ColType>(&self, name: &'static str) -> Result<T, sqlx::Error>;
 }
 
 macro_rules! cols_for {
     ($($row:ty),*) => {$(
         impl Cols for $row {
-            fn col<T: ColType>(&self, name: &str) -> Result<T, sqlx::Error> {
+            fn col<T: ColType>(&self, name: &'static str) -> Result<T, sqlx::Error> {
                 sqlx::Row::try_get(self, name)
             }
         }
@@ -285,9 +286,17 @@ cols_for!(
     sqlx::sqlite::SqliteRow
 );
 
-/// A statement's column names in order, each marked when no earlier column shares it.
+/// A statement's column names in order, each marked when no earlier column shares it,
+/// and what the rows of one read asked for.
 struct ColumnTable {
     names: Vec<(String, bool)>,
+    /// For the k-th column a row asks for: the name it asked by (the address and length
+    /// of a `&'static str`) and the column that name found. Every row of a read is
+    /// turned into a record by the same code, which asks for the same names in the same
+    /// order, so the k-th ask of the next row is found without comparing a string: two
+    /// `'static` strings at one address with one length hold the same bytes. A row that
+    /// asks otherwise (a field read only for some rows) is looked up by name.
+    asked: std::cell::RefCell<Vec<(usize, usize, usize)>>,
 }
 
 impl ColumnTable {
@@ -297,7 +306,25 @@ impl ColumnTable {
             let first = !names.iter().any(|(n, _)| n == name);
             names.push((name.to_owned(), first));
         }
-        Self { names }
+        let asked = std::cell::RefCell::new(Vec::with_capacity(names.len()));
+        Self { names, asked }
+    }
+
+    /// The column the `k`-th ask of an earlier row found, if it asked by `name` too.
+    fn recall(&self, k: usize, name: &'static str) -> Option<usize> {
+        let asked = self.asked.borrow();
+        let &(at, len, index) = asked.get(k)?;
+        (at == name.as_ptr() as usize && len == name.len()).then_some(index)
+    }
+
+    fn remember(&self, k: usize, name: &'static str, index: usize) {
+        let mut asked = self.asked.borrow_mut();
+        let entry = (name.as_ptr() as usize, name.len(), index);
+        if let Some(slot) = asked.get_mut(k) {
+            *slot = entry;
+        } else if asked.len() == k {
+            asked.push(entry);
+        }
     }
 
     /// The first column called `name`, trying `hint` first: rows are read field by field
@@ -317,15 +344,27 @@ impl ColumnTable {
 pub(crate) struct SqliteRow<'a> {
     row: &'a rusqlite::Row<'a>,
     columns: &'a ColumnTable,
+    /// The column after the last one found.
     next: std::cell::Cell<usize>,
+    /// How many columns this row has been asked for.
+    asked: std::cell::Cell<usize>,
 }
 
 impl Cols for SqliteRow<'_> {
-    fn col<T: ColType>(&self, name: &str) -> Result<T, sqlx::Error> {
-        let index = self
-            .columns
-            .find(name, self.next.get())
-            .ok_or_else(|| sqlx::Error::ColumnNotFound(name.to_owned()))?;
+    fn col<T: ColType>(&self, name: &'static str) -> Result<T, sqlx::Error> {
+        let k = self.asked.get();
+        self.asked.set(k + 1);
+        let index = match self.columns.recall(k, name) {
+            Some(index) => index,
+            None => {
+                let index = self
+                    .columns
+                    .find(name, self.next.get())
+                    .ok_or_else(|| sqlx::Error::ColumnNotFound(name.to_owned()))?;
+                self.columns.remember(k, name, index);
+                index
+            }
+        };
         self.next.set(index + 1);
         self.row.get(index).map_err(|e| sqlx::Error::ColumnDecode {
             index: name.to_owned(),
@@ -559,6 +598,7 @@ fn read_rows<T, E>(
             row,
             columns: &columns,
             next: std::cell::Cell::new(0),
+            asked: std::cell::Cell::new(0),
         };
         out.push(f(&row).map_err(ReadError::Row)?);
     }
@@ -881,6 +921,37 @@ mod tests {
                 .await
                 .expect("read");
             assert_eq!(got, [[1, 2, 1, 4, 2]]);
+        }
+        // Rows that ask in another order than the row before, or for fewer columns,
+        // still get each column they name.
+        for short in [false, true] {
+            let got: Vec<Vec<i64>> = lists
+                .rows(
+                    "SELECT 1 AS a, 2 AS b, 3 AS c UNION ALL SELECT 10, 20, 30
+                     UNION ALL SELECT 100, 200, 300 UNION ALL SELECT 1000, 2000, 3000"
+                        .into(),
+                    vec![],
+                    short,
+                    |r| {
+                        let a: i64 = r.col("a")?;
+                        Ok::<_, StoreError>(match a {
+                            10 => vec![a, r.col("c")?, r.col("b")?],
+                            100 => vec![a, r.col("c")?],
+                            _ => vec![a, r.col("b")?, r.col("c")?],
+                        })
+                    },
+                )
+                .await
+                .expect("read");
+            assert_eq!(
+                got,
+                [
+                    vec![1, 2, 3],
+                    vec![10, 30, 20],
+                    vec![100, 300],
+                    vec![1000, 2000, 3000]
+                ]
+            );
         }
         let missing = lists
             .rows("SELECT 1 AS a".into(), vec![], true, |r| {
