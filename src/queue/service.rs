@@ -618,7 +618,7 @@ impl Queue {
 
     /// Claims the oldest unclaimed complaint in the caller's scope and returns it, or
     /// `None` when nothing waits. Concurrent requests share one transaction and one
-    /// commit ([`super::claims`]); expired claims are released first, once per batch.
+    /// commit (`queue::claims`); expired claims are released first, once per batch.
     pub async fn next(&self, actor: &Actor) -> Result<Option<QueueItem>, QueueError> {
         let claimer = self
             .claimer

@@ -266,7 +266,7 @@ impl<T> ColType for T where
 
 /// A row read by column name, whichever driver read it, so that one function turns a
 /// row into a record for both pools. Names are the code's own (`'static`): see
-/// [`SqliteRow`], which remembers where each was found by its address.
+/// `SqliteRow`, which remembers where each was found by its address.
 pub trait Cols {
     fn col<T: ColType>(&self, name: &'static str) -> Result<T, sqlx::Error>;
 }
