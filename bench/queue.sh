@@ -9,16 +9,18 @@
 # call an API request makes, without HTTP), through aduan over HTTP (queue_bench http:
 # bearer token, JSON, one keep-alive connection per caller), and in the same run the
 # bare SQL aduan runs for each: pgbench for PostgreSQL (per-transaction latency log),
-# Python's sqlite3 for SQLite (bench/queue_client.py); and, the like-for-like baseline for
-# the HTTP figures, the same bare SQL served over the bare HTTP stack
+# Python's sqlite3 for SQLite (bench/queue_client.py); and, the like-for-like baseline
+# for the HTTP figures, the same bare SQL served over the bare HTTP stack
 # (examples/queue_bare.rs: axum and the same drivers, no tokens, roles or typed rows)
-# through the same client, for the page and the search. Prints a table with the ratios to the bare SQL, and of the
-# HTTP figures to the bare stack. Each complaint also has its receipt in the outbox, as in a running
-# daemon: claim-next returns the complaint it claimed, deliveries included.
+# through the same client, for the page and the search. Prints a table with the ratios
+# to the bare SQL, and of the HTTP figures to the bare stack. Each complaint also has its
+# receipt in the outbox, as in a running daemon: claim-next returns the complaint it
+# claimed, deliveries included.
 #
-# The four run ROUNDS times, alternating (over HTTP, in process, bare SQL, bare stack), so that a stall
-# of the machine falls on one round of one side rather than on one side whole; each
-# figure is the median of its rounds' figures, and the rounds' spread of p99 is printed.
+# The four run ROUNDS times, alternating (over HTTP, in process, bare SQL, bare stack),
+# so that a stall of the machine falls on one round of one side rather than on one side
+# whole; each figure is the median of its rounds' figures, and the rounds' spread of p99
+# is printed.
 #
 #   bench/queue.sh                            # 1,000,000 rows, 500 samples, 3 rounds
 #   ROWS=100000 N=200 ROUNDS=1 bench/queue.sh # quicker
@@ -136,20 +138,21 @@ make_users() { # dir -> tokens file (one coordinator per line; 51 of them)
   done > "$1/tokens"
 }
 
+measure_http() { # pid port ready-path tokens [ops] -> client output; then stops pid
+  local pid=$1 base="http://127.0.0.1:$2"
+  for _ in $(seq 1 300); do curl -sf "$base$3" >/dev/null && break; sleep 0.1; done
+  "$LIB" http "$base" "$4" "$N" ${5:+"$5"}
+  kill -TERM "$pid"; wait "$pid" || true
+}
+
 run_aduan() { # dir -> client output
   "$BIN" run --config "$1/aduan.toml" 2>"$1/log" &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  "$LIB" http "http://127.0.0.1:$port" "$1/tokens" "$N"
-  kill -TERM $pid; wait $pid || true
+  measure_http $! "$port" /readyz "$1/tokens"
 }
 
 run_bare() { # database-url dir -> client output: the bare SQL over the bare HTTP stack
   "$BARE" "$1" "127.0.0.1:$bare_port" 2>"$2/bare.log" &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$bare_port/healthz" >/dev/null && break; sleep 0.1; done
-  "$LIB" http "http://127.0.0.1:$bare_port" "$2/tokens" "$N" floor,page,search
-  kill -TERM $pid; wait $pid || true
+  measure_http $! "$bare_port" /healthz "$2/tokens" floor,page,search
 }
 
 release_claims() { echo "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL;"; }
@@ -247,7 +250,6 @@ for r in $(seq -w 1 "$ROUNDS"); do
   "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base.$r"
   sqlite3 "$d/data/aduan.db" "$(release_claims)"
   run_bare "sqlite://$d/data/aduan.db" "$d" > "$WORK/sq_stack.$r"
-  sqlite3 "$d/data/aduan.db" "$(release_claims)"
 done
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -267,7 +269,6 @@ for r in $(seq -w 1 "$ROUNDS"); do
   pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base.$r"
   psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
   run_bare "$PG_BASE/$DB" "$d" > "$WORK/pg_stack.$r"
-  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
 done
 for f in sq_aduan sq_lib sq_base sq_stack pg_aduan pg_lib pg_base pg_stack; do medians "$WORK/$f".* > "$WORK/$f"; done
 

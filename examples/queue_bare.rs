@@ -40,7 +40,11 @@ const SELECT: &str = "SELECT c.id, c.tracking_id, c.channel, c.channel_name, c.e
     c.classification, c.claimed_by, c.claim_until, c.due_at, c.overdue_at, c.merged_into, c.held_from,
     u.username AS claimed_by_name, m.tracking_id AS merged_into_tracking
     FROM complaints c LEFT JOIN users u ON u.id = c.claimed_by LEFT JOIN complaints m ON m.id = c.merged_into";
+/// Complaints per page; the statement reads one more, as aduan's does, to know whether
+/// another page follows.
+const PAGE: usize = 50;
 const ORDER: &str = "ORDER BY c.received_at, c.id LIMIT 51";
+/// At most this many PostgreSQL connections (one client reads at a time).
 const PG_CONNECTIONS: usize = 4;
 
 #[derive(serde::Deserialize)]
@@ -173,7 +177,7 @@ fn sqlite_page(conn: &rusqlite::Connection, sql: &str, arg: &str) -> anyhow::Res
     let mut page = Page::new();
     let mut n = 0;
     while let Some(row) = rows.next()? {
-        if n == 50 {
+        if n == PAGE {
             break;
         }
         page.row_start(n == 0);
@@ -198,7 +202,7 @@ async fn pg_page(conns: &PgConns, sql: &str, arg: &str) -> anyhow::Result<Vec<u8
     let rows = sqlx::query(sql).bind(arg).fetch_all(lease.conn()?).await?;
     drop(lease);
     let mut page = Page::new();
-    for (n, row) in rows.iter().take(50).enumerate() {
+    for (n, row) in rows.iter().take(PAGE).enumerate() {
         page.row_start(n == 0);
         for (i, col) in row.columns().iter().enumerate() {
             let first = i == 0;
