@@ -161,7 +161,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
             .await
             .context("queue.sla_schedule / queue.digest_schedule")?;
 
-    let state = AppState {
+    let state = AppState::new(http::AppParts {
         store: store.clone(),
         sink: sink.clone(),
         channels: channels.clone(),
@@ -172,7 +172,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         metrics: metrics_handle(),
         queue: queue.clone(),
         login_throttle: Default::default(),
-    };
+    });
     let router = http::router(
         state,
         Duration::from_secs(cfg.http.request_timeout_secs.max(1)),

@@ -29,9 +29,14 @@ use crate::supervisor::ChannelHealth;
 
 pub use problem::Problem;
 
-/// What every handler can reach.
+/// What every handler can reach. axum clones a handler's state for every request: one
+/// reference count here, not one for each pool, cache and channel inside (about thirty,
+/// each a cache line the two cores hand back and forth).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+/// The parts of [`AppState`].
+pub struct AppParts {
     pub store: Store,
     pub sink: StoreSink,
     pub channels: Arc<Channels>,
@@ -46,6 +51,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+impl AppParts {
     pub fn status_url(&self, tracking_id: &str) -> String {
         format!(
             "{}/laporan/{tracking_id}",

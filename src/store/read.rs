@@ -37,12 +37,14 @@ pub struct MessageRecord {
     pub external_id: String,
     /// The current text (after any edit by its author).
     pub body: String,
+    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
     pub at: DateTime<Utc>,
     /// Earlier texts, oldest first, when the author edited or removed the message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<MessageRevision>,
     /// Set when the author removed the message on the provider; it is kept here.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
     pub removed_at: Option<DateTime<Utc>>,
 }
 
@@ -52,6 +54,7 @@ pub struct MessageRevision {
     pub kind: String,
     /// The text before this revision.
     pub previous_body: String,
+    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -71,6 +74,7 @@ pub struct ComplaintRecord {
     pub reporter: Option<ReporterRecord>,
     pub anonymous: bool,
     pub confidential: bool,
+    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
     pub received_at: DateTime<Utc>,
     pub occurred_on: Option<NaiveDate>,
     pub location: Option<LocationRecord>,
@@ -84,6 +88,7 @@ pub struct PublicReport {
     pub tracking_id: String,
     pub status: String,
     pub status_label: &'static str,
+    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
     pub received_at: DateTime<Utc>,
     /// Omitted for confidential (rahasia) complaints.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +98,7 @@ pub struct PublicReport {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PublicUpdate {
+    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
     pub at: DateTime<Utc>,
     pub status: Option<String>,
     pub status_label: Option<&'static str>,
