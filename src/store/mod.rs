@@ -219,6 +219,11 @@ impl Reads {
 /// walks the same index and stops as soon.
 pub(crate) const PG_CLAIM_LANES: u32 = 2;
 
+/// How long a caller waits for a pooled connection (a free one, or a new one opened)
+/// before its request fails as unavailable, rather than waiting on a database that does
+/// not answer until the HTTP request's own timeout.
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A pool of a back end's own driver, each connection set up by `setup` and opened when
 /// first needed.
 fn native_pool<DB: sqlx::Database>(
@@ -231,7 +236,7 @@ where
 {
     checked_when_idle(sqlx::pool::PoolOptions::<DB>::new())
         .max_connections(max)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 for statement in setup {
@@ -449,6 +454,23 @@ impl deadpool::managed::Manager for PgListConnections {
     }
 }
 
+/// The list's pool: waiting for a free connection, opening one and checking one each
+/// give up after `timeout` (deadpool waits for ever by default).
+fn pg_lists(
+    opts: sqlx::postgres::PgConnectOptions,
+    max: usize,
+    timeout: Duration,
+) -> Result<PgLists, StoreError> {
+    PgLists::builder(PgListConnections { opts })
+        .max_size(max)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|_| StoreError::Unavailable("the list's pool"))
+}
+
 /// Runs `read` on a list connection; a connection whose read failed is dropped, not
 /// handed out again (it may be broken, and no ping would catch it within
 /// [`CHECK_IF_IDLE_FOR`]).
@@ -501,7 +523,7 @@ impl SqliteLists {
             // A connection that fails shows in the query; checking each one first would
             // cost a statement per list.
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(30))
+            .connection_timeout(ACQUIRE_TIMEOUT)
             .build_unchecked(manager);
         Ok(Some(Self(pool)))
     }
@@ -657,7 +679,7 @@ impl Store {
         let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let mut pool = checked_when_idle(AnyPoolOptions::new())
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(ACQUIRE_TIMEOUT);
         if backend == Backend::Sqlite {
             if let Some(path) = url
                 .strip_prefix("sqlite://")
@@ -683,10 +705,7 @@ impl Store {
             Backend::Postgres => {
                 let opts =
                     sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
-                let lists = PgLists::builder(PgListConnections { opts: opts.clone() })
-                    .max_size(lists_max as usize)
-                    .build()
-                    .map_err(|_| StoreError::Unavailable("the list's pool"))?;
+                let lists = pg_lists(opts.clone(), lists_max as usize, ACQUIRE_TIMEOUT)?;
                 (
                     Some(Lists::Postgres(lists)),
                     Some(native_pool(
@@ -892,6 +911,38 @@ mod tests {
                 assert_eq!(ours, chronos, "{at:?}");
             }
         }
+    }
+
+    /// A PostgreSQL that accepts connections and never answers: a list fails as
+    /// unavailable once the pool's timeout has passed, rather than waiting for ever.
+    #[tokio::test]
+    async fn a_list_whose_database_does_not_answer_fails_as_unavailable() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let opts = sqlx::postgres::PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(port)
+            .username("aduan");
+        let lists = pg_lists(opts, 1, Duration::from_millis(200)).expect("pool");
+        // The guard turns a hang into a failure; it is not a measure of speed.
+        let read = tokio::time::timeout(
+            Duration::from_secs(60),
+            on_pg_list(&lists, async |conn| {
+                sqlx::query("SELECT 1").execute(conn).await.map(|_| ())
+            }),
+        )
+        .await
+        .expect("the list waited for a database that never answers");
+        assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+        silent.abort();
     }
 
     async fn sqlite_lists() -> (tempfile::TempDir, SqliteLists) {
