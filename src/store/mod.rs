@@ -96,10 +96,10 @@ pub fn from_micros(us: i64) -> DateTime<Utc> {
 /// Times in the API's JSON, as chrono's own `Serialize` writes them (RFC 3339 in UTC with
 /// `Z`, and 0, 3, 6 or 9 fractional digits, as many as the time needs), for fields marked
 /// `#[serde(serialize_with = "crate::store::rfc3339::serialize")]` (or
-/// `rfc3339::option::serialize`). chrono hands its
-/// digits to the serializer one character at a time, and serde_json runs each through
-/// its escaping: that was a twentieth of the daemon's time for a page of the queue. Here
-/// the time is formatted first and written as one string.
+/// `rfc3339::option::serialize`). chrono hands its digits to the serializer one
+/// character at a time, and serde_json runs each through its escaping: that was a
+/// twentieth of the daemon's time for a page of the queue. Here the time is formatted
+/// first and written as one string.
 pub mod rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::Serializer;
