@@ -4,6 +4,7 @@
 mod admin;
 pub mod console;
 mod form;
+mod measure;
 mod ops;
 mod problem;
 mod reports;
@@ -14,10 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_webform::FormRules;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -103,7 +102,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(record_request))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(measure::RequestMetrics::default()),
+            measure::record_request,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
@@ -115,20 +117,4 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             ),
         ))
         .with_state(state)
-}
-
-async fn record_request(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
-    let start = std::time::Instant::now();
-    let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!("aduan_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("aduan_http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
-    res
 }

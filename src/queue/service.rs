@@ -185,13 +185,12 @@ fn item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError
     let live_claim = claim_until.is_some_and(|t| t > now);
     let due_at: Option<i64> = r.col("due_at")?;
     let flagged: Option<i64> = r.col("overdue_at")?;
-    let status: String = r.col("status")?;
-    let open = Status::parse(&status).is_some_and(Status::is_open);
-    let id: i64 = r.col("id")?;
+    let (id, record) = crate::store::complaint_from_row(r)?;
+    let open = Status::parse(&record.status).is_some_and(Status::is_open);
     Ok((
         id,
         QueueItem {
-            record: crate::store::complaint_from_row(r)?.1,
+            record,
             classification: r.col("classification")?,
             claimed_by: if live_claim {
                 r.col("claimed_by_name")?

@@ -310,9 +310,24 @@ async fn operational_endpoints(b: Backend) {
     let ready: Value = app.get("/readyz").await.json().await.expect("json");
     assert_eq!(ready["status"], "ready");
     app.post_json("/api/v1/reports", &report()).await;
+    // A method of the client's invention is counted, under `other`: a new series for
+    // each would let anyone grow the daemon's memory.
+    let invented = reqwest::Method::from_bytes(b"INVENTED").expect("a method");
+    let res = app
+        .client
+        .request(invented, format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     let metrics = app.get_text("/metrics").await;
     assert!(metrics.contains("aduan_inbound_total"), "{metrics}");
     assert!(metrics.contains("aduan_http_requests_total"));
+    assert!(
+        metrics.contains(r#"method="other",status="405""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("INVENTED"), "{metrics}");
     app.stop().await;
 }
 
