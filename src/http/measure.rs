@@ -10,7 +10,9 @@
 //! `unmatched`), a method outside HTTP's standard ones is `other`, a status is one of
 //! the few hundred codes.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -24,7 +26,7 @@ use metrics::{Counter, Histogram};
 /// (a handle taken before would record nothing, for good).
 #[derive(Default)]
 pub(super) struct RequestMetrics {
-    routes: RwLock<HashMap<Box<str>, Arc<RouteMetrics>>>,
+    routes: RwLock<HashMap<String, Arc<RouteMetrics>>>,
 }
 
 struct RouteMetrics {
@@ -38,56 +40,47 @@ const UNMATCHED: &str = "unmatched";
 
 impl RequestMetrics {
     fn route(&self, route: &str) -> Arc<RouteMetrics> {
-        // A poisoned lock only means a panic elsewhere while it was held; the map is
-        // whole either way (an insert either happened or did not).
-        if let Some(r) = self
-            .routes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(route)
-        {
-            return r.clone();
-        }
-        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        routes
-            .entry(route.into())
-            .or_insert_with(|| {
-                Arc::new(RouteMetrics {
-                    route: route.into(),
-                    duration: metrics::histogram!(
-                        "aduan_http_request_duration_seconds",
-                        "route" => route.to_owned()
-                    ),
-                    requests: RwLock::default(),
-                })
+        kept(&self.routes, route, || {
+            Arc::new(RouteMetrics {
+                route: route.into(),
+                duration: metrics::histogram!(
+                    "aduan_http_request_duration_seconds",
+                    "route" => route.to_owned()
+                ),
+                requests: RwLock::default(),
             })
-            .clone()
+        })
     }
 }
 
 impl RouteMetrics {
     fn requests(&self, method: &'static str, status: u16) -> Counter {
-        if let Some(c) = self
-            .requests
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(method, status))
-        {
-            return c.clone();
-        }
-        let mut requests = self.requests.write().unwrap_or_else(|e| e.into_inner());
-        requests
-            .entry((method, status))
-            .or_insert_with(|| {
-                metrics::counter!(
-                    "aduan_http_requests_total",
-                    "route" => self.route.to_string(),
-                    "method" => method,
-                    "status" => status.to_string()
-                )
-            })
-            .clone()
+        kept(&self.requests, &(method, status), || {
+            metrics::counter!(
+                "aduan_http_requests_total",
+                "route" => self.route.to_string(),
+                "method" => method,
+                "status" => status.to_string()
+            )
+        })
     }
+}
+
+/// The handle kept under `key`, made by `make` the first time: a shared lock for the
+/// lookups that find it (all but the first), the exclusive one only to insert.
+fn kept<K, Q, V>(map: &RwLock<HashMap<K, V>>, key: &Q, make: impl FnOnce() -> V) -> V
+where
+    K: Borrow<Q> + Hash + Eq,
+    Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    V: Clone,
+{
+    // A poisoned lock only means a panic elsewhere while it was held; the map is whole
+    // either way (an insert either happened or did not).
+    if let Some(v) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return v.clone();
+    }
+    let mut map = map.write().unwrap_or_else(|e| e.into_inner());
+    map.entry(key.to_owned()).or_insert_with(make).clone()
 }
 
 /// `method`'s label: its name when it is one of HTTP's own, else `other`, so that

@@ -401,19 +401,14 @@ impl Cols for SqliteRow<'_> {
             }
         };
         self.next.set(index + 1);
+        let undecodable = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::ColumnDecode {
+            index: name.to_owned(),
+            source: e,
+        };
         // The value as SQLite holds it, then the type's own conversion: `Row::get` would
         // also ask SQLite for the number of columns, and return rusqlite's whole error.
-        let value = self
-            .row
-            .get_ref(index)
-            .map_err(|e| sqlx::Error::ColumnDecode {
-                index: name.to_owned(),
-                source: Box::new(e),
-            })?;
-        T::column_result(value).map_err(|e| sqlx::Error::ColumnDecode {
-            index: name.to_owned(),
-            source: Box::new(e),
-        })
+        let value = self.row.get_ref(index).map_err(|e| undecodable(e.into()))?;
+        T::column_result(value).map_err(|e| undecodable(e.into()))
     }
 }
 
