@@ -8,11 +8,14 @@
 # through aduan in process (examples/queue_bench.rs lib: the token lookup and the queue
 # call an API request makes, without HTTP), through aduan over HTTP (queue_bench http:
 # bearer token, JSON, one keep-alive connection per caller), and in the same run the
-# bare SQL aduan runs for each: pgbench for PostgreSQL (per-transaction latency log),
-# Python's sqlite3 for SQLite (bench/queue_client.py); and, the like-for-like baseline
-# for the HTTP figures, the same bare SQL served over the bare HTTP stack
-# (examples/queue_bare.rs: axum and the same drivers, no tokens, roles or typed rows)
-# through the same client, for the page and the search. Prints a table with the ratios
+# bare SQL aduan runs for each: pgbench for PostgreSQL (per-transaction latency log,
+# each statement a round trip to the server), and for SQLite both Python's sqlite3 in
+# the measuring thread (no process boundary; the baseline of the in-process figures) and
+# the sqlite3 shell over a pipe (a round trip to another process, as pgbench's and as
+# aduan's over HTTP; the page and the search) (bench/queue_client.py); and, the
+# like-for-like baseline for the HTTP figures, the same bare SQL served over the bare
+# HTTP stack (examples/queue_bare.rs: axum and the same drivers, no tokens, roles or
+# typed rows) through the same client, for the page and the search. Prints a table with the ratios
 # to the bare SQL, and of the HTTP figures to the bare stack. Each complaint also has its
 # receipt in the outbox, as in a running daemon: claim-next returns the complaint it
 # claimed, deliveries included.
@@ -248,6 +251,7 @@ for r in $(seq -w 1 "$ROUNDS"); do
   "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib.$r"
   sqlite3 "$d/data/aduan.db" "$(release_claims)"
   "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base.$r"
+  "$PY" bench/queue_client.py shell "$d/data/aduan.db" "$N" > "$WORK/sq_shell.$r"
   sqlite3 "$d/data/aduan.db" "$(release_claims)"
   run_bare "sqlite://$d/data/aduan.db" "$d" > "$WORK/sq_stack.$r"
 done
@@ -270,7 +274,7 @@ for r in $(seq -w 1 "$ROUNDS"); do
   psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
   run_bare "$PG_BASE/$DB" "$d" > "$WORK/pg_stack.$r"
 done
-for f in sq_aduan sq_lib sq_base sq_stack pg_aduan pg_lib pg_base pg_stack; do medians "$WORK/$f".* > "$WORK/$f"; done
+for f in sq_aduan sq_lib sq_base sq_shell sq_stack pg_aduan pg_lib pg_base pg_stack; do medians "$WORK/$f".* > "$WORK/$f"; done
 
 echo
 echo "Queue at $ROWS complaints, $N samples per operation and round (claim: 50 concurrent claimers);"
@@ -279,6 +283,11 @@ echo "(lib: aduan in process; http: aduan over HTTP; sql: the bare SQL; stk: the
 echo " bare HTTP stack; lib x, http x: p99 over the bare SQL's; http xs: p99 over the bare stack's)"
 table "SQLite (the bare SQL through Python's sqlite3)" \
   "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_stack"
+echo "SQLite, the bare SQL through the sqlite3 shell over a pipe (sh; http xsh: aduan over HTTP's p99 over it):"
+printf '  %-7s %9s %9s %7s\n' op "sh p50" "sh p99" "http xsh"
+join <(sort "$WORK/sq_shell") <(sort "$WORK/sq_aduan") | while read -r op s50 s99 _ _ h99 _; do
+  printf '  %-7s %7.2fms %7.2fms %7.2f\n' "$op" "$s50" "$s99" "$(echo "$h99 / $s99" | bc -l)"
+done
 table "PostgreSQL (the bare SQL through pgbench)" \
   "$WORK/pg_lib" "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_stack"
 echo "GET /healthz, which reads nothing, through the same client (aduan, then the bare stack):"
@@ -286,8 +295,9 @@ for f in sq_aduan sq_stack pg_aduan pg_stack; do
   read -r _ p50 p99 _ < <(grep '^floor ' "$WORK/$f")
   printf '  %-10s p50 %.2fms  p99 %.2fms\n' "$f" "$p50" "$p99"
 done
-echo "Each round's p99 in ms (http: aduan over HTTP; lib: in process; sql: bare; stack: bare over HTTP):"
-for f in sq_aduan sq_lib sq_base sq_stack pg_aduan pg_lib pg_base pg_stack; do
+echo "Each round's p99 in ms (http: aduan over HTTP; lib: in process; sql: bare; shell: the sqlite3"
+echo " shell; stack: bare over HTTP):"
+for f in sq_aduan sq_lib sq_base sq_shell sq_stack pg_aduan pg_lib pg_base pg_stack; do
   label=${f/sq_/SQLite }; label=${label/pg_/PostgreSQL }; label=${label/aduan/http}; label=${label/base/sql}
   spread "$label" "$WORK/$f".*
 done

@@ -2,14 +2,23 @@
 """Latency of the bare SQL behind the admin queue on SQLite (driven by bench/queue.sh,
 which seeds the database; aduan itself is measured by examples/queue_bench.rs).
 
-  queue_client.py sqlite DB_FILE N                 # aduan's SQL through sqlite3
+  queue_client.py sqlite DB_FILE N     # aduan's SQL through Python's sqlite3, in this thread
+  queue_client.py shell DB_FILE N      # the same SQL through the sqlite3 shell, over a pipe
 
 Prints one line per operation: `NAME p50_ms p99_ms count`. Operations:
   page   the first page (50) of the `new` queue, oldest first
   search a full-text search, first page
-  claim  claim-next, 50 concurrent claimers
+  claim  claim-next, 50 concurrent claimers (not in the shell)
+
+Python's sqlite3 runs the statement in this thread: no process boundary, a cached
+prepared statement. The shell (`sqlite3 -batch`, kept running) is the bare SQL as pgbench
+is for PostgreSQL: each sample writes the statement to the shell, which parses, runs and
+prints it, and reads its output back to an end marker, as an HTTP client reads aduan's
+answer.
 """
+import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -118,9 +127,43 @@ def sqlite_mode(db, n):
     report("claim", concurrently(CLAIMERS, max(1, n // 5), claimer))
 
 
+def shell_mode(db, n):
+    # The shell with the settings of aduan's pool, one statement (and its output) at a time.
+    shell = subprocess.Popen(["sqlite3", "-batch", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             bufsize=0)
+    out = shell.stdout.fileno()
+    end = b"#END#\n"
+
+    def run(sql):
+        shell.stdin.write(sql.encode() + b";\nSELECT '#END#';\n")
+        got = b""
+        while not got.endswith(end):
+            chunk = os.read(out, 1 << 16)
+            if not chunk:
+                raise SystemExit("the sqlite3 shell stopped")
+            got += chunk
+        return got
+
+    run("PRAGMA busy_timeout = 10000")
+    run("PRAGMA mmap_size = 1073741824")
+    page = SQL_PAGE.format(cond="c.status = 'new'", limit=PAGE + 1)
+    assert run(page).count(b"\n") == PAGE + 2, "the page is not full"
+    report("page", timed(n, lambda: run(page)))
+    fts = " ".join('"%s"' % w for w in SEARCH.split())
+    search = SQL_PAGE.format(
+        cond="c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH '%s')" % fts,
+        limit=PAGE + 1)
+    assert run(search).count(b"\n") > 1, "the search found nothing"
+    report("search", timed(n, lambda: run(search)))
+    shell.stdin.close()
+    shell.wait()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "sqlite":
         sqlite_mode(sys.argv[2], int(sys.argv[3]))
+    elif mode == "shell":
+        shell_mode(sys.argv[2], int(sys.argv[3]))
     else:
         raise SystemExit(__doc__)
