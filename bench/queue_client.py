@@ -24,6 +24,9 @@ import threading
 import time
 
 SEARCH = "jalan rusak"
+# The search as aduan hands it to FTS5: each word a whole word, quoted.
+FTS = " ".join('"%s"' % w for w in SEARCH.split())
+SEARCH_COND = "c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH {})"
 PAGE = 50
 CLAIMERS = 50
 
@@ -94,11 +97,9 @@ def sqlite_mode(db, n):
     con.execute("PRAGMA mmap_size = 1073741824")
     page = SQL_PAGE.format(cond="c.status = ?", limit=PAGE + 1)
     report("page", timed(n, lambda: con.execute(page, ("new",)).fetchall()))
-    fts = " ".join('"%s"' % w for w in SEARCH.split())
-    search = SQL_PAGE.format(
-        cond="c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH ?)", limit=PAGE + 1)
-    assert con.execute(search, (fts,)).fetchall(), "the search found nothing"
-    report("search", timed(n, lambda: con.execute(search, (fts,)).fetchall()))
+    search = SQL_PAGE.format(cond=SEARCH_COND.format("?"), limit=PAGE + 1)
+    assert con.execute(search, (FTS,)).fetchall(), "the search found nothing"
+    report("search", timed(n, lambda: con.execute(search, (FTS,)).fetchall()))
     claim = """UPDATE complaints SET claimed_by = ?, claim_until = ?
         WHERE id = (SELECT c.id FROM complaints c WHERE TRUE AND c.status IN ('new', 'verified', 'not_authority')
                     AND (c.claimed_by IS NULL OR c.claim_until <= ?) ORDER BY c.received_at, c.id LIMIT 1)
@@ -149,10 +150,7 @@ def shell_mode(db, n):
     page = SQL_PAGE.format(cond="c.status = 'new'", limit=PAGE + 1)
     assert run(page).count(b"\n") == PAGE + 2, "the page is not full"
     report("page", timed(n, lambda: run(page)))
-    fts = " ".join('"%s"' % w for w in SEARCH.split())
-    search = SQL_PAGE.format(
-        cond="c.id IN (SELECT rowid FROM complaints_fts WHERE complaints_fts MATCH '%s')" % fts,
-        limit=PAGE + 1)
+    search = SQL_PAGE.format(cond=SEARCH_COND.format("'%s'" % FTS), limit=PAGE + 1)
     assert run(search).count(b"\n") > 1, "the search found nothing"
     report("search", timed(n, lambda: run(search)))
     shell.stdin.close()

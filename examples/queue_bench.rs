@@ -55,9 +55,14 @@ enum Target {
 
 /// One admin: a token, and over HTTP a connection of its own.
 struct Caller {
-    target: Target,
+    via: Via,
     token: String,
-    http: Option<Conn>,
+}
+
+/// How one admin's requests reach aduan.
+enum Via {
+    Lib(Store, Arc<Queue>),
+    Http(Conn),
 }
 
 /// One keep-alive HTTP/1.1 connection, driven by hyper without a pool: a request costs
@@ -116,21 +121,14 @@ impl Conn {
 
 impl Caller {
     async fn new(target: &Target, token: &str) -> anyhow::Result<Self> {
-        let http = match target {
-            Target::Http(base) => Some(Conn::open(base, token).await?),
-            Target::Lib(..) => None,
+        let via = match target {
+            Target::Lib(store, queue) => Via::Lib(store.clone(), queue.clone()),
+            Target::Http(base) => Via::Http(Conn::open(base, token).await?),
         };
         Ok(Self {
-            target: target.clone(),
+            via,
             token: token.to_owned(),
-            http,
         })
-    }
-
-    fn conn(&mut self) -> anyhow::Result<&mut Conn> {
-        self.http
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("not over HTTP"))
     }
 
     /// The first page of a list; how many items it holds. Over HTTP the body is parsed
@@ -142,8 +140,8 @@ impl Caller {
         q: Option<&str>,
         count: bool,
     ) -> anyhow::Result<usize> {
-        match &self.target {
-            Target::Lib(store, queue) => {
+        match &mut self.via {
+            Via::Lib(store, queue) => {
                 let actor = actor(store, &self.token).await?;
                 let query = ListQuery {
                     status: status.map(str::to_owned),
@@ -153,7 +151,7 @@ impl Caller {
                 };
                 Ok(queue.list(&actor, &query).await?.items.len())
             }
-            Target::Http(_) => {
+            Via::Http(conn) => {
                 let mut params = vec![("limit", PAGE.to_string())];
                 params.extend(status.map(|s| ("status", s.to_owned())));
                 params.extend(q.map(|s| ("q", s.to_owned())));
@@ -161,7 +159,7 @@ impl Caller {
                     "/api/v1/complaints?{}",
                     serde_urlencoded::to_string(&params)?
                 );
-                let (status, body) = self.conn()?.send(hyper::Method::GET, &path, true).await?;
+                let (status, body) = conn.send(hyper::Method::GET, &path, true).await?;
                 anyhow::ensure!(status == 200, "list: {status}");
                 if !count {
                     return Ok(usize::from(!body.is_empty()));
@@ -174,14 +172,13 @@ impl Caller {
 
     /// Claim-next; false when nothing waits.
     async fn next(&mut self) -> anyhow::Result<bool> {
-        match &self.target {
-            Target::Lib(store, queue) => {
+        match &mut self.via {
+            Via::Lib(store, queue) => {
                 let actor = actor(store, &self.token).await?;
                 Ok(queue.next(&actor).await?.is_some())
             }
-            Target::Http(_) => {
-                let (status, body) = self
-                    .conn()?
+            Via::Http(conn) => {
+                let (status, body) = conn
                     .send(hyper::Method::POST, "/api/v1/complaints/next", true)
                     .await?;
                 anyhow::ensure!(
@@ -244,14 +241,11 @@ async fn run() -> anyhow::Result<()> {
     anyhow::ensure!(tokens.len() > CLAIMERS, "need {} tokens", CLAIMERS + 1);
 
     let mut one = Caller::new(&target, &tokens[0]).await?;
-    if let (true, Target::Http(_)) = (ops.contains(&"floor"), &target) {
+    if let (true, Via::Http(conn)) = (ops.contains(&"floor"), &mut one.via) {
         let mut samples = Vec::with_capacity(n);
         for i in 0..n + WARMUP {
             let t = Instant::now();
-            let (status, _) = one
-                .conn()?
-                .send(hyper::Method::GET, "/healthz", false)
-                .await?;
+            let (status, _) = conn.send(hyper::Method::GET, "/healthz", false).await?;
             anyhow::ensure!(status == 200, "healthz: {status}");
             if i >= WARMUP {
                 samples.push(t.elapsed().as_secs_f64());
