@@ -20,19 +20,32 @@
 # receipt in the outbox, as in a running daemon: claim-next returns the complaint it
 # claimed, deliveries included.
 #
-# The four run ROUNDS times, alternating (over HTTP, in process, bare SQL, bare stack),
-# so that a stall of the machine falls on one round of one side rather than on one side
-# whole; each figure is the median of its rounds' figures, and the rounds' spread of p99
-# is printed.
+# The page and the search are measured in short blocks (BLOCK samples, after 20 untimed;
+# N in all per side), the sides taking turns block by block (each block starting with the
+# next side), each block a new process and connection: a stall of the machine, which
+# lasts from a fraction of a second to a few, falls on a block or two of whichever side
+# was running, and over dozens of blocks on every side alike. Each side's p50 and p99 are
+# of all its samples pooled; the p99 of each third of the blocks is printed to show how
+# steady the machine was. Claim-next (50 claimers, CLAIMS claims each, emptying the queue
+# as it goes) runs in ROUNDS alternating rounds after the reads; each figure is the
+# median of its rounds'.
 #
-#   bench/queue.sh                            # 1,000,000 rows, 500 samples, 3 rounds
-#   ROWS=100000 N=200 ROUNDS=1 bench/queue.sh # quicker
+#   bench/queue.sh                               # 1,000,000 rows, 1,500 samples in 15
+#                                                # blocks, 3 claim rounds of 100 each
+#   N=6000 CLAIMS=400 bench/queue.sh             # the README's figures
+#   ROWS=100000 N=200 ROUNDS=1 bench/queue.sh    # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${ROWS:-1000000}
-N=${N:-500}
+N=${N:-1500}
+BLOCK=${BLOCK:-100}
+BLOCKS=$(((N + BLOCK - 1) / BLOCK))
+N=$((BLOCKS * BLOCK))
 ROUNDS=${ROUNDS:-3}
+CLAIMS=${CLAIMS:-100}
+CLAIM_N=$((CLAIMS * 5))
+WARMUP=20 # untimed requests or statements first in each block, as in the clients
 PG_ADMIN=${ADUAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}
 PY=/usr/bin/python3
@@ -141,21 +154,21 @@ make_users() { # dir -> tokens file (one coordinator per line; 51 of them)
   done > "$1/tokens"
 }
 
-measure_http() { # pid port ready-path tokens [ops] -> client output; then stops pid
+measure_http() { # pid port ready-path tokens n ops -> client output; then stops pid
   local pid=$1 base="http://127.0.0.1:$2"
-  for _ in $(seq 1 300); do curl -sf "$base$3" >/dev/null && break; sleep 0.1; done
-  "$LIB" http "$base" "$4" "$N" ${5:+"$5"}
+  for _ in $(seq 1 300); do curl -sf "$base$3" >/dev/null && break; sleep 0.05; done
+  "$LIB" http "$base" "$4" "$5" "$6"
   kill -TERM "$pid"; wait "$pid" || true
 }
 
-run_aduan() { # dir -> client output
-  "$BIN" run --config "$1/aduan.toml" 2>"$1/log" &
-  measure_http $! "$port" /readyz "$1/tokens"
+run_aduan() { # dir n ops -> client output
+  "$BIN" run --config "$1/aduan.toml" 2>>"$1/log" &
+  measure_http $! "$port" /readyz "$1/tokens" "$2" "$3"
 }
 
 run_bare() { # database-url dir -> client output: the bare SQL over the bare HTTP stack
-  "$BARE" "$1" "127.0.0.1:$bare_port" 2>"$2/bare.log" &
-  measure_http $! "$bare_port" /healthz "$2/tokens" floor,page,search
+  "$BARE" "$1" "127.0.0.1:$bare_port" 2>>"$2/bare.log" &
+  measure_http $! "$bare_port" /healthz "$2/tokens" "$BLOCK" floor,page,search
 }
 
 release_claims() { echo "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL;"; }
@@ -172,12 +185,11 @@ SELECT_COLS="c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.st
     u.username AS claimed_by_name, m.tracking_id AS merged_into_tracking
     FROM complaints c LEFT JOIN users u ON u.id = c.claimed_by LEFT JOIN complaints m ON m.id = c.merged_into"
 
-pg_baseline() { # url
-  local d="$WORK/pgb"
-  mkdir -p "$d"
-  echo "SELECT $SELECT_COLS WHERE TRUE AND c.status = 'new' ORDER BY c.received_at, c.id LIMIT 51;" > "$d/page.sql"
-  echo "SELECT $SELECT_COLS WHERE TRUE AND c.search @@ plainto_tsquery('simple', 'jalan rusak') ORDER BY c.received_at, c.id LIMIT 51;" > "$d/search.sql"
-  cat > "$d/claim.sql" <<'SQL'
+pgb="$WORK/pgb"
+mkdir -p "$pgb"
+echo "SELECT $SELECT_COLS WHERE TRUE AND c.status = 'new' ORDER BY c.received_at, c.id LIMIT 51;" > "$pgb/page.sql"
+echo "SELECT $SELECT_COLS WHERE TRUE AND c.search @@ plainto_tsquery('simple', 'jalan rusak') ORDER BY c.received_at, c.id LIMIT 51;" > "$pgb/search.sql"
+cat > "$pgb/claim.sql" <<'SQL'
 \set u random(1, 50)
 UPDATE complaints SET claimed_by = :u, claim_until = (extract(epoch from now()) * 1000000)::bigint + 900000000
  WHERE id = (SELECT c.id FROM complaints c WHERE TRUE AND c.status IN ('new', 'verified', 'not_authority')
@@ -185,17 +197,93 @@ UPDATE complaints SET claimed_by = :u, claim_until = (extract(epoch from now()) 
              ORDER BY c.received_at, c.id LIMIT 1 FOR UPDATE SKIP LOCKED)
    AND (claimed_by IS NULL OR claim_until <= (extract(epoch from now()) * 1000000)::bigint) RETURNING tracking_id;
 SQL
+
+pgbench_reads() { # url -> appends the page's and the search's latencies (ms) to $QUEUE_BENCH_RAW
   local op
-  # Each run's logs only (log.OP.PID[.THREAD]), not the scripts nor an earlier round's.
-  rm -f "$d"/log.*
   for op in page search; do
-    (cd "$d" && pgbench -n -c 1 -t "$N" -f "$op.sql" --log --log-prefix="log.$op" "$1" >/dev/null 2>"$d/err") ||
-      { cat "$d/err" >&2; return 1; }
-    echo "$op $(pct_of_log "$d/log.$op".*)"
+    # A new connection each block, as the other sides' clients: its first WARMUP
+    # statements are not counted (they warm the server's caches for it, as theirs do).
+    rm -f "$pgb"/log.*
+    (cd "$pgb" && pgbench -n -c 1 -t $((BLOCK + WARMUP)) -f "$op.sql" --log --log-prefix=log "$1" >/dev/null 2>"$pgb/err") ||
+      { cat "$pgb/err" >&2; return 1; }
+    cat "$pgb"/log.* | tail -n +$((WARMUP + 1)) | awk '{printf "%.4f\n", $3 / 1000}' >> "$QUEUE_BENCH_RAW/$op"
   done
-  (cd "$d" && pgbench -n -c 50 -j 2 -t $((N / 5 > 0 ? N / 5 : 1)) -f claim.sql --log --log-prefix=log.claim "$1" >/dev/null 2>"$d/err") ||
-    { cat "$d/err" >&2; return 1; }
-  echo "claim $(pct_of_log "$d"/log.claim.*)"
+}
+
+pgbench_claims() { # url -> the claim line
+  rm -f "$pgb"/log.*
+  (cd "$pgb" && pgbench -n -c 50 -j 2 -t "$CLAIMS" -f claim.sql --log --log-prefix=log "$1" >/dev/null 2>"$pgb/err") ||
+    { cat "$pgb/err" >&2; return 1; }
+  echo "claim $(pct_of_log "$pgb"/log.*)"
+}
+
+read_block() { # backend side dir db -> one block of the side's reads, appended to raw/BACKEND_SIDE/
+  export QUEUE_BENCH_RAW="$WORK/raw/$1_$2"
+  mkdir -p "$QUEUE_BENCH_RAW"
+  case $1/$2 in
+    */http) run_aduan "$3" "$BLOCK" floor,page,search ;;
+    */lib) "$LIB" lib "$3/aduan.toml" "$3/tokens" "$BLOCK" page,search ;;
+    sq/sql) "$PY" bench/queue_client.py sqlite "$4" "$BLOCK" page,search ;;
+    sq/shell) "$PY" bench/queue_client.py shell "$4" "$BLOCK" page,search ;;
+    pg/sql) pgbench_reads "$4" ;;
+    sq/stack) run_bare "sqlite://$4" "$3" ;;
+    pg/stack) run_bare "$4" "$3" ;;
+  esac > /dev/null
+  unset QUEUE_BENCH_RAW
+}
+
+reads() { # backend dir db sides... -> BLOCKS blocks of each side's reads, the sides alternating
+  local backend=$1 dir=$2 db=$3 b k
+  shift 3
+  local sides=("$@")
+  for b in $(seq 0 $((BLOCKS - 1))); do
+    if [ $((b % 10)) = 0 ]; then echo "  $backend reads: block $((b + 1)) of $BLOCKS" >&2; fi
+    # Each block starts with the next side: none is always the first after another.
+    for k in $(seq 0 $((${#sides[@]} - 1))); do
+      read_block "$backend" "${sides[$(((b + k) % ${#sides[@]}))]}" "$dir" "$db"
+    done
+  done
+}
+
+claims() { # backend dir db release-command -> claim lines in $WORK/BACKEND_claim_SIDE.ROUND
+  local r
+  for r in $(seq 1 "$ROUNDS"); do
+    echo "  $1 claim-next: round $r of $ROUNDS" >&2
+    run_aduan "$2" "$CLAIM_N" claim > "$WORK/$1_claim_http.$r"
+    $4
+    "$LIB" lib "$2/aduan.toml" "$2/tokens" "$CLAIM_N" claim > "$WORK/$1_claim_lib.$r"
+    $4
+    if [ "$1" = sq ]; then
+      "$PY" bench/queue_client.py sqlite "$3" "$CLAIM_N" claim > "$WORK/$1_claim_sql.$r"
+    else
+      pgbench_claims "$3" > "$WORK/$1_claim_sql.$r"
+    fi
+    $4
+  done
+}
+
+pooled() { # dir -> "op p50 p99 samples" per operation, over all its blocks' samples
+  "$PY" - "$1" <<'PY'
+import os, sys
+def at(xs, p):
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+for op in sorted(os.listdir(sys.argv[1])):
+    xs = sorted(float(x) for x in open(os.path.join(sys.argv[1], op)))
+    print(op, at(xs, 50), at(xs, 99), len(xs))
+PY
+}
+
+thirds() { # label dir -> per operation, the p99 of each third of the blocks, in order
+  "$PY" - "$@" <<'PY'
+import os, sys
+out = []
+for op in sorted(os.listdir(sys.argv[2])):
+    xs = [float(x) for x in open(os.path.join(sys.argv[2], op))]
+    k = len(xs) // 3
+    parts = [sorted(xs[i * k:(i + 1) * k if i < 2 else len(xs)]) for i in range(3)]
+    out.append("%s %s" % (op, "/".join("%.2f" % p[min(len(p) - 1, int(round(0.99 * (len(p) - 1))))] for p in parts if p)))
+print("  %-16s %s" % (sys.argv[1], "  ".join(out)))
+PY
 }
 
 medians() { # round files... -> "op p50 p99 samples": per operation, the median of the rounds
@@ -208,18 +296,6 @@ for f in sys.argv[1:]:
         ops.setdefault(op, []).append((float(p50), float(p99), int(n)))
 for op, rs in ops.items():
     print(op, statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs), sum(r[2] for r in rs))
-PY
-}
-
-spread() { # label files... -> per operation, each round's p99
-  "$PY" - "$@" <<'PY'
-import sys
-ops = {}
-for f in sys.argv[2:]:
-    for line in open(f):
-        op, _, p99, _ = line.split()
-        ops.setdefault(op, []).append(float(p99))
-print("  %-10s %s" % (sys.argv[1], "  ".join("%s %s" % (op, "/".join("%.2f" % x for x in v)) for op, v in ops.items())))
 PY
 }
 
@@ -238,23 +314,26 @@ table() { # label in-process-file http-file base-file stack-file
     done
 }
 
+summarize() { # backend: pooled reads and median claims into $WORK/BACKEND_SIDE
+  local side
+  for side in http lib sql shell stack; do
+    [ -d "$WORK/raw/$1_$side" ] || continue
+    pooled "$WORK/raw/$1_$side" | grep -v '^floor ' > "$WORK/$1_$side" || true
+    if [ -e "$WORK/$1_claim_$side.1" ]; then medians "$WORK/$1_claim_$side".* >> "$WORK/$1_$side"; fi
+  done
+  # The bare stack has no claim-next; the floor is printed on its own.
+  for side in http stack; do pooled "$WORK/raw/$1_$side" | grep '^floor ' > "$WORK/$1_${side}_floor"; done
+}
+
 # --- SQLite -----------------------------------------------------------------------------
 d="$WORK/sqlite"; mkdir -p "$d"; config "$d" ""
 "$BIN" migrate --config "$d/aduan.toml" >/dev/null
 echo "seeding $ROWS complaints into SQLite..." >&2
-t0=$SECONDS; seed_sqlite "$d/data/aduan.db"; echo "  seeded in $((SECONDS - t0)) s" >&2
+t0=$SECONDS; seed_sqlite "$d/data/aduan.db" >/dev/null; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
-for r in $(seq -w 1 "$ROUNDS"); do
-  echo "  SQLite round $r of $ROUNDS" >&2
-  run_aduan "$d" > "$WORK/sq_aduan.$r"
-  sqlite3 "$d/data/aduan.db" "$(release_claims)"
-  "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/sq_lib.$r"
-  sqlite3 "$d/data/aduan.db" "$(release_claims)"
-  "$PY" bench/queue_client.py sqlite "$d/data/aduan.db" "$N" > "$WORK/sq_base.$r"
-  "$PY" bench/queue_client.py shell "$d/data/aduan.db" "$N" > "$WORK/sq_shell.$r"
-  sqlite3 "$d/data/aduan.db" "$(release_claims)"
-  run_bare "sqlite://$d/data/aduan.db" "$d" > "$WORK/sq_stack.$r"
-done
+sq_release() { sqlite3 "$d/data/aduan.db" "$(release_claims)"; }
+reads sq "$d" "$d/data/aduan.db" http lib sql shell stack
+claims sq "$d" "$d/data/aduan.db" sq_release
 
 # --- PostgreSQL -------------------------------------------------------------------------
 d="$WORK/pg"; mkdir -p "$d"
@@ -264,40 +343,38 @@ config "$d" "$PG_BASE/$DB"
 echo "seeding $ROWS complaints into PostgreSQL..." >&2
 t0=$SECONDS; seed_pg "$PG_BASE/$DB"; echo "  seeded in $((SECONDS - t0)) s" >&2
 make_users "$d"
-for r in $(seq -w 1 "$ROUNDS"); do
-  echo "  PostgreSQL round $r of $ROUNDS" >&2
-  run_aduan "$d" > "$WORK/pg_aduan.$r"
-  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
-  "$LIB" lib "$d/aduan.toml" "$d/tokens" "$N" > "$WORK/pg_lib.$r"
-  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
-  pg_baseline "$PG_BASE/$DB" > "$WORK/pg_base.$r"
-  psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null
-  run_bare "$PG_BASE/$DB" "$d" > "$WORK/pg_stack.$r"
-done
-for f in sq_aduan sq_lib sq_base sq_shell sq_stack pg_aduan pg_lib pg_base pg_stack; do medians "$WORK/$f".* > "$WORK/$f"; done
+pg_release() { psql -q "$PG_BASE/$DB" -c "$(release_claims)" -c "VACUUM complaints" >/dev/null; }
+reads pg "$d" "$PG_BASE/$DB" http lib sql stack
+claims pg "$d" "$PG_BASE/$DB" pg_release
+summarize sq
+summarize pg
 
 echo
-echo "Queue at $ROWS complaints, $N samples per operation and round (claim: 50 concurrent claimers);"
-echo "medians of $ROUNDS alternating rounds:"
+echo "Queue at $ROWS complaints. Page and search: $N samples per side, in $BLOCKS blocks of $BLOCK taken"
+echo "in turn by each side (a new process and connection each block, after $WARMUP untimed); claim-next:"
+echo "50 concurrent claimers, $CLAIMS claims each, the median of $ROUNDS alternating rounds."
 echo "(lib: aduan in process; http: aduan over HTTP; sql: the bare SQL; stk: the bare SQL over the"
 echo " bare HTTP stack; lib x, http x: p99 over the bare SQL's; http xs: p99 over the bare stack's)"
-table "SQLite (the bare SQL through Python's sqlite3)" \
-  "$WORK/sq_lib" "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_stack"
+table "SQLite (the bare SQL through Python's sqlite3)" "$WORK/sq_lib" "$WORK/sq_http" "$WORK/sq_sql" "$WORK/sq_stack"
 echo "SQLite, the bare SQL through the sqlite3 shell over a pipe (sh; http xsh: aduan over HTTP's p99 over it):"
 printf '  %-7s %9s %9s %7s\n' op "sh p50" "sh p99" "http xsh"
-join <(sort "$WORK/sq_shell") <(sort "$WORK/sq_aduan") | while read -r op s50 s99 _ _ h99 _; do
+join <(sort "$WORK/sq_shell") <(sort "$WORK/sq_http") | while read -r op s50 s99 _ _ h99 _; do
   printf '  %-7s %7.2fms %7.2fms %7.2f\n' "$op" "$s50" "$s99" "$(echo "$h99 / $s99" | bc -l)"
 done
-table "PostgreSQL (the bare SQL through pgbench)" \
-  "$WORK/pg_lib" "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_stack"
+table "PostgreSQL (the bare SQL through pgbench)" "$WORK/pg_lib" "$WORK/pg_http" "$WORK/pg_sql" "$WORK/pg_stack"
 echo "GET /healthz, which reads nothing, through the same client (aduan, then the bare stack):"
-for f in sq_aduan sq_stack pg_aduan pg_stack; do
-  read -r _ p50 p99 _ < <(grep '^floor ' "$WORK/$f")
+for f in sq_http sq_stack pg_http pg_stack; do
+  read -r _ p50 p99 _ < "$WORK/${f}_floor"
   printf '  %-10s p50 %.2fms  p99 %.2fms\n' "$f" "$p50" "$p99"
 done
-echo "Each round's p99 in ms (http: aduan over HTTP; lib: in process; sql: bare; shell: the sqlite3"
-echo " shell; stack: bare over HTTP):"
-for f in sq_aduan sq_lib sq_base sq_shell sq_stack pg_aduan pg_lib pg_base pg_stack; do
-  label=${f/sq_/SQLite }; label=${label/pg_/PostgreSQL }; label=${label/aduan/http}; label=${label/base/sql}
-  spread "$label" "$WORK/$f".*
+echo "The reads' p99 in ms in each third of the blocks, in order (http: aduan over HTTP; lib: in"
+echo " process; sql: bare; shell: the sqlite3 shell; stack: bare over HTTP):"
+for f in sq_http sq_lib sq_sql sq_shell sq_stack pg_http pg_lib pg_sql pg_stack; do
+  label=${f/sq_/SQLite }; label=${label/pg_/PostgreSQL }
+  thirds "$label" "$WORK/raw/$f"
+done
+echo "Claim-next's p99 in ms in each round:"
+for f in sq_claim_http sq_claim_lib sq_claim_sql pg_claim_http pg_claim_lib pg_claim_sql; do
+  label=${f/sq_claim_/SQLite }; label=${label/pg_claim_/PostgreSQL }
+  printf '  %-16s %s\n' "$label" "$(cut -d' ' -f3 "$WORK/$f".* | paste -sd/)"
 done

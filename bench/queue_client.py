@@ -2,13 +2,15 @@
 """Latency of the bare SQL behind the admin queue on SQLite (driven by bench/queue.sh,
 which seeds the database; aduan itself is measured by examples/queue_bench.rs).
 
-  queue_client.py sqlite DB_FILE N     # aduan's SQL through Python's sqlite3, in this thread
-  queue_client.py shell DB_FILE N      # the same SQL through the sqlite3 shell, over a pipe
+  queue_client.py sqlite DB_FILE N [OPS] # aduan's SQL through Python's sqlite3, in this thread
+  queue_client.py shell DB_FILE N [OPS]  # the same SQL through the sqlite3 shell, over a pipe
 
-Prints one line per operation: `NAME p50_ms p99_ms count`. Operations:
+Prints one line per operation: `NAME p50_ms p99_ms count`; with QUEUE_BENCH_RAW=DIR, also
+appends each operation's samples (ms, one a line) to DIR/NAME, as examples/queue_bench.rs
+does. OPS picks operations, comma-separated (all by default):
   page   the first page (50) of the `new` queue, oldest first
   search a full-text search, first page
-  claim  claim-next, 50 concurrent claimers (not in the shell)
+  claim  claim-next, 50 concurrent claimers, each N/5 times (not in the shell)
 
 Python's sqlite3 runs the statement in this thread: no process boundary, a cached
 prepared statement. The shell (`sqlite3 -batch`, kept running) is the bare SQL as pgbench
@@ -40,6 +42,10 @@ def pct(xs, p):
 
 
 def report(name, samples):
+    raw = os.environ.get("QUEUE_BENCH_RAW")
+    if raw:
+        with open(os.path.join(raw, name), "a") as f:
+            f.write("".join("%.4f\n" % (x * 1000) for x in samples))
     print("%s %.3f %.3f %d" % (name, pct(samples, 50) * 1000, pct(samples, 99) * 1000, len(samples)))
     sys.stdout.flush()
 
@@ -90,16 +96,20 @@ SQL_PAGE = """SELECT c.id, c.tracking_id, c.channel, c.channel_name, c.external_
     WHERE TRUE AND {cond} ORDER BY c.received_at, c.id LIMIT {limit}"""
 
 
-def sqlite_mode(db, n):
+def sqlite_mode(db, n, ops):
     # With the settings of aduan's pool (src/store/mod.rs).
     con = sqlite3.connect(db, check_same_thread=False)
     con.execute("PRAGMA busy_timeout = 10000")
     con.execute("PRAGMA mmap_size = 1073741824")
-    page = SQL_PAGE.format(cond="c.status = ?", limit=PAGE + 1)
-    report("page", timed(n, lambda: con.execute(page, ("new",)).fetchall()))
-    search = SQL_PAGE.format(cond=SEARCH_COND.format("?"), limit=PAGE + 1)
-    assert con.execute(search, (FTS,)).fetchall(), "the search found nothing"
-    report("search", timed(n, lambda: con.execute(search, (FTS,)).fetchall()))
+    if "page" in ops:
+        page = SQL_PAGE.format(cond="c.status = ?", limit=PAGE + 1)
+        report("page", timed(n, lambda: con.execute(page, ("new",)).fetchall()))
+    if "search" in ops:
+        search = SQL_PAGE.format(cond=SEARCH_COND.format("?"), limit=PAGE + 1)
+        assert con.execute(search, (FTS,)).fetchall(), "the search found nothing"
+        report("search", timed(n, lambda: con.execute(search, (FTS,)).fetchall()))
+    if "claim" not in ops:
+        return
     claim = """UPDATE complaints SET claimed_by = ?, claim_until = ?
         WHERE id = (SELECT c.id FROM complaints c WHERE TRUE AND c.status IN ('new', 'verified', 'not_authority')
                     AND (c.claimed_by IS NULL OR c.claim_until <= ?) ORDER BY c.received_at, c.id LIMIT 1)
@@ -128,7 +138,7 @@ def sqlite_mode(db, n):
     report("claim", concurrently(CLAIMERS, max(1, n // 5), claimer))
 
 
-def shell_mode(db, n):
+def shell_mode(db, n, ops):
     # The shell with the settings of aduan's pool, one statement (and its output) at a time.
     shell = subprocess.Popen(["sqlite3", "-batch", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              bufsize=0)
@@ -147,21 +157,21 @@ def shell_mode(db, n):
 
     run("PRAGMA busy_timeout = 10000")
     run("PRAGMA mmap_size = 1073741824")
-    page = SQL_PAGE.format(cond="c.status = 'new'", limit=PAGE + 1)
-    assert run(page).count(b"\n") == PAGE + 2, "the page is not full"
-    report("page", timed(n, lambda: run(page)))
-    search = SQL_PAGE.format(cond=SEARCH_COND.format("'%s'" % FTS), limit=PAGE + 1)
-    assert run(search).count(b"\n") > 1, "the search found nothing"
-    report("search", timed(n, lambda: run(search)))
+    if "page" in ops:
+        page = SQL_PAGE.format(cond="c.status = 'new'", limit=PAGE + 1)
+        assert run(page).count(b"\n") == PAGE + 2, "the page is not full"
+        report("page", timed(n, lambda: run(page)))
+    if "search" in ops:
+        search = SQL_PAGE.format(cond=SEARCH_COND.format("'%s'" % FTS), limit=PAGE + 1)
+        assert run(search).count(b"\n") > 1, "the search found nothing"
+        report("search", timed(n, lambda: run(search)))
     shell.stdin.close()
     shell.wait()
 
 
 if __name__ == "__main__":
-    mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode == "sqlite":
-        sqlite_mode(sys.argv[2], int(sys.argv[3]))
-    elif mode == "shell":
-        shell_mode(sys.argv[2], int(sys.argv[3]))
-    else:
+    args = sys.argv[1:]
+    modes = {"sqlite": sqlite_mode, "shell": shell_mode}
+    if len(args) not in (3, 4) or args[0] not in modes:
         raise SystemExit(__doc__)
+    modes[args[0]](args[1], int(args[2]), (args[3] if len(args) == 4 else "page,search,claim").split(","))

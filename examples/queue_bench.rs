@@ -13,7 +13,9 @@
 //!   floor  over HTTP only: `GET /healthz`, which reads nothing, through the same client
 //!          (what any request costs: the bare HTTP stack on both ends)
 //! Prints `NAME p50_ms p99_ms count` per operation, like `bench/queue_client.py` does
-//! for the bare SQL.
+//! for the bare SQL. With `QUEUE_BENCH_RAW=DIR`, each operation's samples (ms, one a
+//! line) are also appended to `DIR/NAME`: `bench/queue.sh` measures in short blocks and
+//! pools them.
 //!
 //! The HTTP client is this program rather than a script: fifty Python threads under one
 //! interpreter lock added their own waiting to what they measured.
@@ -37,13 +39,26 @@ const WARMUP: usize = 20;
 /// they open connections and prepare statements.
 const WARMUP_CLAIMS: usize = 2;
 
-fn report(name: &str, mut samples: Vec<f64>) {
+fn report(name: &str, mut samples: Vec<f64>) -> anyhow::Result<()> {
+    if let Some(dir) = std::env::var_os("QUEUE_BENCH_RAW") {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(Path::new(&dir).join(name))?;
+        let lines: String = samples
+            .iter()
+            .map(|s| format!("{:.4}\n", s * 1000.0))
+            .collect();
+        file.write_all(lines.as_bytes())?;
+    }
     samples.sort_by(f64::total_cmp);
     let at = |p: f64| {
         let k = ((p / 100.0) * (samples.len().saturating_sub(1)) as f64).round() as usize;
         samples.get(k).copied().unwrap_or(f64::NAN) * 1000.0
     };
     println!("{name} {:.3} {:.3} {}", at(50.0), at(99.0), samples.len());
+    Ok(())
 }
 
 /// Where the requests go.
@@ -251,7 +266,7 @@ async fn run() -> anyhow::Result<()> {
                 samples.push(t.elapsed().as_secs_f64());
             }
         }
-        report("floor", samples);
+        report("floor", samples)?;
     }
     for (name, status, q) in [("page", Some("new"), None), ("search", None, Some(SEARCH))] {
         if !ops.contains(&name) {
@@ -268,7 +283,7 @@ async fn run() -> anyhow::Result<()> {
                 samples.push(t.elapsed().as_secs_f64());
             }
         }
-        report(name, samples);
+        report(name, samples)?;
     }
 
     if ops.contains(&"claim") {
@@ -298,7 +313,7 @@ async fn run() -> anyhow::Result<()> {
         for t in tasks {
             samples.extend(t.await??);
         }
-        report("claim", samples);
+        report("claim", samples)?;
     }
     if let Target::Lib(store, _) = &target {
         store.close().await;
