@@ -173,11 +173,6 @@ run_bare() { # database-url dir -> client output: the bare SQL over the bare HTT
 
 release_claims() { echo "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL;"; }
 
-pct_of_log() { # p files... -> p50 p99 in ms from pgbench logs (column 3: latency in us)
-  cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {
-    p50=a[int(0.5*(NR-1))+1]; p99=a[int(0.99*(NR-1)+0.5)+1]; printf "%.3f %.3f %d\n", p50/1000, p99/1000, NR}'
-}
-
 SELECT_COLS="c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
     c.category, c.unit, c.reporter_name, c.reporter_handle, c.reporter_email, c.reporter_phone, c.reporter_user_id,
     c.anonymous, c.confidential, c.received_at, c.occurred_on, c.location_text, c.location_lat, c.location_lon,
@@ -206,15 +201,21 @@ pgbench_reads() { # url -> appends the page's and the search's latencies (ms) to
     rm -f "$pgb"/log.*
     (cd "$pgb" && pgbench -n -c 1 -t $((BLOCK + WARMUP)) -f "$op.sql" --log --log-prefix=log "$1" >/dev/null 2>"$pgb/err") ||
       { cat "$pgb/err" >&2; return 1; }
-    cat "$pgb"/log.* | tail -n +$((WARMUP + 1)) | awk '{printf "%.4f\n", $3 / 1000}' >> "$QUEUE_BENCH_RAW/$op"
+    pgbench_ms $((WARMUP + 1)) >> "$QUEUE_BENCH_RAW/$op"
   done
+}
+
+pgbench_ms() { # first -> the latencies (ms, one a line) in pgbench's logs, from the first-th on
+  cat "$pgb"/log.* | tail -n +"$1" | awk '{printf "%.4f\n", $3 / 1000}'
 }
 
 pgbench_claims() { # url -> the claim line
   rm -f "$pgb"/log.*
   (cd "$pgb" && pgbench -n -c 50 -j 2 -t "$CLAIMS" -f claim.sql --log --log-prefix=log "$1" >/dev/null 2>"$pgb/err") ||
     { cat "$pgb/err" >&2; return 1; }
-  echo "claim $(pct_of_log "$pgb"/log.*)"
+  mkdir -p "$pgb/raw"
+  pgbench_ms 1 > "$pgb/raw/claim"
+  samples pooled "$pgb/raw"
 }
 
 read_block() { # backend side dir db -> one block of the side's reads, appended to raw/BACKEND_SIDE/
@@ -262,27 +263,26 @@ claims() { # backend dir db release-command -> claim lines in $WORK/BACKEND_clai
   done
 }
 
-pooled() { # dir -> "op p50 p99 samples" per operation, over all its blocks' samples
-  "$PY" - "$1" <<'PY'
-import os, sys
-def at(xs, p):
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-for op in sorted(os.listdir(sys.argv[1])):
-    xs = sorted(float(x) for x in open(os.path.join(sys.argv[1], op)))
-    print(op, at(xs, 50), at(xs, 99), len(xs))
-PY
-}
-
-thirds() { # label dir -> per operation, the p99 of each third of the blocks, in order
+samples() { # pooled DIR | thirds LABEL DIR: from DIR/OP, each operation's samples (ms, one
+  # a line): "op p50 p99 samples" over them all, or one line of the p99 of each third
   "$PY" - "$@" <<'PY'
 import os, sys
-out = []
-for op in sorted(os.listdir(sys.argv[2])):
-    xs = [float(x) for x in open(os.path.join(sys.argv[2], op))]
-    k = len(xs) // 3
-    parts = [sorted(xs[i * k:(i + 1) * k if i < 2 else len(xs)]) for i in range(3)]
-    out.append("%s %s" % (op, "/".join("%.2f" % p[min(len(p) - 1, int(round(0.99 * (len(p) - 1))))] for p in parts if p)))
-print("  %-16s %s" % (sys.argv[1], "  ".join(out)))
+def at(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+def ops(d):
+    for op in sorted(os.listdir(d)):
+        yield op, [float(x) for x in open(os.path.join(d, op))]
+if sys.argv[1] == "pooled":
+    for op, xs in ops(sys.argv[2]):
+        print(op, at(xs, 50), at(xs, 99), len(xs))
+else:
+    out = []
+    for op, xs in ops(sys.argv[3]):
+        k = len(xs) // 3
+        parts = [xs[i * k:(i + 1) * k if i < 2 else len(xs)] for i in range(3)]
+        out.append("%s %s" % (op, "/".join("%.2f" % at(p, 99) for p in parts if p)))
+    print("  %-16s %s" % (sys.argv[2], "  ".join(out)))
 PY
 }
 
@@ -318,11 +318,12 @@ summarize() { # backend: pooled reads and median claims into $WORK/BACKEND_SIDE
   local side
   for side in http lib sql shell stack; do
     [ -d "$WORK/raw/$1_$side" ] || continue
-    pooled "$WORK/raw/$1_$side" | grep -v '^floor ' > "$WORK/$1_$side" || true
+    samples pooled "$WORK/raw/$1_$side" > "$WORK/$1_$side.all"
+    # The floor is printed on its own; the bare stack has no claim-next.
+    grep -v '^floor ' "$WORK/$1_$side.all" > "$WORK/$1_$side" || true
+    grep '^floor ' "$WORK/$1_$side.all" > "$WORK/$1_${side}_floor" || true
     if [ -e "$WORK/$1_claim_$side.1" ]; then medians "$WORK/$1_claim_$side".* >> "$WORK/$1_$side"; fi
   done
-  # The bare stack has no claim-next; the floor is printed on its own.
-  for side in http stack; do pooled "$WORK/raw/$1_$side" | grep '^floor ' > "$WORK/$1_${side}_floor"; done
 }
 
 # --- SQLite -----------------------------------------------------------------------------
@@ -371,7 +372,7 @@ echo "The reads' p99 in ms in each third of the blocks, in order (http: aduan ov
 echo " process; sql: bare; shell: the sqlite3 shell; stack: bare over HTTP):"
 for f in sq_http sq_lib sq_sql sq_shell sq_stack pg_http pg_lib pg_sql pg_stack; do
   label=${f/sq_/SQLite }; label=${label/pg_/PostgreSQL }
-  thirds "$label" "$WORK/raw/$f"
+  samples thirds "$label" "$WORK/raw/$f"
 done
 echo "Claim-next's p99 in ms in each round:"
 for f in sq_claim_http sq_claim_lib sq_claim_sql pg_claim_http pg_claim_lib pg_claim_sql; do
