@@ -60,6 +60,8 @@ struct FakeState {
     faults: VecDeque<Fault>,
     followup_ready: bool,
     base: String,
+    /// Serve the posts with the fixtures' own (old) times instead of recent ones.
+    stale: bool,
 }
 
 #[derive(Clone)]
@@ -183,14 +185,19 @@ async fn mentions(
     }
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let base = state.lock().expect("lock").base.clone();
+    let stale = state.lock().expect("lock").stale;
+    let recent = |body: String, as_of: &str| if stale { body } else { recent(body, as_of) };
     let body = match (get("since_id"), get("pagination_token")) {
-        (None, None) => fixture("mentions_page1.json").replace("https://pbs.twimg.com", &base),
+        (None, None) => recent(
+            fixture("mentions_page1.json").replace("https://pbs.twimg.com", &base),
+            PAGES_AS_OF,
+        ),
         (None, Some(t)) if t == "7140dibdnow9c7btw3w3y5b6jqjnk3k4g5zkmfkvqwa42" => {
-            fixture("mentions_page2.json")
+            recent(fixture("mentions_page2.json"), PAGES_AS_OF)
         }
         (Some(_), None) if state.lock().expect("lock").followup_ready => {
             state.lock().expect("lock").followup_ready = false;
-            fixture("mentions_followup.json")
+            recent(fixture("mentions_followup.json"), FOLLOWUP_AS_OF)
         }
         _ => fixture("empty.json"),
     };
@@ -203,6 +210,32 @@ async fn mentions(
         body,
     )
         .into_response()
+}
+
+/// The moments the fixtures' posts are served as if seen at: the pages' posts become
+/// one to four hours old, the follow-up half a minute old (after its original).
+const PAGES_AS_OF: &str = "2026-11-20T03:00:00Z";
+const FOLLOWUP_AS_OF: &str = "2026-11-23T03:00:30Z";
+
+/// The posts of a fixture page moved in time so that `as_of` is now: receipts go only
+/// to recent posts, and the fixtures were written in November 2026.
+fn recent(body: String, as_of: &str) -> String {
+    let Ok(mut page) = serde_json::from_str::<Value>(&body) else {
+        return body;
+    };
+    let as_of = chrono::DateTime::parse_from_rfc3339(as_of).expect("as of");
+    let shift = chrono::Utc::now() - as_of.with_timezone(&chrono::Utc);
+    for post in page["data"].as_array_mut().into_iter().flatten() {
+        if let Some(at) = post["created_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            post["created_at"] = (at.with_timezone(&chrono::Utc) + shift)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into();
+        }
+    }
+    page.to_string()
 }
 
 async fn search(
@@ -595,7 +628,24 @@ async fn rate_limits_faults_and_bad_bodies_never_stop_the_channel(b: Backend) {
     app.stop().await;
 }
 
+/// A first start finds days-old mentions: each is filed, and none gets a public reply.
+async fn old_posts_are_filed_without_a_public_receipt(b: Backend) {
+    let fake = FakeX::start().await;
+    fake.state.lock().expect("lock").stale = true;
+    let app = app_with(b, &fake, "").await;
+    assert!(
+        app.await_count("complaints", 3, Duration::from_secs(15))
+            .await,
+        "the old posts are filed"
+    );
+    // A receipt is queued in the complaint's own transaction: none was.
+    assert_eq!(app.count("outbox").await, 0);
+    assert!(fake.replies().is_empty(), "{:?}", fake.replies());
+    app.stop().await;
+}
+
 on_both!(
+    old_posts_are_filed_without_a_public_receipt,
     polling_pages_replies_follow_ups_and_restarts,
     rate_limits_faults_and_bad_bodies_never_stop_the_channel
 );
@@ -618,6 +668,23 @@ async fn the_webhook_answers_crc_checks_signatures_and_meets_polling() {
     assert_eq!(v["response_token"], vectors["expected_response_token"]);
 
     let body = fixture("aaa_tweet_create_events.json");
+    // The CRC answer is the HMAC an event body is signed with: a token that could be
+    // a body (here, the event itself) or an overlong one is refused, never signed.
+    for token in [body.clone(), "A".repeat(257), "abc def".into()] {
+        let res = app
+            .client
+            .get(app.url("/webhooks/x-siak"))
+            .query(&[("crc_token", token.as_str())])
+            .send()
+            .await
+            .expect("crc");
+        assert_eq!(res.status(), reqwest::StatusCode::BAD_REQUEST);
+        let text = res.text().await.expect("text");
+        assert!(
+            !text.contains("sha256="),
+            "no signature for {token:.40}: {text}"
+        );
+    }
     let post = |sig: Option<&str>| {
         let mut r = app
             .client

@@ -77,6 +77,9 @@ pub struct AckConfig {
     pub enabled: bool,
     /// `{tracking_id}` and `{status_url}` are filled in.
     pub template: String,
+    /// Comments, posts and messages older than this get no receipt (they are still
+    /// filed), and Messenger refuses answers after 24 hours anyway.
+    pub max_age_hours: u64,
 }
 
 impl Default for AckConfig {
@@ -84,6 +87,7 @@ impl Default for AckConfig {
         Self {
             enabled: true,
             template: DEFAULT_ACK_TEMPLATE.to_owned(),
+            max_age_hours: 24,
         }
     }
 }

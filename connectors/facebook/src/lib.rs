@@ -75,7 +75,9 @@ impl ChannelFactory for FacebookFactory {
         let mut normalizer = Normalizer::new(ctx.name.clone(), &cfg.page_id)
             .with_window(Duration::from_secs(cfg.messenger_window_secs));
         if cfg.ack.enabled {
-            normalizer = normalizer.with_acknowledgement(cfg.ack.template.clone());
+            normalizer = normalizer
+                .with_acknowledgement(cfg.ack.template.clone())
+                .with_ack_max_age(Duration::from_secs(cfg.ack.max_age_hours * 3600));
         }
         let normalizer = Arc::new(normalizer);
         let mut channel = Channel::new(KIND, ctx.name.clone());

@@ -24,9 +24,6 @@ use serde_json::Value;
 
 pub const KIND: &str = "facebook";
 
-/// Messages older than this get no receipt.
-pub const ACK_MAX_AGE_HOURS: i64 = 24;
-
 pub const DEFAULT_ACK_TEMPLATE: &str = "Terima kasih, laporan Anda sudah kami terima dengan nomor {tracking_id}. Perkembangannya dapat dipantau di {status_url}";
 
 pub struct Normalizer {
@@ -34,6 +31,7 @@ pub struct Normalizer {
     page_id: String,
     window: Duration,
     ack: Option<String>,
+    ack_max_age: Duration,
 }
 
 fn title_of(text: &str) -> String {
@@ -117,6 +115,7 @@ impl Normalizer {
             page_id: page_id.to_owned(),
             window: Duration::from_secs(3 * 24 * 3600),
             ack: None,
+            ack_max_age: Acknowledgement::DEFAULT_MAX_AGE,
         }
     }
 
@@ -129,6 +128,12 @@ impl Normalizer {
     /// Every new complaint gets this receipt on Facebook.
     pub fn with_acknowledgement(mut self, template: String) -> Self {
         self.ack = Some(template);
+        self
+    }
+
+    /// Messages older than `max_age` are filed without a receipt.
+    pub fn with_ack_max_age(mut self, max_age: Duration) -> Self {
+        self.ack_max_age = max_age;
         self
     }
 
@@ -182,7 +187,7 @@ impl Normalizer {
         name: Option<&str>,
         reply_to: &str,
     ) -> Option<Acknowledgement> {
-        if at.is_some_and(|t| Utc::now() - t > chrono::Duration::hours(ACK_MAX_AGE_HOURS)) {
+        if !Acknowledgement::fresh_enough(at, self.ack_max_age) {
             return None;
         }
         self.ack.as_ref().map(|body| Acknowledgement {

@@ -39,6 +39,23 @@ pub struct Acknowledgement {
     pub once_per: std::time::Duration,
 }
 
+impl Acknowledgement {
+    /// How old a message may be and still get a receipt in public, by default. What a
+    /// first start or a catch-up finds from days ago is filed without a reply: answering
+    /// a week of old posts at once would look like spam from the official account.
+    pub const DEFAULT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+    /// Whether a message written at `at` is recent enough for a receipt. A message
+    /// without a time is taken as written now.
+    pub fn fresh_enough(
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        max_age: std::time::Duration,
+    ) -> bool {
+        let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        at.is_none_or(|t| chrono::Utc::now() - t <= max_age)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum InboundKind {
     /// A complaint, or a follow-up when [`Threading`] names an existing complaint.

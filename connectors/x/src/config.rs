@@ -57,6 +57,9 @@ pub struct AckConfig {
     /// At most one receipt per author in this many seconds (default 0: every post
     /// gets its own reply with its own number).
     pub window_secs: u64,
+    /// Posts older than this get no public receipt (they are still filed): a first
+    /// start or a catch-up must not answer days of old posts at once.
+    pub max_age_hours: u64,
 }
 
 impl Default for AckConfig {
@@ -65,6 +68,7 @@ impl Default for AckConfig {
             enabled: true,
             template: DEFAULT_ACK_TEMPLATE.to_owned(),
             window_secs: 0,
+            max_age_hours: 24,
         }
     }
 }

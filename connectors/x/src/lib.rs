@@ -89,10 +89,12 @@ impl ChannelFactory for XFactory {
         let mut normalizer =
             Normalizer::new(ctx.name.clone(), &cfg.user_id, &cfg.handle, &cfg.block_list);
         if can_reply && cfg.ack.enabled {
-            normalizer = normalizer.with_acknowledgement(
-                cfg.ack.template.clone(),
-                Duration::from_secs(cfg.ack.window_secs),
-            );
+            normalizer = normalizer
+                .with_acknowledgement(
+                    cfg.ack.template.clone(),
+                    Duration::from_secs(cfg.ack.window_secs),
+                )
+                .with_ack_max_age(Duration::from_secs(cfg.ack.max_age_hours * 3600));
         }
         let normalizer = Arc::new(normalizer);
         let mut channel = Channel::new(KIND, ctx.name.clone());

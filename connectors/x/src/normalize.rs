@@ -115,6 +115,7 @@ pub struct Normalizer {
     own_handle: String,
     blocked: HashSet<String>,
     ack: Option<(String, Duration)>,
+    ack_max_age: Duration,
 }
 
 impl Normalizer {
@@ -133,11 +134,18 @@ impl Normalizer {
                 .map(|b| b.trim_start_matches('@').to_ascii_lowercase())
                 .collect(),
             ack: None,
+            ack_max_age: Acknowledgement::DEFAULT_MAX_AGE,
         }
     }
 
     pub fn with_acknowledgement(mut self, template: String, window: Duration) -> Self {
         self.ack = Some((template, window));
+        self
+    }
+
+    /// Posts older than `max_age` are filed without a public receipt.
+    pub fn with_ack_max_age(mut self, max_age: Duration) -> Self {
+        self.ack_max_age = max_age;
         self
     }
 
@@ -212,7 +220,8 @@ impl Normalizer {
             attachments,
             ..ComplaintDraft::default()
         })));
-        if let Some((template, window)) = &self.ack {
+        let fresh = Acknowledgement::fresh_enough(t.created_at, self.ack_max_age);
+        if let Some((template, window)) = self.ack.as_ref().filter(|_| fresh) {
             item.acknowledge = Some(Acknowledgement {
                 // One receipt per author per window; the reply goes under this post.
                 recipient: Recipient {

@@ -20,9 +20,24 @@ pub struct XWebhook {
     pub normalizer: Arc<Normalizer>,
 }
 
+/// The longest CRC token answered. X's tokens are a few dozen base64 characters.
+pub const MAX_CRC_TOKEN: usize = 256;
+
 /// `sha256=<base64 HMAC-SHA256(consumer secret, crc_token)>`.
 pub fn crc_response(consumer_secret: &str, crc_token: &str) -> String {
     sign_base64(consumer_secret.as_bytes(), crc_token.as_bytes())
+}
+
+/// Whether a CRC token is one X could have sent. The answer to a CRC check is the
+/// same HMAC that signs an event body, so a token that could be a body (JSON has
+/// braces and quotes) must never be signed: that would make the check a signing
+/// oracle for forged events.
+pub fn crc_token_acceptable(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= MAX_CRC_TOKEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
 impl XWebhook {
@@ -48,8 +63,12 @@ impl PushHandler for XWebhook {
                     .into_iter()
                     .find(|(k, _)| k == "crc_token")
                     .map(|(_, v)| v)
-                    .filter(|v| !v.is_empty())
                     .ok_or_else(|| PushError::BadRequest("crc_token is missing".into()))?;
+                if !crc_token_acceptable(&token) {
+                    return Err(PushError::BadRequest(format!(
+                        "crc_token must be 1 to {MAX_CRC_TOKEN} base64 characters"
+                    )));
+                }
                 let body = serde_json::json!({ "response_token": crc_response(secret, &token) });
                 Ok(PushReply::Respond {
                     status: 200,
