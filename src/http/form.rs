@@ -193,6 +193,14 @@ pub async fn submit_form(st: &AppState, req: Request) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             &FormPage::new(&st.form, values, errors),
         ),
+        Err(p) if p.status == 422 => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &NotFoundPage {
+                message: "Formulir ini sudah terkirim dengan isi yang lain. Buka formulir baru \
+                          untuk mengirim laporan lain."
+                    .into(),
+            },
+        ),
         Err(p) => render(
             StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             &NotFoundPage {

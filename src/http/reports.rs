@@ -35,6 +35,14 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// Whether every name and value of a urlencoded body decodes to UTF-8. serde_urlencoded
+/// decodes lossily, turning bytes that are not UTF-8 into U+FFFD: the citizen's text
+/// would be filed altered, where the JSON path refuses it.
+fn urlencoded_is_utf8(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&')
+        .all(|pair| percent_encoding::percent_decode(pair).decode_utf8().is_ok())
+}
+
 /// Reads a report in any of the accepted encodings, enforcing the body and file limits.
 pub(super) async fn receive(st: &AppState, req: Request) -> Result<Received, Problem> {
     let headers = req.headers().clone();
@@ -57,6 +65,9 @@ pub(super) async fn receive(st: &AppState, req: Request) -> Result<Received, Pro
         }
         "application/x-www-form-urlencoded" => {
             let body = Bytes::from_request(req, st).await.map_err(|e| Problem::new(e.status(), "body", e.body_text()))?;
+            if !urlencoded_is_utf8(&body) {
+                return Err(Problem::new(StatusCode::BAD_REQUEST, "encoding", "the form data is not valid UTF-8"));
+            }
             let fields: ReportFields = serde_urlencoded::from_bytes(&body)
                 .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "form", format!("invalid form data: {e}")))?;
             Received { fields, files: Vec::new(), raw: Raw { content_type: "application/x-www-form-urlencoded".into(), bytes: body } }
@@ -148,7 +159,8 @@ pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Prob
         Ok(v) => v,
         Err(errors) => return Ok(Submitted::Invalid(errors, r.fields)),
     };
-    let inbound = report.into_inbound(channel, r.raw);
+    let inbound = report.into_inbound(channel.clone(), r.raw);
+    let (external_id, original) = (inbound.external_id.clone(), inbound.raw.bytes.clone());
     let deliveries = st
         .sink
         .ingest(Batch {
@@ -165,6 +177,17 @@ pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Prob
             tracking_id: Some(tracking_id),
             outcome,
         }) => {
+            if outcome != Outcome::Created
+                && !same_original(st, channel.as_str(), &external_id, &original).await?
+            {
+                // draft-ietf-httpapi-idempotency-key-header: a key reused with another
+                // payload is refused, never answered with the first report's number.
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "this idempotency key was used for a different report",
+                ));
+            }
             let status = match outcome {
                 Outcome::Created => "new".into(),
                 // A retried submission: answer with where the complaint stands now.
@@ -180,6 +203,21 @@ pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Prob
         }
         other => {
             tracing::error!(?other, "report not filed as a complaint");
+            Err(Problem::internal())
+        }
+    }
+}
+
+async fn same_original(
+    st: &AppState,
+    channel_name: &str,
+    external_id: &str,
+    original: &[u8],
+) -> Result<bool, Problem> {
+    match st.store.complaint_original(channel_name, external_id).await {
+        Ok(stored) => Ok(stored.as_deref() == Some(original)),
+        Err(e) => {
+            tracing::error!(error = %e, "idempotency check failed");
             Err(Problem::internal())
         }
     }
@@ -229,5 +267,22 @@ pub async fn status(State(st): State<AppState>, Path(tracking_id): Path<String>)
             tracing::error!(error = %e, "status lookup failed");
             Problem::internal().into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urlencoded_is_utf8;
+
+    #[test]
+    fn urlencoded_text_must_be_utf8() {
+        assert!(urlencoded_is_utf8(
+            b"title=Jalan+rusak&body=%E2%9C%93+di+Siak"
+        ));
+        assert!(urlencoded_is_utf8(b""));
+        assert!(!urlencoded_is_utf8(b"title=%FF&body=ok"));
+        assert!(!urlencoded_is_utf8(b"title=ok&body=%C3"));
+        assert!(!urlencoded_is_utf8(b"ti%FEtle=ok"));
+        assert!(!urlencoded_is_utf8(&[b't', b'=', 0xff]));
     }
 }

@@ -337,6 +337,22 @@ impl Store {
         }))
     }
 
+    /// The raw original of the complaint a channel filed under `external_id`, for
+    /// telling a retried submission from a different one under a reused key.
+    pub async fn complaint_original(
+        &self,
+        channel_name: &str,
+        external_id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT raw FROM complaints WHERE channel_name = $1 AND external_id = $2",
+        )
+        .bind(channel_name)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Counts by table, for tests and `aduan check`.
     pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
         if table == "raw_originals" {

@@ -79,6 +79,28 @@ async fn idempotency_key_makes_a_retry_the_same_report(b: Backend) {
     let b2: Value = send().await.expect("send").json().await.expect("json");
     assert_eq!(a["tracking_id"], b2["tracking_id"]);
     assert_eq!(app.count("complaints").await, 1);
+
+    // The same key with another report must not hand out the first report's number.
+    let mut other = report();
+    other["title"] = "Laporan orang lain".into();
+    let res = app
+        .client
+        .post(app.url("/api/v1/reports"))
+        .header("Idempotency-Key", "retry-123")
+        .json(&other)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = res.json().await.expect("json");
+    assert_eq!(problem["type"], "urn:aduan:problem:idempotency-key-reused");
+    assert!(
+        !problem
+            .to_string()
+            .contains(a["tracking_id"].as_str().expect("tid")),
+        "the first report's number is not disclosed: {problem}"
+    );
+    assert_eq!(app.count("complaints").await, 1);
     app.stop().await;
 }
 
@@ -190,6 +212,19 @@ async fn malformed_bodies_are_refused_and_nothing_stored(b: Backend) {
             .status(),
         StatusCode::BAD_REQUEST
     );
+    // Form data whose text is not UTF-8 is refused, as JSON is, not filed altered.
+    for body in [
+        &b"title=%FF%FE&body=Jalan+rusak+sekali"[..],
+        b"title=Jalan\xff&body=rusak",
+    ] {
+        assert_eq!(
+            post("application/x-www-form-urlencoded", body.to_vec())
+                .await
+                .expect("send")
+                .status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
     assert_eq!(
         post("application/json", b"{\"unknown\": 1}".to_vec())
             .await
