@@ -3,7 +3,7 @@
 //! errors are `application/problem+json` (RFC 9457). The OpenAPI document is generated
 //! from these handlers at `/api/v1/openapi.json`.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -110,16 +110,20 @@ pub struct SessionInfo {
 /// throttled (429 with Retry-After), shared with the console's login form.
 #[utoipa::path(post, path = "/api/v1/session", request_body = LoginBody,
     responses((status = 200, body = SessionInfo), (status = 401), (status = 429)))]
-pub async fn login(State(st): State<AppState>, Json(b): Json<LoginBody>) -> Response {
+pub async fn login(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Json(b): Json<LoginBody>,
+) -> Response {
     const TTL: i64 = 8 * 3600;
-    if let Err(wait) = st.login_throttle.attempt(&b.username) {
+    if let Err(spent) = st.login_throttle.attempt(peer.ip(), &b.username) {
         let mut r = Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",
-            "too many login attempts for this user; try again later",
+            "too many login attempts; try again later",
         )
         .into_response();
-        if let Ok(v) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        if let Ok(v) = header::HeaderValue::from_str(&spent.wait.as_secs().max(1).to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return r;

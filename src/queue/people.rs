@@ -72,6 +72,27 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Invalid(format!("password hashing: {e}")))
 }
 
+/// The longest password checked; a longer one is wrong without being hashed.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Password checks that may run at once. Each is a deliberately slow hash with its own
+/// memory; unbounded, a burst of logins would take every core and much memory.
+const CONCURRENT_PASSWORD_CHECKS: usize = 2;
+
+/// Checks a password off the async runtime (a slow hash would stall every request
+/// sharing its worker thread), at most `CONCURRENT_PASSWORD_CHECKS` at a time.
+async fn verify_password_blocking(password: &str, phc: String) -> bool {
+    static PERMITS: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(CONCURRENT_PASSWORD_CHECKS);
+    let Ok(_permit) = PERMITS.acquire().await else {
+        return false;
+    };
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false)
+}
+
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
@@ -365,6 +386,10 @@ impl Store {
         username: &str,
         password: &str,
     ) -> Result<Option<Actor>, StoreError> {
+        // No such user can exist: refused before the database or a hash is touched.
+        if !valid_username(username) || password.len() > MAX_PASSWORD_BYTES {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "SELECT id, username, role, unit, active, password_hash FROM users WHERE username = $1",
         )
@@ -374,13 +399,14 @@ impl Store {
         let Some(r) = row else {
             // Spend the same time as a real check, so that timing does not tell which
             // usernames exist.
-            let _ = verify_password(password, dummy_hash());
+            let _ = verify_password_blocking(password, dummy_hash().to_owned()).await;
             return Ok(None);
         };
         let hash: Option<String> = r.try_get("password_hash")?;
-        let ok = hash
-            .as_deref()
-            .is_some_and(|h| verify_password(password, h));
+        let ok = match hash {
+            Some(h) => verify_password_blocking(password, h).await,
+            None => false,
+        };
         if !ok {
             return Ok(None);
         }
