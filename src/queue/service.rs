@@ -1037,6 +1037,14 @@ impl Queue {
         .bind(complaint_id)
         .fetch_all(&mut **tx)
         .await?;
+        // A rahasia complaint's answer stays off every status page, including those of
+        // the complaints merged into it: their reporters get it, the public does not.
+        let mut survivor_confidential = false;
+        for r in &rows {
+            if r.try_get::<i64, _>("id")? == complaint_id {
+                survivor_confidential = flag(r, "confidential")?;
+            }
+        }
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let tracking: String = r.try_get("tracking_id")?;
@@ -1055,10 +1063,16 @@ impl Queue {
             .bind(id)
             .bind(&channel)
             .bind(&channel_name)
-            .bind(format!("answer:{answer_id}"))
+            // One message per complaint: the ids of the copies for merged complaints
+            // on the same channel must differ.
+            .bind(if id == complaint_id {
+                format!("answer:{answer_id}")
+            } else {
+                format!("answer:{answer_id}:{tracking}")
+            })
             .bind(body)
             .bind(now)
-            .bind(!confidential)
+            .bind(!(confidential || survivor_confidential))
             .execute(&mut **tx)
             .await?;
             // The same channel when it can carry answers; otherwise e-mail, when the

@@ -281,7 +281,12 @@ impl Store {
         &self,
         tracking_id: &str,
     ) -> Result<Option<PublicReport>, StoreError> {
-        let row = sqlx::query("SELECT id, status, title, confidential, received_at FROM complaints WHERE tracking_id = $1")
+        // Merged into a rahasia complaint: that complaint's answers are not shown here.
+        let row = sqlx::query(
+            "SELECT c.id, c.status, c.title, c.confidential, c.received_at,
+                 COALESCE(m.confidential, c.confidential) AS into_confidential
+             FROM complaints c LEFT JOIN complaints m ON m.id = c.merged_into WHERE c.tracking_id = $1",
+        )
             .bind(tracking_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -313,7 +318,7 @@ impl Store {
             })
         }))
         .collect::<Result<_, sqlx::Error>>()?;
-        if !confidential {
+        if !confidential && !flag(&row, "into_confidential")? {
             for r in sqlx::query("SELECT at, body FROM messages WHERE complaint_id = $1 AND direction = 'out' AND public = TRUE ORDER BY at, id")
                 .bind(id)
                 .fetch_all(&self.pool)

@@ -8,6 +8,7 @@ mod email;
 mod facebook;
 mod form;
 pub mod harness;
+mod privacy;
 mod queue;
 mod runtime;
 mod store;
