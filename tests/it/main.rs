@@ -12,5 +12,6 @@ mod privacy;
 mod queue;
 mod runtime;
 mod store;
+mod threads;
 mod webhook;
 mod x;
