@@ -71,6 +71,10 @@ pub struct QueueItem {
     pub due_at: Option<DateTime<Utc>>,
     pub overdue: bool,
     pub merged_into: Option<String>,
+    /// Another reporter's complaint whose thread this one's message replied in, or whose
+    /// tracking number it quoted: it was filed apart, as only a complaint's reporter
+    /// adds to it. Empty in lists.
+    pub refers_to: Option<String>,
     /// The latest answer draft, for the liaison to approve.
     pub pending_answer: Option<String>,
     /// What the outbox holds for this complaint (receipts, answers) and how each fared:
@@ -205,6 +209,7 @@ fn item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError
             due_at: due_at.map(from_micros),
             overdue: open && (flagged.is_some() || due_at.is_some_and(|d| d < now)),
             merged_into: r.col("merged_into_tracking")?,
+            refers_to: None,
             pending_answer: None,
             deliveries: Vec::new(),
         },
@@ -344,6 +349,7 @@ async fn with_threads(store: &Store, items: &mut [(i64, QueueItem)]) -> Result<(
             })
             .collect();
         item.pending_answer = side.pending_answer;
+        item.refers_to = side.refers_to;
     }
     Ok(())
 }
@@ -1037,6 +1043,14 @@ impl Queue {
         .bind(complaint_id)
         .fetch_all(&mut **tx)
         .await?;
+        // A rahasia complaint's answer stays off every status page, including those of
+        // the complaints merged into it: their reporters get it, the public does not.
+        let mut survivor_confidential = false;
+        for r in &rows {
+            if r.try_get::<i64, _>("id")? == complaint_id {
+                survivor_confidential = flag(r, "confidential")?;
+            }
+        }
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let tracking: String = r.try_get("tracking_id")?;
@@ -1055,10 +1069,16 @@ impl Queue {
             .bind(id)
             .bind(&channel)
             .bind(&channel_name)
-            .bind(format!("answer:{answer_id}"))
+            // One message per complaint: the ids of the copies for merged complaints
+            // on the same channel must differ.
+            .bind(if id == complaint_id {
+                format!("answer:{answer_id}")
+            } else {
+                format!("answer:{answer_id}:{tracking}")
+            })
             .bind(body)
             .bind(now)
-            .bind(!confidential)
+            .bind(!(confidential || survivor_confidential))
             .execute(&mut **tx)
             .await?;
             // The same channel when it can carry answers; otherwise e-mail, when the

@@ -326,7 +326,8 @@ pub(super) async fn insert_item(
             tracking_id: None,
         });
     }
-    let (complaint_id, tracking_id, outcome) = match find_thread(tx, item).await? {
+    let (thread, refers_to) = find_thread(tx, item).await?;
+    let (complaint_id, tracking_id, outcome) = match thread {
         Some((id, tid)) => {
             // A merged complaint's follow-ups belong to the complaint it was merged into.
             let (id, tid) = match sqlx::query(
@@ -340,6 +341,7 @@ pub(super) async fn insert_item(
                 None => (id, tid),
             };
             // The citizen replied to an answer: the complaint is open again, for the unit.
+            // (Only its reporter's messages join it: nobody else reopens it.)
             let before: String = sqlx::query_scalar("SELECT status FROM complaints WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut **tx)
@@ -402,6 +404,13 @@ pub(super) async fn insert_item(
                 .ok_or(sqlx::Error::RowNotFound)?
                 .try_get("id")?;
             insert_rows(tx, ATTACHMENTS, attachment_rows(p, id, None)?, "").await?;
+            if let Some(other) = refers_to {
+                sqlx::query("UPDATE complaints SET refers_to = $1 WHERE id = $2")
+                    .bind(other)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             queue_ack(tx, p, id, &tid).await?;
             (id, tid, Outcome::Created)
         }
@@ -536,29 +545,101 @@ async fn revise(
     }))
 }
 
+/// Whether `item` was sent by the reporter of a complaint filed on `channel_name` with
+/// these contact details: the same e-mail address, or the same account on the same
+/// channel instance. A sender with neither is nobody's reporter.
+fn from_reporter(
+    item: &Inbound,
+    channel_name: &str,
+    email: Option<&str>,
+    user_id: Option<&str>,
+) -> bool {
+    let sender = match &item.kind {
+        InboundKind::Complaint(d) | InboundKind::Edited { draft: d, .. } => &d.reporter,
+        _ => return false,
+    };
+    let present = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(text);
+    let same_address = matches!(
+        (present(sender.email.as_deref()), present(email)),
+        (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b)
+    );
+    let same_account = channel_name == item.channel_name.as_str()
+        && matches!(
+            (present(sender.user_id.as_deref()), present(user_id)),
+            (Some(a), Some(b)) if a == b
+        );
+    same_address || same_account
+}
+
+/// Whether `item` comes from the reporter of the complaint in `row` (id, tracking
+/// number, then the reporter's channel instance, address and account), or of one
+/// merged into it: a merge moves the merged complaint's thread keys to the survivor.
+async fn by_reporter(
+    tx: &mut Transaction<'static, Any>,
+    item: &Inbound,
+    row: &AnyRow,
+) -> Result<bool, sqlx::Error> {
+    let of = |r: &AnyRow| -> Result<bool, sqlx::Error> {
+        let channel_name: String = r.try_get(2)?;
+        let email: Option<String> = r.try_get(3)?;
+        let user_id: Option<String> = r.try_get(4)?;
+        Ok(from_reporter(
+            item,
+            &channel_name,
+            email.as_deref(),
+            user_id.as_deref(),
+        ))
+    };
+    if of(row)? {
+        return Ok(true);
+    }
+    let merged = sqlx::query(
+        "SELECT id, tracking_id, channel_name, reporter_email, reporter_user_id FROM complaints
+         WHERE merged_into = $1",
+    )
+    .bind(row.try_get::<i64, _>(0)?)
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in &merged {
+        if of(r)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The complaint a message follows up on: a thread key it names, else a tracking number
-/// it quotes.
+/// it quotes, else its sender's open conversation; each only when the message comes
+/// from that complaint's reporter. A thread key or a tracking number is no secret (a
+/// reply under a public post names it, a number is read aloud and posted), so anyone
+/// else's message becomes a complaint of its own: the second value is then the
+/// complaint it replied to or quoted, for the admins to see beside it.
 async fn find_thread(
     tx: &mut Transaction<'static, Any>,
     item: &Inbound,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
+) -> Result<(Option<(i64, String)>, Option<i64>), sqlx::Error> {
+    const WHO: &str = "c.channel_name, c.reporter_email, c.reporter_user_id";
+    let mut refers_to = None;
     for r in &item.thread.refs {
-        let row: Option<AnyRow> = sqlx::query(
-            "SELECT c.id, c.tracking_id FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+        let row: Option<AnyRow> = sqlx::query(&format!(
+            "SELECT c.id, c.tracking_id, {WHO} FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
              WHERE t.channel_name = $1 AND t.key = $2
              UNION ALL
-             SELECT id, tracking_id FROM complaints WHERE channel_name = $1 AND external_id = $2
+             SELECT c.id, c.tracking_id, {WHO} FROM complaints c WHERE c.channel_name = $1 AND c.external_id = $2
              UNION ALL
-             SELECT c.id, c.tracking_id FROM messages m JOIN complaints c ON c.id = m.complaint_id
+             SELECT c.id, c.tracking_id, {WHO} FROM messages m JOIN complaints c ON c.id = m.complaint_id
              WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2
-             LIMIT 1",
-        )
+             LIMIT 1"
+        ))
         .bind(item.channel_name.as_str())
         .bind(text(r))
         .fetch_optional(&mut **tx)
         .await?;
         if let Some(row) = row {
-            return Ok(Some((row.try_get(0)?, row.try_get(1)?)));
+            if by_reporter(tx, item, &row).await? {
+                return Ok((Some((row.try_get(0)?, row.try_get(1)?)), None));
+            }
+            refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
         }
     }
     if let Some(tid) = item
@@ -567,32 +648,39 @@ async fn find_thread(
         .as_deref()
         .and_then(|h| TrackingId::parse(h).ok())
     {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM complaints WHERE tracking_id = $1")
-                .bind(tid.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some(id) = id {
-            return Ok(Some((id, tid.to_string())));
+        let row: Option<AnyRow> = sqlx::query(&format!(
+            "SELECT c.id, c.tracking_id, {WHO} FROM complaints c WHERE c.tracking_id = $1"
+        ))
+        .bind(tid.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = row {
+            if by_reporter(tx, item, &row).await? {
+                return Ok((Some((row.try_get(0)?, row.try_get(1)?)), None));
+            }
+            refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
         }
     }
     if let Some(sender) = &item.thread.sender {
         let window = i64::try_from(sender.window.as_micros()).unwrap_or(i64::MAX);
-        let row: Option<AnyRow> = sqlx::query(
-            "SELECT c.id, c.tracking_id FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+        let row: Option<AnyRow> = sqlx::query(&format!(
+            "SELECT c.id, c.tracking_id, {WHO} FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
              WHERE t.channel_name = $1 AND t.key = $2 AND t.last_at >= $3
-               AND c.status NOT IN ('closed', 'rejected', 'archived')",
-        )
+               AND c.status NOT IN ('closed', 'rejected', 'archived')"
+        ))
         .bind(item.channel_name.as_str())
         .bind(text(&sender.key))
         .bind(micros(item.received_at).saturating_sub(window))
         .fetch_optional(&mut **tx)
         .await?;
         if let Some(row) = row {
-            return Ok(Some((row.try_get(0)?, row.try_get(1)?)));
+            if by_reporter(tx, item, &row).await? {
+                return Ok((Some((row.try_get(0)?, row.try_get(1)?)), None));
+            }
+            refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
         }
     }
-    Ok(None)
+    Ok((None, refers_to))
 }
 
 async fn free_tracking_id(tx: &mut Transaction<'static, Any>) -> Result<String, sqlx::Error> {

@@ -246,12 +246,18 @@ impl Store {
             let ext = external_id
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("outbox:{}", row.id));
-            let channel: String =
-                sqlx::query_scalar("SELECT channel FROM complaints WHERE id = $1")
-                    .bind(row.complaint_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let public = row.message.kind == OutboundKind::Answer;
+            // An answer is public unless its complaint, or the one it was merged into,
+            // is rahasia.
+            let c = sqlx::query(
+                "SELECT c.channel, c.confidential OR COALESCE(m.confidential, c.confidential) AS confidential
+                 FROM complaints c LEFT JOIN complaints m ON m.id = c.merged_into WHERE c.id = $1",
+            )
+            .bind(row.complaint_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let channel: String = c.try_get("channel")?;
+            let public =
+                row.message.kind == OutboundKind::Answer && !super::flag(&c, "confidential")?;
             sqlx::query(
                 "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at, public)
                  VALUES ($1, 'out', $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",

@@ -281,7 +281,12 @@ impl Store {
         &self,
         tracking_id: &str,
     ) -> Result<Option<PublicReport>, StoreError> {
-        let row = sqlx::query("SELECT id, status, title, confidential, received_at FROM complaints WHERE tracking_id = $1")
+        // Merged into a rahasia complaint: that complaint's answers are not shown here.
+        let row = sqlx::query(
+            "SELECT c.id, c.status, c.title, c.confidential, c.received_at,
+                 COALESCE(m.confidential, c.confidential) AS into_confidential
+             FROM complaints c LEFT JOIN complaints m ON m.id = c.merged_into WHERE c.tracking_id = $1",
+        )
             .bind(tracking_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -313,7 +318,7 @@ impl Store {
             })
         }))
         .collect::<Result<_, sqlx::Error>>()?;
-        if !confidential {
+        if !confidential && !flag(&row, "into_confidential")? {
             for r in sqlx::query("SELECT at, body FROM messages WHERE complaint_id = $1 AND direction = 'out' AND public = TRUE ORDER BY at, id")
                 .bind(id)
                 .fetch_all(&self.pool)
@@ -390,6 +395,8 @@ pub(crate) struct QueueSide {
     pub deliveries: Vec<Delivery>,
     /// The newest answer draft waiting for the liaison's approval.
     pub pending_answer: Option<String>,
+    /// The tracking number of another reporter's complaint this one replied to or quoted.
+    pub refers_to: Option<String>,
 }
 
 /// One outgoing message of a complaint and where it stands.
@@ -406,7 +413,8 @@ pub(crate) struct Delivery {
 /// `of` (a condition on `complaint_id`). Each part's rows take one shape (`cid`, `part`,
 /// `id`, `at`, texts `a` to `d`, a number `n`), grouped by complaint in ascending id and
 /// ordered as each part is read: attachments by id, messages and their revisions by
-/// time; with `queue`, also its deliveries and its answer drafts awaiting approval.
+/// time; with `queue`, also its deliveries, its answer drafts awaiting approval and the
+/// complaint it refers to.
 fn thread_sql(of: &str, queue: bool) -> String {
     let mut sql = format!(
         "SELECT complaint_id AS cid, CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
@@ -423,7 +431,9 @@ fn thread_sql(of: &str, queue: bool) -> String {
         UNION ALL SELECT complaint_id, 4, id, NULL, channel_name, kind, status, last_error, attempts
             FROM outbox WHERE complaint_id {of}
         UNION ALL SELECT complaint_id, 5, id, NULL, body, NULL, NULL, NULL, NULL
-            FROM answers WHERE complaint_id {of} AND status = 'submitted'"
+            FROM answers WHERE complaint_id {of} AND status = 'submitted'
+        UNION ALL SELECT c.id, 6, o.id, NULL, o.tracking_id, NULL, NULL, NULL, NULL
+            FROM complaints c JOIN complaints o ON o.id = c.refers_to WHERE c.id {of}"
         ));
     }
     sql.push_str(" ORDER BY cid, part, at, id");
@@ -493,6 +503,7 @@ fn thread_from_rows(
             }),
             // Oldest first: the last one read is the newest.
             5 => side.pending_answer = Some(r.col("a")?),
+            6 => side.refers_to = Some(r.col("a")?),
             _ => {}
         }
     }

@@ -138,6 +138,8 @@ texts! {
     verify_title: "Judul (boleh diperbaiki)", "Title (may be corrected)";
     into: "Nomor laporan tujuan", "Tracking number to merge into";
     merged_into: "Digabungkan ke", "Merged into";
+    refers_to: "Merujuk laporan", "Refers to";
+    refers_to_note: "milik pelapor lain; pesan ini dicatat sebagai laporan baru.", "of another reporter; this message was filed as a new complaint.";
     done: "Tersimpan.", "Saved.";
     back_to_queue: "Kembali ke antrean", "Back to the queue";
     // Management
