@@ -90,6 +90,7 @@ impl FakeGraph {
             .route("/{version}/{id}", get(object))
             .route("/{version}/{id}/{edge}", get(edge).post(publish))
             .route("/media/{file}", get(media))
+            .route("/redirect/media/{file}", get(redirect_media))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -366,7 +367,38 @@ async fn media(
     ([("content-type", "image/png")], crate::api::PNG.to_vec()).into_response()
 }
 
+/// Redirects to the same media on 127.0.0.1.
+async fn redirect_media(
+    State(state): State<Shared>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &state,
+        "GET",
+        format!("/redirect/media/{file}"),
+        &[],
+        &headers,
+        None,
+    );
+    let base = state.lock().expect("lock").base.clone();
+    (
+        StatusCode::FOUND,
+        [("location", format!("{base}/media/{file}"))],
+    )
+        .into_response()
+}
+
+/// The fake serves attachments over plain http on loopback: the tests say so
+/// explicitly (the defaults allow https from Meta's own hosts only).
+const LOCAL_MEDIA: &str = "media_hosts = [\"127.0.0.1\"]\ninsecure_local_media_for_tests = true";
+
 fn channel_toml(base: &str, extra: &str) -> String {
+    let media = if extra.contains("media_hosts") {
+        ""
+    } else {
+        LOCAL_MEDIA
+    };
     format!(
         r#"
 [[channels]]
@@ -380,6 +412,7 @@ graph_version = "{VERSION}"
 api_base = "{base}"
 lookback_days = 36500
 throttle_backoff_secs = 1
+{media}
 {extra}
 "#
     )
@@ -875,6 +908,60 @@ on_both!(
     messenger_threads_attachments_echoes_and_the_window,
     throttling_usage_and_bad_bodies_never_stop_the_channel
 );
+
+/// A Messenger attachment whose link redirects to loopback, or that names a host not on
+/// the list, is not downloaded: the message is filed all the same and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_attachments_off_the_media_hosts_are_not_downloaded() {
+    let fake = FakeGraph::start().await;
+    let app = app_with(
+        Backend::Sqlite,
+        &fake,
+        "poll_interval_secs = 3600\nmedia_hosts = [\"localhost\"]\ninsecure_local_media_for_tests = true",
+    )
+    .await;
+    let listed = fake.base.replace("127.0.0.1", "localhost");
+    let now = now_millis();
+    let cases = [
+        ("m_alih_1", format!("{listed}/redirect/media/alih.png")),
+        ("m_alih_2", format!("{}/media/langsung.png", fake.base)),
+    ];
+    for (i, (mid, url)) in cases.iter().enumerate() {
+        let body = messenger_body(
+            mid,
+            now - (2 - i as i64) * 7 * 24 * 3600 * 1000,
+            json!({"attachments": [{"type": "image", "payload": {"url": url}}]}),
+        );
+        assert_eq!(
+            deliver(&app, body.as_bytes(), Some(&sign(body.as_bytes())))
+                .await
+                .status(),
+            200
+        );
+    }
+    for (mid, url) in &cases {
+        let rec = app.complaint_from(mid).await;
+        assert!(rec.attachments.is_empty(), "{mid}: {:?}", rec.attachments);
+        assert!(
+            rec.body
+                .contains(&format!("[lampiran tidak diunduh: {url}]")),
+            "{mid}: {}",
+            rec.body
+        );
+    }
+    assert!(
+        fake.seen()
+            .iter()
+            .any(|s| s.path == "/redirect/media/alih.png"),
+        "the first hop was asked"
+    );
+    assert!(
+        !fake.seen().iter().any(|s| s.path.starts_with("/media/")),
+        "nothing was fetched from 127.0.0.1"
+    );
+    assert_eq!(app.blob_files(), 0);
+    app.stop().await;
+}
 
 /// An expired token (code 190) marks this channel for re-authorization, with the
 /// reason and without the token, while the web form goes on.

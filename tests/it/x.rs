@@ -62,6 +62,9 @@ struct FakeState {
     base: String,
     /// Serve the posts with the fixtures' own (old) times instead of recent ones.
     stale: bool,
+    /// Media links point at `http://localhost:…/redirect/…`, which redirects to the
+    /// media on 127.0.0.1.
+    media_via_redirect: bool,
 }
 
 #[derive(Clone)]
@@ -79,6 +82,7 @@ impl FakeX {
             .route("/2/tweets", post(create_tweet))
             .route("/2/tweets/search/recent", get(search))
             .route("/media/{file}", get(media))
+            .route("/redirect/media/{file}", get(redirect_media))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -111,6 +115,10 @@ impl FakeX {
 
     fn push_fault(&self, f: Fault) {
         self.state.lock().expect("lock").faults.push_back(f);
+    }
+
+    fn media_via_redirect(&self) {
+        self.state.lock().expect("lock").media_via_redirect = true;
     }
 
     fn release_followup(&self) {
@@ -184,12 +192,19 @@ async fn mentions(
         return (StatusCode::UNAUTHORIZED, "{\"title\":\"Unauthorized\"}").into_response();
     }
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let base = state.lock().expect("lock").base.clone();
-    let stale = state.lock().expect("lock").stale;
+    let (base, via_redirect, stale) = {
+        let s = state.lock().expect("lock");
+        (s.base.clone(), s.media_via_redirect, s.stale)
+    };
+    let media_base = if via_redirect {
+        format!("{}/redirect", base.replace("127.0.0.1", "localhost"))
+    } else {
+        base
+    };
     let recent = |body: String, as_of: &str| if stale { body } else { recent(body, as_of) };
     let body = match (get("since_id"), get("pagination_token")) {
         (None, None) => recent(
-            fixture("mentions_page1.json").replace("https://pbs.twimg.com", &base),
+            fixture("mentions_page1.json").replace("https://pbs.twimg.com", &media_base),
             PAGES_AS_OF,
         ),
         (None, Some(t)) if t == "7140dibdnow9c7btw3w3y5b6jqjnk3k4g5zkmfkvqwa42" => {
@@ -303,6 +318,27 @@ async fn media(
     ([("content-type", "image/png")], crate::api::PNG.to_vec()).into_response()
 }
 
+async fn redirect_media(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &state,
+        "GET",
+        format!("/redirect/media/{file}"),
+        Vec::new(),
+        &headers,
+        None,
+    );
+    let base = state.lock().expect("lock").base.clone();
+    (
+        StatusCode::FOUND,
+        [("location", format!("{base}/media/{file}"))],
+    )
+        .into_response()
+}
+
 async fn create_tweet(
     State(state): State<Arc<Mutex<FakeState>>>,
     headers: HeaderMap,
@@ -334,7 +370,16 @@ async fn create_tweet(
         .into_response()
 }
 
+/// The fake serves media over plain http on loopback: the tests say so explicitly (the
+/// defaults allow https from X's own hosts only).
+const LOCAL_MEDIA: &str = "media_hosts = [\"127.0.0.1\"]\ninsecure_local_media_for_tests = true";
+
 fn channel_toml(base: &str, extra: &str) -> String {
+    let media = if extra.contains("media_hosts") {
+        ""
+    } else {
+        LOCAL_MEDIA
+    };
     format!(
         r#"
 [[channels]]
@@ -348,6 +393,7 @@ consumer_secret = "{CONSUMER_SECRET}"
 access_token = "{ACCESS_TOKEN}"
 access_token_secret = "{ACCESS_SECRET}"
 api_base = "{base}"
+{media}
 {extra}
 "#
     )
@@ -835,6 +881,68 @@ async fn oversized_media_is_left_out_and_the_post_filed() {
     assert!(rec.attachments.is_empty());
     assert_eq!(app.blob_files(), 0);
     app.stop().await;
+}
+
+/// Media a post links to that is not on an allowed https host is not downloaded: the
+/// post is filed all the same, says which media is missing, and nothing is stored.
+async fn media_refused(fake: &FakeX, extra: &str, what: &str) {
+    let app = app_with(Backend::Sqlite, fake, extra).await;
+    assert!(
+        app.await_count("complaints", 3, Duration::from_secs(15))
+            .await,
+        "{what}: the posts are filed"
+    );
+    let rec = app.complaint_from("1865000000000000103").await;
+    assert!(rec.attachments.is_empty(), "{what}: {:?}", rec.attachments);
+    assert!(
+        rec.body.contains("[media tidak diunduh: ")
+            && rec.body.contains("/media/example-lampu.jpg]"),
+        "{what}: {}",
+        rec.body
+    );
+    assert_eq!(app.blob_files(), 0, "{what}");
+    assert!(
+        !fake.seen().iter().any(|s| s.path.starts_with("/media/")),
+        "{what}: the media was fetched"
+    );
+    let health = app.health("x-siak").snapshot();
+    assert!(health.healthy, "{what}: the channel goes on: {health:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_over_plain_http_is_not_downloaded() {
+    let fake = FakeX::start().await;
+    media_refused(&fake, "media_hosts = [\"127.0.0.1\"]", "http").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_from_a_host_not_on_the_list_is_not_downloaded() {
+    let fake = FakeX::start().await;
+    media_refused(
+        &fake,
+        "media_hosts = [\"pbs.twimg.com\"]\ninsecure_local_media_for_tests = true",
+        "host not listed",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_redirect_to_loopback_is_not_followed() {
+    let fake = FakeX::start().await;
+    fake.media_via_redirect();
+    media_refused(
+        &fake,
+        "media_hosts = [\"localhost\"]\ninsecure_local_media_for_tests = true",
+        "redirect",
+    )
+    .await;
+    assert!(
+        fake.seen()
+            .iter()
+            .any(|s| s.path.starts_with("/redirect/media/")),
+        "the first hop was asked"
+    );
 }
 
 /// A refused bearer token marks this channel for re-authorization, with the reason and

@@ -33,7 +33,8 @@ pub struct GraphApi {
     token: SecretString,
     proof: String,
     throttle_backoff: Duration,
-    max_attachment_bytes: usize,
+    /// Attachments: only from the configured hosts, never with our token.
+    media: aduan_kit::fetch::Fetcher,
     /// No call before this instant (usage above the limit, or a throttling error).
     paused_until: Mutex<Option<Instant>>,
     /// The gap between calls while usage is high.
@@ -98,6 +99,15 @@ impl GraphApi {
             .user_agent(concat!("aduan/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
+        if cfg.insecure_local_media_for_tests {
+            tracing::warn!(channel = %name, "insecure_local_media_for_tests is on: attachments may come over plain http from loopback");
+        }
+        let media = aduan_kit::fetch::Fetcher::new(
+            aduan_kit::fetch::FetchPolicy::new(&cfg.media_hosts)
+                .allow_loopback_http(cfg.insecure_local_media_for_tests),
+            Duration::from_secs(cfg.timeout_secs.max(1)),
+            cfg.max_attachment_bytes,
+        )?;
         let token = cfg.page_access_token.clone();
         let proof = sign_hex(
             cfg.app_secret.expose_secret().as_bytes(),
@@ -116,7 +126,7 @@ impl GraphApi {
             token,
             proof,
             throttle_backoff: Duration::from_secs(cfg.throttle_backoff_secs.max(1)),
-            max_attachment_bytes: cfg.max_attachment_bytes,
+            media,
             paused_until: Mutex::new(None),
             spacing: Mutex::new(Duration::ZERO),
         })
@@ -285,11 +295,10 @@ impl GraphApi {
         self.call(&format!("POST /{path}"), req).await
     }
 
-    /// Downloads an attachment from its (CDN) link, without our token, refusing more
-    /// than the configured size.
+    /// Downloads an attachment from its (CDN) link on an allowed host, without our
+    /// token, refusing more than the configured size.
     pub async fn download(&self, url: &str) -> Result<(String, Bytes), String> {
-        aduan_kit::fetch::download_capped(&self.http, "attachment", url, self.max_attachment_bytes)
-            .await
+        self.media.download("attachment", url).await
     }
 }
 

@@ -51,6 +51,15 @@ pub struct FacebookConfig {
     /// Larger attachments are not downloaded (the message is still filed, with the link).
     #[serde(default = "default_attachment")]
     pub max_attachment_bytes: usize,
+    /// Attachments are downloaded over https only, from these hosts and their
+    /// subdomains, and only from public addresses (a link in a message is not to be
+    /// trusted).
+    #[serde(default = "default_media_hosts")]
+    pub media_hosts: Vec<String>,
+    /// FOR TESTS ONLY: also download attachments over plain http from loopback (a
+    /// local fake of the Graph API). The hosts must still be listed in `media_hosts`.
+    #[serde(default)]
+    pub insecure_local_media_for_tests: bool,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     /// How long to wait after Meta's throttling errors (4, 17, 32, 613, 80001) when
@@ -112,6 +121,11 @@ fn default_window() -> u64 {
 }
 fn default_attachment() -> usize {
     10 * 1024 * 1024
+}
+fn default_media_hosts() -> Vec<String> {
+    ["fbcdn.net", "fbsbx.com", "facebook.com"]
+        .map(String::from)
+        .to_vec()
 }
 fn default_timeout() -> u64 {
     30

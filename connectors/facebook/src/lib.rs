@@ -68,6 +68,13 @@ impl ChannelFactory for FacebookFactory {
                 "a webhook verify token, or poll = true: otherwise nothing is read",
             ));
         }
+        if let Some(bad) = aduan_kit::fetch::FetchPolicy::bad_host(&cfg.media_hosts) {
+            return Err(ConfigError::new(
+                name,
+                "media_hosts",
+                format!("host names such as \"fbcdn.net\", not {bad:?}"),
+            ));
+        }
         let api = Arc::new(
             api::GraphApi::new(ctx.name.clone(), &cfg)
                 .map_err(|e| ConfigError::new(name, "api_base", e))?,

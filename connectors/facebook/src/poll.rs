@@ -63,13 +63,15 @@ pub struct FacebookPoller {
     pub poll_interval: Duration,
 }
 
-/// Downloads what a message links to; a failure leaves the link in the text.
+/// Downloads what a message links to; a failure leaves the link in the text, and is
+/// returned (the link without its query) so the text can say it was not downloaded.
 pub async fn fetch_attachments(
     api: &GraphApi,
     id: &str,
     links: &[(String, String)],
-) -> Vec<AttachmentData> {
+) -> (Vec<AttachmentData>, Vec<String>) {
     let mut out = Vec::new();
+    let mut missed = Vec::new();
     for (i, (_, url)) in links.iter().enumerate() {
         match api.download(url).await {
             Ok((content_type, bytes)) => {
@@ -90,11 +92,12 @@ pub async fn fetch_attachments(
                 });
             }
             Err(e) => {
-                tracing::warn!(channel = %api.name, error = %e, "attachment not downloaded; its link stays in the text")
+                tracing::warn!(channel = %api.name, error = %e, "attachment not downloaded; its link stays in the text");
+                missed.push(url.split('?').next().unwrap_or(url).to_owned());
             }
         }
     }
-    out
+    (out, missed)
 }
 
 /// Adds the downloaded attachments of a Messenger message to its complaint draft.
@@ -103,9 +106,13 @@ pub async fn attach(api: &GraphApi, item: &mut Inbound, message: &Value) {
     if links.is_empty() {
         return;
     }
-    let files = fetch_attachments(api, &item.external_id, &links).await;
+    let (files, missed) = fetch_attachments(api, &item.external_id, &links).await;
     if let InboundKind::Complaint(d) = &mut item.kind {
         d.attachments.extend(files);
+        for url in missed {
+            d.body
+                .push_str(&format!("\n[lampiran tidak diunduh: {url}]"));
+        }
     }
 }
 

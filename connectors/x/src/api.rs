@@ -28,7 +28,7 @@ pub struct XApi {
     oauth: Option<OAuthCredentials>,
     /// Per endpoint: no request before this Unix time (seconds).
     not_before: Mutex<HashMap<String, u64>>,
-    max_media_bytes: usize,
+    media: aduan_kit::fetch::Fetcher,
 }
 
 fn now_secs() -> u64 {
@@ -59,7 +59,7 @@ impl XApi {
         bearer: SecretString,
         oauth: Option<OAuthCredentials>,
         timeout: Duration,
-        max_media_bytes: usize,
+        media: aduan_kit::fetch::Fetcher,
     ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -73,7 +73,7 @@ impl XApi {
             bearer,
             oauth,
             not_before: Mutex::new(HashMap::new()),
-            max_media_bytes,
+            media,
         })
     }
 
@@ -184,9 +184,10 @@ impl XApi {
         self.call("GET", path, req).await
     }
 
-    /// Downloads a media file, refusing more than the configured size.
+    /// Downloads a media file from an allowed host, refusing more than the configured
+    /// size.
     pub async fn media(&self, url: &str) -> Result<(String, Bytes), String> {
-        aduan_kit::fetch::download_capped(&self.http, "media", url, self.max_media_bytes).await
+        self.media.download("media", url).await
     }
 
     /// The OAuth 1.0a `Authorization` header for `method url` (no form parameters: X

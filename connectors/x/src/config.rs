@@ -41,6 +41,14 @@ pub struct XConfig {
     /// Larger media are not downloaded (the post is still filed).
     #[serde(default = "default_media")]
     pub max_media_bytes: usize,
+    /// Media are downloaded over https only, from these hosts and their subdomains,
+    /// and only from public addresses (the links in a post are not to be trusted).
+    #[serde(default = "default_media_hosts")]
+    pub media_hosts: Vec<String>,
+    /// FOR TESTS ONLY: also download media over plain http from loopback (a local fake
+    /// of X). The hosts must still be listed in `media_hosts`.
+    #[serde(default)]
+    pub insecure_local_media_for_tests: bool,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     #[serde(default)]
@@ -84,6 +92,9 @@ fn default_base() -> String {
 }
 fn default_media() -> usize {
     5 * 1024 * 1024
+}
+fn default_media_hosts() -> Vec<String> {
+    ["twimg.com", "ton.twitter.com"].map(String::from).to_vec()
 }
 fn default_timeout() -> u64 {
     30

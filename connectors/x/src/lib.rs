@@ -75,14 +75,32 @@ impl ChannelFactory for XFactory {
             }
         };
         let can_reply = oauth.is_some();
+        if let Some(bad) = aduan_kit::fetch::FetchPolicy::bad_host(&cfg.media_hosts) {
+            return Err(ConfigError::new(
+                name,
+                "media_hosts",
+                format!("host names such as \"twimg.com\", not {bad:?}"),
+            ));
+        }
+        if cfg.insecure_local_media_for_tests {
+            tracing::warn!(channel = %ctx.name, "insecure_local_media_for_tests is on: media may come over plain http from loopback");
+        }
+        let timeout = Duration::from_secs(cfg.timeout_secs.max(1));
+        let media = aduan_kit::fetch::Fetcher::new(
+            aduan_kit::fetch::FetchPolicy::new(&cfg.media_hosts)
+                .allow_loopback_http(cfg.insecure_local_media_for_tests),
+            timeout,
+            cfg.max_media_bytes,
+        )
+        .map_err(|e| ConfigError::new(name, "media_hosts", e))?;
         let api = Arc::new(
             api::XApi::new(
                 ctx.name.clone(),
                 &cfg.api_base,
                 cfg.bearer_token.clone(),
                 oauth,
-                Duration::from_secs(cfg.timeout_secs.max(1)),
-                cfg.max_media_bytes,
+                timeout,
+                media,
             )
             .map_err(|e| ConfigError::new(name, "api_base", e))?,
         );

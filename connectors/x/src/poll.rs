@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_kit::{
-    AttachmentData, Batch, ChannelName, ConnectorError, Cursor, CursorUpdate, Inbound, PullContext,
-    PullSource,
+    AttachmentData, Batch, ChannelName, ConnectorError, Cursor, CursorUpdate, Inbound, InboundKind,
+    PullContext, PullSource,
 };
 use bytes::Bytes;
 
@@ -158,8 +158,14 @@ impl XPoller {
         for chunk in tweets.chunks(BATCH) {
             let mut items = Vec::with_capacity(chunk.len());
             for (t, bytes, view) in chunk {
-                let attachments = self.download(view).await;
-                items.push(self.normalizer.inbound(view, bytes.clone(), attachments));
+                let (attachments, missed) = self.download(view).await;
+                let mut item = self.normalizer.inbound(view, bytes.clone(), attachments);
+                if let InboundKind::Complaint(d) = &mut item.kind {
+                    for url in missed {
+                        d.body.push_str(&format!("\n[media tidak diunduh: {url}]"));
+                    }
+                }
+                items.push(item);
                 let _ = t;
             }
             let newest = chunk.last().map(|c| c.0.id.clone()).unwrap_or_default();
@@ -185,8 +191,11 @@ impl XPoller {
         Ok(n)
     }
 
-    async fn download(&self, view: &TweetView) -> Vec<AttachmentData> {
+    /// The media downloaded, and the links (without their query) of those that were
+    /// not, so the complaint says what is missing.
+    async fn download(&self, view: &TweetView) -> (Vec<AttachmentData>, Vec<String>) {
         let mut out = Vec::new();
+        let mut missed = Vec::new();
         for (i, url) in view.media_urls.iter().enumerate() {
             match self.api.media(url).await {
                 Ok((content_type, bytes)) => {
@@ -202,11 +211,12 @@ impl XPoller {
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(channel = %self.normalizer.channel, error = %e, "media not attached")
+                    tracing::warn!(channel = %self.normalizer.channel, error = %e, "media not attached");
+                    missed.push(url.split('?').next().unwrap_or(url).to_owned());
                 }
             }
         }
-        out
+        (out, missed)
     }
 }
 
