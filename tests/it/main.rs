@@ -12,6 +12,7 @@ mod login;
 mod privacy;
 mod queue;
 mod runtime;
+mod server;
 mod store;
 mod threads;
 mod webhook;
