@@ -59,7 +59,7 @@ pub struct RunningApp {
     /// The admin queue as the HTTP API uses it (same answer routes).
     pub queue: crate::queue::Queue,
     shutdown: CancellationToken,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
     writer: JoinHandle<()>,
     sink: Option<StoreSink>,
@@ -181,12 +181,15 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         .await
         .with_context(|| format!("cannot listen on {}", cfg.http.listen))?;
     let addr = listener.local_addr()?;
-    let stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let server = tokio::spawn(http::serve::serve(
+        listener,
+        router,
+        http::serve::ServeOptions {
+            header_read_timeout: Duration::from_secs(cfg.http.header_read_timeout_secs.max(1)),
+            max_connections: cfg.http.max_connections,
+        },
+        shutdown.clone(),
+    ));
     tracing::info!(%addr, channels = channels.iter().count(), "aduan is listening");
     Ok(RunningApp {
         addr,

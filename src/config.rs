@@ -48,6 +48,11 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Seconds given to in-flight requests and writes after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's headers, from when its connection opens
+    /// or the previous answer on it was sent (so also the keep-alive idle limit).
+    pub header_read_timeout_secs: u64,
+    /// Most connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +62,8 @@ impl Default for HttpConfig {
             max_request_bytes: 25 * 1024 * 1024,
             request_timeout_secs: 60,
             shutdown_grace_secs: 20,
+            header_read_timeout_secs: 10,
+            max_connections: 512,
         }
     }
 }
@@ -263,6 +270,12 @@ impl Config {
                 "database.url",
                 "empty (SQLite under data_dir), sqlite://FILE or postgres://...",
             ));
+        }
+        if self.http.header_read_timeout_secs == 0 {
+            return Err(err("http.header_read_timeout_secs", "at least 1"));
+        }
+        if self.http.max_connections == 0 {
+            return Err(err("http.max_connections", "at least 1"));
         }
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "at least 1"));

@@ -8,6 +8,7 @@ mod measure;
 mod ops;
 mod problem;
 mod reports;
+pub mod serve;
 pub mod throttle;
 mod webhooks;
 

@@ -10,6 +10,7 @@ mod form;
 pub mod harness;
 mod queue;
 mod runtime;
+mod server;
 mod store;
 mod webhook;
 mod x;
