@@ -173,9 +173,18 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         queue: queue.clone(),
         login_throttle: Default::default(),
     });
+    let rate_limits = Arc::new(http::rate_limit::RateLimits::new(&cfg.http.rate_limit));
+    workers.push(tokio::spawn(
+        rate_limits
+            .clone()
+            .tidy_until(Duration::from_secs(60), shutdown.clone()),
+    ));
     let router = http::router(
         state,
-        Duration::from_secs(cfg.http.request_timeout_secs.max(1)),
+        &http::RouterOptions {
+            request_timeout: Duration::from_secs(cfg.http.request_timeout_secs.max(1)),
+            rate_limits,
+        },
     );
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
@@ -187,6 +196,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         http::serve::ServeOptions {
             header_read_timeout: Duration::from_secs(cfg.http.header_read_timeout_secs.max(1)),
             max_connections: cfg.http.max_connections,
+            trusted_proxies: Arc::new(cfg.http.trusted_proxies.clone()),
         },
         shutdown.clone(),
     ));

@@ -12,6 +12,9 @@ use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::http::client_addr::TrustedProxies;
+use crate::http::rate_limit::RateLimitConfig;
+
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +56,10 @@ pub struct HttpConfig {
     pub header_read_timeout_secs: u64,
     /// Most connections open at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Per-client-address limits on the public doors.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for HttpConfig {
@@ -64,6 +71,8 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 20,
             header_read_timeout_secs: 10,
             max_connections: 512,
+            trusted_proxies: TrustedProxies::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -470,6 +479,19 @@ mod tests {
         let cfg = Config::load(Some(&path)).expect("config/aduan.example.toml loads");
         crate::registry::Channels::build(&cfg, &crate::registry::builtin_factories())
             .expect("its channels build");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let cfg = Config::from_toml_str("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]")
+            .expect("loads");
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert!(cfg.http.trusted_proxies.contains(ip("10.9.8.7")));
+        assert!(cfg.http.trusted_proxies.contains(ip("::1")));
+        assert!(!cfg.http.trusted_proxies.contains(ip("127.0.0.1")));
+        let e = Config::from_toml_str("[http]\ntrusted_proxies = [\"proxy.local\"]")
+            .expect_err("refused");
+        assert!(e.to_string().contains("trusted_proxies"), "{e}");
     }
 
     #[test]

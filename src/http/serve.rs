@@ -21,6 +21,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
+use super::client_addr::{client_ip, ClientAddr, TrustedProxies};
+
 /// How connections are served.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -29,6 +31,7 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// Most connections open at once; more wait in the listen queue.
     pub max_connections: usize,
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Serves `router` on `listener` until `stop`; returns when every connection still
@@ -69,8 +72,11 @@ pub async fn serve(
         let service = {
             let answering = answering.clone();
             let router = router.clone();
+            let trusted = opts.trusted_proxies.clone();
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                let client = client_ip(peer.ip(), req.headers(), &trusted);
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(ClientAddr(client));
                 let answer = Answering::start(&answering);
                 let router = router.clone();
                 async move {

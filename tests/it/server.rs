@@ -1,9 +1,13 @@
-//! The server's own defences: slow clients, connection bounds.
+//! The server's own defences: slow clients, connection bounds, per-address limits
+//! behind and without proxies.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aduan::http::client_addr::TrustedProxies;
+use aduan::http::rate_limit::{Rate, RateLimitConfig};
 use reqwest::StatusCode;
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -115,8 +119,164 @@ async fn connections_past_the_bound_wait_for_a_free_one(b: Backend) {
     app.stop().await;
 }
 
+fn limited(c: &mut aduan::config::Config) {
+    c.http.rate_limit = RateLimitConfig {
+        enabled: true,
+        submit: Rate {
+            burst: 1,
+            per_minute: 1,
+        },
+        lookup: Rate {
+            burst: 2,
+            per_minute: 1,
+        },
+        session: Rate {
+            burst: 1,
+            per_minute: 1,
+        },
+    };
+}
+
+fn retry_after(res: &reqwest::Response) -> u64 {
+    res.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds")
+}
+
+async fn each_public_door_answers_429_with_retry_after_past_its_allowance(b: Backend) {
+    let app = spawn_app_with(
+        b,
+        Options {
+            configure: limited,
+            ..Options::default()
+        },
+    )
+    .await;
+    // Lookups: the API, the page and the lookup form share one allowance.
+    for path in ["/api/v1/reports/ABCD-EFGH", "/laporan/ABCD-EFGH"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND);
+    }
+    for path in [
+        "/api/v1/reports/ABCD-EFGH",
+        "/laporan/ABCD-EFGH",
+        "/laporan?nomor=ABCD-EFGH",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        let wait = retry_after(&res);
+        assert!((1..=60).contains(&wait), "{path}: Retry-After {wait}");
+        if path.starts_with("/api/") {
+            let p: Value = res.json().await.expect("problem");
+            assert_eq!(p["status"], 429);
+        } else {
+            assert!(res.text().await.expect("page").contains("Terlalu banyak"));
+        }
+    }
+    // Filing: the API and the form share one.
+    let res = app.post_json("/api/v1/reports", &json!({})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .client
+        .post(app.url("/"))
+        .form(&[("title", "Jalan rusak")])
+        .send()
+        .await
+        .expect("POST /");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    retry_after(&res);
+    let res = app.post_json("/api/v1/reports", &json!({})).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The API's login.
+    let login = json!({"username": "siapa", "password": "salah-sekali"});
+    let res = app.post_json("/api/v1/session", &login).await;
+    assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = app.post_json("/api/v1/session", &login).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    retry_after(&res);
+    // Nothing filed past the limit; other pages are not limited.
+    assert_eq!(app.count("complaints").await, 0);
+    for _ in 0..5 {
+        assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    }
+    app.stop().await;
+}
+
+async fn a_forged_forwarded_for_does_not_escape_the_limit(b: Backend) {
+    let app = spawn_app_with(
+        b,
+        Options {
+            configure: |c| {
+                limited(c);
+                // Trusted proxies elsewhere: the test's own address is not one.
+                c.http.trusted_proxies = TrustedProxies::parse(["10.0.0.0/8"]).expect("list");
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for i in 1..=3 {
+        let res = app
+            .client
+            .get(app.url("/api/v1/reports/ABCD-EFGH"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .expect("GET");
+        statuses.push(res.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    app.stop().await;
+}
+
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance(b: Backend) {
+    let app = spawn_app_with(
+        b,
+        Options {
+            configure: |c| {
+                limited(c);
+                c.http.trusted_proxies = TrustedProxies::parse(["127.0.0.1"]).expect("list");
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let get = |forwarded: &'static str| {
+        let req = app.client.get(app.url("/api/v1/reports/ABCD-EFGH"));
+        async move {
+            req.header("x-forwarded-for", forwarded)
+                .send()
+                .await
+                .expect("GET")
+                .status()
+        }
+    };
+    assert_eq!(get("203.0.113.1").await, StatusCode::NOT_FOUND);
+    assert_eq!(get("203.0.113.1").await, StatusCode::NOT_FOUND);
+    assert_eq!(get("203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(get("203.0.113.2").await, StatusCode::NOT_FOUND);
+    // What the client wrote to the left of the proxy's entry is not believed.
+    assert_eq!(
+        get("203.0.113.9, 203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.stop().await;
+}
+
 on_both!(
     a_half_sent_header_is_closed_at_the_header_deadline,
     shutdown_is_not_held_up_by_a_half_sent_header,
     connections_past_the_bound_wait_for_a_free_one,
+    each_public_door_answers_429_with_retry_after_past_its_allowance,
+    a_forged_forwarded_for_does_not_escape_the_limit,
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance,
 );
