@@ -58,6 +58,8 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Serve `/metrics` on this address instead of `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Per-client-address limits on the public doors.
     pub rate_limit: RateLimitConfig,
 }
@@ -72,6 +74,7 @@ impl Default for HttpConfig {
             header_read_timeout_secs: 10,
             max_connections: 512,
             trusted_proxies: TrustedProxies::default(),
+            metrics_listen: None,
             rate_limit: RateLimitConfig::default(),
         }
     }
@@ -286,6 +289,12 @@ impl Config {
         if self.http.max_connections == 0 {
             return Err(err("http.max_connections", "at least 1"));
         }
+        if self.http.metrics_listen == Some(self.http.listen) && self.http.listen.port() != 0 {
+            return Err(err(
+                "http.metrics_listen",
+                "an address other than http.listen (leave it out to serve /metrics there)",
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "at least 1"));
         }
@@ -334,6 +343,11 @@ impl Config {
             0 => 2,
             n => n,
         }
+    }
+
+    /// Whether citizens reach the daemon over https (then browsers are told to keep to it).
+    pub fn public_https(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     pub fn shutdown_grace(&self) -> Duration {

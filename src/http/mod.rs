@@ -79,8 +79,16 @@ impl AppParts {
 pub struct RouterOptions {
     /// A request taking longer is answered 408.
     pub request_timeout: Duration,
+    /// `/metrics` is served on a listener of its own ([`metrics_router`]), not here.
+    pub metrics_apart: bool,
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Browsers are told to use https only (`public_url` is https).
+    pub hsts: bool,
 }
+
+/// `Strict-Transport-Security`: a year, this host only (other hosts of the domain may
+/// not all have https).
+const HSTS: &str = "max-age=31536000";
 
 pub fn router(state: AppState, opts: &RouterOptions) -> Router {
     let limit = state.max_request_bytes;
@@ -94,6 +102,11 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
         rate_limit::Door::Lookup,
         rate_limit::Door::Session,
     );
+    let hsts = opts.hsts.then(|| HeaderValue::from_static(HSTS));
+    let mut metrics = Router::new();
+    if !opts.metrics_apart {
+        metrics = metrics.route("/metrics", get(ops::metrics));
+    }
     Router::new()
         .route("/", get(form::show).merge(post(form::submit).route_layer(door(submit))))
         .route("/laporan", get(form::lookup).route_layer(door(lookup)))
@@ -119,7 +132,7 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
         .merge(console::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(metrics)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -136,5 +149,14 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
                 "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &axum::response::Response| hsts.clone()))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for `http.metrics_listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
 }
