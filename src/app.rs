@@ -53,13 +53,15 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 /// A running daemon.
 pub struct RunningApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `http.metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     pub health: ChannelHealth,
     pub outbox_wake: Arc<Notify>,
     /// The admin queue as the HTTP API uses it (same answer routes).
     pub queue: crate::queue::Queue,
     shutdown: CancellationToken,
-    server: JoinHandle<()>,
+    servers: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
     writer: JoinHandle<()>,
     sink: Option<StoreSink>,
@@ -173,32 +175,66 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         queue: queue.clone(),
         login_throttle: Default::default(),
     });
+    let rate_limits = Arc::new(http::rate_limit::RateLimits::new(&cfg.http.rate_limit));
+    workers.push(tokio::spawn(
+        rate_limits
+            .clone()
+            .tidy_until(Duration::from_secs(60), shutdown.clone()),
+    ));
     let router = http::router(
-        state,
-        Duration::from_secs(cfg.http.request_timeout_secs.max(1)),
+        state.clone(),
+        &http::RouterOptions {
+            request_timeout: Duration::from_secs(cfg.http.request_timeout_secs.max(1)),
+            metrics_apart: cfg.http.metrics_listen.is_some(),
+            rate_limits,
+            hsts: cfg.public_https(),
+        },
     );
+    let serve = http::serve::ServeOptions {
+        header_read_timeout: Duration::from_secs(cfg.http.header_read_timeout_secs.max(1)),
+        max_connections: cfg.http.max_connections,
+        trusted_proxies: Arc::new(cfg.http.trusted_proxies.clone()),
+    };
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.http.listen))?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(http::serve::serve(
+    let metrics_listener = match cfg.http.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (http.metrics_listen)"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+    let mut servers = vec![tokio::spawn(http::serve::serve(
         listener,
         router,
-        http::serve::ServeOptions {
-            header_read_timeout: Duration::from_secs(cfg.http.header_read_timeout_secs.max(1)),
-            max_connections: cfg.http.max_connections,
-        },
+        serve.clone(),
         shutdown.clone(),
-    ));
-    tracing::info!(%addr, channels = channels.iter().count(), "aduan is listening");
+    ))];
+    if let Some(listener) = metrics_listener {
+        servers.push(tokio::spawn(http::serve::serve(
+            listener,
+            http::metrics_router(state),
+            serve,
+            shutdown.clone(),
+        )));
+    }
+    tracing::info!(%addr, ?metrics_addr, channels = channels.iter().count(), "aduan is listening");
     Ok(RunningApp {
         addr,
+        metrics_addr,
         queue,
         store,
         health,
         outbox_wake,
         shutdown,
-        server,
+        servers,
         workers,
         writer: writer_handle,
         sink: Some(sink),
@@ -216,7 +252,9 @@ impl RunningApp {
         }
         let sink = self.sink.take();
         let finished = tokio::time::timeout(grace, async {
-            let _ = (&mut self.server).await;
+            for s in self.servers.drain(..) {
+                let _ = s.await;
+            }
             for w in self.workers.drain(..) {
                 let _ = w.await;
             }

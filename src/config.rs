@@ -12,6 +12,9 @@ use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::http::client_addr::TrustedProxies;
+use crate::http::rate_limit::RateLimitConfig;
+
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +56,12 @@ pub struct HttpConfig {
     pub header_read_timeout_secs: u64,
     /// Most connections open at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Serve `/metrics` on this address instead of `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Per-client-address limits on the public doors.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for HttpConfig {
@@ -64,6 +73,9 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 20,
             header_read_timeout_secs: 10,
             max_connections: 512,
+            trusted_proxies: TrustedProxies::default(),
+            metrics_listen: None,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -277,6 +289,12 @@ impl Config {
         if self.http.max_connections == 0 {
             return Err(err("http.max_connections", "at least 1"));
         }
+        if self.http.metrics_listen == Some(self.http.listen) && self.http.listen.port() != 0 {
+            return Err(err(
+                "http.metrics_listen",
+                "an address other than http.listen (leave it out to serve /metrics there)",
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "at least 1"));
         }
@@ -325,6 +343,11 @@ impl Config {
             0 => 2,
             n => n,
         }
+    }
+
+    /// Whether citizens reach the daemon over https (then browsers are told to keep to it).
+    pub fn public_https(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -470,6 +493,19 @@ mod tests {
         let cfg = Config::load(Some(&path)).expect("config/aduan.example.toml loads");
         crate::registry::Channels::build(&cfg, &crate::registry::builtin_factories())
             .expect("its channels build");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let cfg = Config::from_toml_str("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]")
+            .expect("loads");
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert!(cfg.http.trusted_proxies.contains(ip("10.9.8.7")));
+        assert!(cfg.http.trusted_proxies.contains(ip("::1")));
+        assert!(!cfg.http.trusted_proxies.contains(ip("127.0.0.1")));
+        let e = Config::from_toml_str("[http]\ntrusted_proxies = [\"proxy.local\"]")
+            .expect_err("refused");
+        assert!(e.to_string().contains("trusted_proxies"), "{e}");
     }
 
     #[test]

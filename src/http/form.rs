@@ -151,6 +151,11 @@ pub fn not_found_page() -> Response {
     )
 }
 
+/// A page with one message for the citizen (a refusal, a limit).
+pub fn message_page(status: StatusCode, message: String) -> Response {
+    render(status, &NotFoundPage { message })
+}
+
 pub async fn show(State(st): State<AppState>) -> Response {
     if st.channels.public_form.is_none() {
         return not_found_page();

@@ -2,11 +2,13 @@
 //! admin API and console, and the operational endpoints.
 
 mod admin;
+pub mod client_addr;
 pub mod console;
 mod form;
 mod measure;
 mod ops;
 mod problem;
+pub mod rate_limit;
 mod reports;
 pub mod serve;
 pub mod throttle;
@@ -73,17 +75,47 @@ impl AppParts {
     }
 }
 
-pub fn router(state: AppState, request_timeout: Duration) -> Router {
+/// How the router is built, beyond the state.
+pub struct RouterOptions {
+    /// A request taking longer is answered 408.
+    pub request_timeout: Duration,
+    /// `/metrics` is served on a listener of its own ([`metrics_router`]), not here.
+    pub metrics_apart: bool,
+    pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Browsers are told to use https only (`public_url` is https).
+    pub hsts: bool,
+}
+
+/// `Strict-Transport-Security`: a year, this host only (other hosts of the domain may
+/// not all have https).
+const HSTS: &str = "max-age=31536000";
+
+pub fn router(state: AppState, opts: &RouterOptions) -> Router {
     let limit = state.max_request_bytes;
+    // The public doors draw on per-address allowances (a route layer: other methods on
+    // the same path, and unknown ones, are not counted).
+    let door = |door| {
+        axum::middleware::from_fn_with_state((opts.rate_limits.clone(), door), rate_limit::limit)
+    };
+    let (submit, lookup, session) = (
+        rate_limit::Door::Submit,
+        rate_limit::Door::Lookup,
+        rate_limit::Door::Session,
+    );
+    let hsts = opts.hsts.then(|| HeaderValue::from_static(HSTS));
+    let mut metrics = Router::new();
+    if !opts.metrics_apart {
+        metrics = metrics.route("/metrics", get(ops::metrics));
+    }
     Router::new()
-        .route("/", get(form::show).post(form::submit))
-        .route("/laporan", get(form::lookup))
-        .route("/laporan/{tracking_id}", get(form::status_page))
+        .route("/", get(form::show).merge(post(form::submit).route_layer(door(submit))))
+        .route("/laporan", get(form::lookup).route_layer(door(lookup)))
+        .route("/laporan/{tracking_id}", get(form::status_page).route_layer(door(lookup)))
         .route("/static/aduan.css", get(form::stylesheet))
-        .route("/api/v1/reports", post(reports::create))
-        .route("/api/v1/reports/{tracking_id}", get(reports::status))
+        .route("/api/v1/reports", post(reports::create).route_layer(door(submit)))
+        .route("/api/v1/reports/{tracking_id}", get(reports::status).route_layer(door(lookup)))
         .route("/api/v1/openapi.json", get(admin::openapi))
-        .route("/api/v1/session", post(admin::login).delete(admin::logout))
+        .route("/api/v1/session", post(admin::login).route_layer(door(session)).delete(admin::logout))
         .route("/api/v1/complaints", get(admin::list))
         .route("/api/v1/complaints/next", post(admin::next))
         .route("/api/v1/complaints/{tracking_id}", get(admin::show))
@@ -100,14 +132,14 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(console::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(metrics)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(measure::RequestMetrics::default()),
             measure::record_request,
         ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, opts.request_timeout))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
@@ -117,5 +149,14 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
                 "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, move |_: &axum::response::Response| hsts.clone()))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for `http.metrics_listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
 }

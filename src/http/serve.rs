@@ -21,6 +21,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
+use super::client_addr::{client_ip, ClientAddr, TrustedProxies};
+
 /// How connections are served.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -29,6 +31,7 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// Most connections open at once; more wait in the listen queue.
     pub max_connections: usize,
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Serves `router` on `listener` until `stop`; returns when every connection still
@@ -39,8 +42,9 @@ pub async fn serve(
     opts: ServeOptions,
     stop: CancellationToken,
 ) {
-    let max = opts.max_connections.clamp(1, Semaphore::MAX_PERMITS);
-    let slots = Arc::new(Semaphore::new(max));
+    let max =
+        u32::try_from(opts.max_connections.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
+    let slots = Arc::new(Semaphore::new(max as usize));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(opts.header_read_timeout);
@@ -68,8 +72,11 @@ pub async fn serve(
         let service = {
             let answering = answering.clone();
             let router = router.clone();
+            let trusted = opts.trusted_proxies.clone();
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                let client = client_ip(peer.ip(), req.headers(), &trusted);
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(ClientAddr(client));
                 let answer = Answering::start(&answering);
                 let router = router.clone();
                 async move {
@@ -101,7 +108,7 @@ pub async fn serve(
     }
     drop(listener);
     // Every connection holds a slot until it ends.
-    let _ = slots.acquire_many(max as u32).await;
+    let _ = slots.acquire_many(max).await;
 }
 
 /// Accepting fails for the connection alone (reset before it was taken) or for the
