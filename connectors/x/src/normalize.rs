@@ -214,6 +214,7 @@ impl Normalizer {
         })));
         if let Some((template, window)) = &self.ack {
             item.acknowledge = Some(Acknowledgement {
+                per_hour: None,
                 // One receipt per author per window; the reply goes under this post.
                 recipient: Recipient {
                     address: t.author_id.clone(),
