@@ -359,6 +359,26 @@ pub(super) async fn queue_ack(
     if recent.is_some() {
         return Ok(());
     }
+    if let Some(cap) = a.per_hour {
+        let queued: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE channel_name = $1 AND kind = 'acknowledgement' AND created_at > $2",
+        )
+        .bind(channel)
+        .bind(now.saturating_sub(3_600_000_000))
+        .fetch_one(&mut **tx)
+        .await?;
+        if queued >= i64::from(cap) {
+            tracing::warn!(
+                channel,
+                tracking_id,
+                cap,
+                "no receipt: this channel's hourly cap of receipts is reached"
+            );
+            metrics::counter!("aduan_receipts_capped_total", "channel" => channel.to_owned())
+                .increment(1);
+            return Ok(());
+        }
+    }
     let fill = |t: &str| {
         text(
             &t.replace("{tracking_id}", tracking_id)

@@ -90,6 +90,11 @@ async fn append(session: &mut Session, folder: &str, raw: &str) {
     }
 }
 
+/// What our receiving server writes on top of a message whose sender it authenticated
+/// (receipts go only to those).
+const AUTHENTICATED: &str =
+    "Authentication-Results: mx.aduan.test; spf=pass smtp.mailfrom=warga.test; dkim=pass header.d=warga.test\n";
+
 fn mail(id: &str, subject: &str, body: &str, extra: &str) -> String {
     format!(
         "From: Siti Aminah <siti@warga.test>\nTo: pengaduan@aduan.test\nSubject: {subject}\nMessage-ID: <{id}>\nDate: Fri, 27 Nov 2026 10:00:00 +0700\n{extra}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}\n"
@@ -431,7 +436,7 @@ async fn acknowledgements_thread_back_and_replies_join(b: Backend) {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let citizen = |id: &str, subject: &str, extra: &str| {
         format!(
-            "From: Warga Siak <warga@warga.test>\nTo: pengaduan@aduan.test\nSubject: {subject}\nMessage-ID: <{id}>\n{extra}Content-Type: text/plain; charset=utf-8\n\nMohon ditindaklanjuti.\n"
+            "{AUTHENTICATED}From: Warga Siak <warga@warga.test>\nTo: pengaduan@aduan.test\nSubject: {subject}\nMessage-ID: <{id}>\n{extra}Content-Type: text/plain; charset=utf-8\n\nMohon ditindaklanjuti.\n"
         )
     };
     append(
@@ -570,6 +575,92 @@ async fn acknowledgements_thread_back_and_replies_join(b: Backend) {
 }
 
 on_both!(acknowledgements_thread_back_and_replies_join);
+
+/// Receipts are not a relay: a message whose sender our receiving server did not
+/// authenticate (no header, a pass forged below the server's own header, a pass for
+/// another domain) is filed without one; an authenticated one gets it, at its From
+/// address when its Reply-To is in another domain.
+async fn only_authenticated_senders_get_a_receipt(b: Backend) {
+    let mut admin = imap("pengaduan@aduan.test").await;
+    let folder = fresh_folder(&mut admin).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let message = |id: &str, from: &str, headers: &str| {
+        format!(
+            "{headers}From: {from}\nTo: pengaduan@aduan.test\nSubject: Laporan {id} {tag}\nMessage-ID: <{id}-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nMohon dibantu.\n"
+        )
+    };
+    let cases = [
+        ("asli", "Warga Siak <warga@warga.test>", AUTHENTICATED.to_owned()),
+        ("polos", "Warga Siak <warga@warga.test>", String::new()),
+        (
+            "sisip",
+            "Warga Siak <warga@warga.test>",
+            "Authentication-Results: mx.aduan.test; spf=softfail smtp.mailfrom=warga.test; dkim=none\nAuthentication-Results: mx.aduan.test; spf=pass smtp.mailfrom=warga.test; dkim=pass header.d=warga.test\n".to_owned(),
+        ),
+        (
+            "lain",
+            "Warga Siak <warga@warga.test>",
+            "Authentication-Results: mx.aduan.test; spf=pass smtp.mailfrom=penipu@palsu.test; dkim=pass header.d=palsu.test\n".to_owned(),
+        ),
+        (
+            "balas",
+            "Warga Dua <warga2@warga.test>",
+            format!("{AUTHENTICATED}Reply-To: kanal1@aduan.test\n"),
+        ),
+    ];
+    for (id, from, headers) in &cases {
+        append(&mut admin, &folder, &message(id, from, headers)).await;
+    }
+    let mut toml = channel_toml("pengaduan@aduan.test", &folder, PASSWORD, 1);
+    // Every message its own receipt, were it not for the checks.
+    toml.push_str(&format!(
+        "smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan@aduan.test\" }}\nack = {{ window_secs = 0 }}\n",
+        smtp_port()
+    ));
+    let app = spawn_app_toml(b, toml).await;
+    assert!(
+        app.await_count("complaints", 5, Duration::from_secs(15))
+            .await,
+        "every message is filed, with a receipt or without"
+    );
+    let mut receipts = Vec::new();
+    for (id, _, _) in &cases {
+        let rec = app
+            .complaint_from(&format!("<{id}-{tag}@warga.test>"))
+            .await;
+        let out = app
+            .store
+            .outbound_for(&rec.tracking_id)
+            .await
+            .expect("outbox");
+        receipts.push((
+            *id,
+            out.iter()
+                .map(|o| o.message.recipient.address.clone())
+                .collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(
+        receipts,
+        vec![
+            ("asli", vec!["warga@warga.test".to_owned()]),
+            ("polos", vec![]),
+            ("sisip", vec![]),
+            ("lain", vec![]),
+            ("balas", vec!["warga2@warga.test".to_owned()]),
+        ]
+    );
+    let arrived = eventually(Duration::from_secs(15), || {
+        let tag = tag.clone();
+        async move { !inbox_with("warga@warga.test", &tag).await.is_empty() }
+    })
+    .await;
+    assert!(arrived, "the authenticated sender's receipt was delivered");
+    let _ = admin.delete(&folder).await;
+    app.stop().await;
+}
+
+on_both!(only_authenticated_senders_get_a_receipt);
 
 /// Stops the app while a mailbox is being read one message per transaction, starts it
 /// again, then recreates the folder (a new UIDVALIDITY) with the same mail and drops the
@@ -920,7 +1011,7 @@ async fn xoauth2_tokens_read_the_mailbox_and_send_through_submission() {
         &mut admin,
         &folder,
         &format!(
-            "From: Warga Dua <warga2@warga.test>\nTo: kanal2@aduan.test\nSubject: Lampu jalan padam {tag}\nMessage-ID: <x1-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nSudah seminggu padam.\n"
+            "{AUTHENTICATED}From: Warga Dua <warga2@warga.test>\nTo: kanal2@aduan.test\nSubject: Lampu jalan padam {tag}\nMessage-ID: <x1-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nSudah seminggu padam.\n"
         ),
     )
     .await;
@@ -1007,7 +1098,7 @@ async fn an_approved_answer_reaches_the_citizens_mailbox_and_a_reply_reopens() {
         &mut admin,
         &folder,
         &format!(
-            "From: Warga Siak <warga@warga.test>\nTo: pengaduan2@aduan.test\nSubject: Drainase tersumbat {tag}\nMessage-ID: <q1-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nAir meluap ke jalan.\n"
+            "{AUTHENTICATED}From: Warga Siak <warga@warga.test>\nTo: pengaduan2@aduan.test\nSubject: Drainase tersumbat {tag}\nMessage-ID: <q1-{tag}@warga.test>\nContent-Type: text/plain; charset=utf-8\n\nAir meluap ke jalan.\n"
         ),
     )
     .await;

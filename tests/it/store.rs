@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use aduan::store::{IngestWriter, NewOutbound, OutboxStatus, Store, StoreSink};
 use aduan_kit::{
-    AttachmentData, Batch, ChannelName, ComplaintDraft, Cursor, CursorUpdate, Delivery, Inbound,
-    InboundKind, OutboundKind, Outcome, Raw, Recipient, Reporter, Sink, Threading,
+    Acknowledgement, AttachmentData, Batch, ChannelName, ComplaintDraft, Cursor, CursorUpdate,
+    Delivery, Inbound, InboundKind, OutboundKind, Outcome, Raw, Recipient, Reporter, Sink,
+    Threading,
 };
 use chrono::Utc;
 
@@ -481,6 +482,60 @@ async fn outbox_claims_are_exclusive_and_sends_recorded(b: Backend) {
         .is_empty());
 }
 
+/// Past a channel's hourly cap, new complaints are filed without a receipt, to anyone;
+/// another channel keeps its own count.
+async fn receipts_stop_at_the_hourly_cap(b: Backend) {
+    let db = TestDb::new(b).await;
+    let (store, sink) = sink(&db).await;
+    let with_receipt = |ch: &str, n: usize| {
+        let mut item = complaint(ch, &format!("{ch}-{n}"), &format!("Laporan {n}"));
+        item.acknowledge = Some(Acknowledgement {
+            recipient: Recipient {
+                address: format!("warga{n}@contoh.id"),
+                name: None,
+            },
+            subject: Some("Re: [{tracking_id}]".into()),
+            body: "Nomor {tracking_id}".into(),
+            in_reply_to: None,
+            references: Vec::new(),
+            once_per: std::time::Duration::ZERO,
+            per_hour: Some(3),
+        });
+        item
+    };
+    let mut filed = Vec::new();
+    for n in 0..5 {
+        let d = sink
+            .commit(Batch {
+                items: vec![with_receipt("surel", n), with_receipt("surel-lain", n)],
+                cursor: None,
+            })
+            .await
+            .expect("ingest");
+        assert_eq!(outcome(&d[0]), Outcome::Created);
+        filed.push((tracking(&d[0]), tracking(&d[1])));
+    }
+    let mut with_receipts = (0, 0);
+    for (a, b) in &filed {
+        with_receipts.0 += store.outbound_for(a).await.expect("outbox").len();
+        with_receipts.1 += store.outbound_for(b).await.expect("outbox").len();
+    }
+    assert_eq!(
+        with_receipts,
+        (3, 3),
+        "three receipts per channel in the hour"
+    );
+    assert_eq!(store.count("complaints").await.expect("count"), 10);
+    assert!(
+        store
+            .outbound_for(&filed[4].0)
+            .await
+            .expect("outbox")
+            .is_empty(),
+        "the last ones got none"
+    );
+}
+
 fn db_pool(store: &Store) -> sqlx::AnyPool {
     store.pool_for_tests()
 }
@@ -494,4 +549,5 @@ on_both!(
     a_failing_item_is_quarantined_not_half_written,
     attachments_are_stored_once_per_content,
     outbox_claims_are_exclusive_and_sends_recorded,
+    receipts_stop_at_the_hourly_cap,
 );

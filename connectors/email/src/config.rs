@@ -132,6 +132,20 @@ pub struct AckConfig {
     /// At most one receipt per sender in this many seconds (a sender who writes ten
     /// times gets one answer, and two auto-responders cannot ping-pong).
     pub window_secs: u64,
+    /// Send a receipt only when our receiving server's `Authentication-Results` header
+    /// records an SPF, DKIM or DMARC pass aligned with the From domain (default true):
+    /// otherwise anyone could make us mail any address by forging its From.
+    pub require_authentication: bool,
+    /// The authserv-id of our own receiving server (the first word of the
+    /// `Authentication-Results` it adds, e.g. `"mx.example.go.id"`): its topmost header
+    /// is the one believed. Without it, only the topmost header of the message is.
+    pub authserv_id: Option<String>,
+    /// Send the receipt to a `Reply-To` in another domain than From (default false:
+    /// such a receipt goes to the From address).
+    pub reply_to_other_domain: bool,
+    /// At most this many receipts per hour on this channel, to anyone (default 200;
+    /// 0: no cap). Past it complaints are filed without a receipt.
+    pub max_per_hour: u32,
 }
 
 pub const DEFAULT_ACK_TEMPLATE: &str = "Yth. {name},
@@ -151,6 +165,10 @@ impl Default for AckConfig {
             enabled: true,
             template: DEFAULT_ACK_TEMPLATE.to_owned(),
             window_secs: 3600,
+            require_authentication: true,
+            authserv_id: None,
+            reply_to_other_domain: false,
+            max_per_hour: 200,
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 
 use crate::auth::{Credential, CredentialSource, XOAuth2};
 use crate::config::{AfterIngest, EmailConfig, TlsMode};
-use crate::normalize::Normalizer;
+use crate::normalize::{Normalizer, ReceiptPolicy};
 
 /// Any byte stream IMAP can run over (plain TCP or TLS).
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
@@ -40,10 +40,17 @@ impl ImapSource {
         own.extend(cfg.smtp.as_ref().map(|s| s.from.clone()));
         let mut normalizer = Normalizer::new(name.clone(), cfg.message_id_domain.clone(), own);
         if cfg.smtp.is_some() && cfg.ack.enabled {
-            normalizer = normalizer.with_acknowledgement(
-                cfg.ack.template.clone(),
-                Duration::from_secs(cfg.ack.window_secs),
-            );
+            normalizer = normalizer
+                .with_acknowledgement(
+                    cfg.ack.template.clone(),
+                    Duration::from_secs(cfg.ack.window_secs),
+                )
+                .with_receipt_policy(ReceiptPolicy {
+                    require_authentication: cfg.ack.require_authentication,
+                    authserv_id: cfg.ack.authserv_id.clone(),
+                    reply_to_other_domain: cfg.ack.reply_to_other_domain,
+                    max_per_hour: Some(cfg.ack.max_per_hour).filter(|n| *n > 0),
+                });
         }
         let normalizer = Arc::new(normalizer);
         Self {

@@ -6,6 +6,7 @@
 //! * [`imap`]: the intake loop (IDLE or polling) around them.
 
 pub mod auth;
+pub mod authres;
 pub mod config;
 pub mod imap;
 pub mod loops;

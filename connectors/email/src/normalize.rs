@@ -9,7 +9,7 @@ use aduan_kit::{
     Recipient, Reporter, Threading, TrackingId,
 };
 use chrono::{DateTime, Utc};
-use mailparse::{DispositionType, MailAddr, MailHeaderMap, ParsedMail};
+use mailparse::{DispositionType, MailAddr, MailHeader, MailHeaderMap, ParsedMail};
 use sha2::{Digest, Sha256};
 
 use crate::loops::loop_reason;
@@ -21,6 +21,52 @@ pub const KIND: &str = "email";
 const MAX_DEPTH: usize = 32;
 /// Body text kept in the record; the raw original keeps everything.
 const MAX_BODY_CHARS: usize = 100_000;
+/// What a receipt repeats of the sender's subject and name: enough to recognize them,
+/// too little to carry someone else's message to the address it goes to.
+const RECEIPT_ECHO_CHARS: usize = 60;
+
+/// Who gets a receipt. The default is the strict one.
+#[derive(Debug, Clone)]
+pub struct ReceiptPolicy {
+    /// Only when the receiving server recorded an aligned SPF, DKIM or DMARC pass.
+    pub require_authentication: bool,
+    /// Whose `Authentication-Results` to believe (`None`: the topmost header).
+    pub authserv_id: Option<String>,
+    /// Whether a `Reply-To` in another domain than From may receive it.
+    pub reply_to_other_domain: bool,
+    /// At most this many receipts per hour on the channel.
+    pub max_per_hour: Option<u32>,
+}
+
+impl Default for ReceiptPolicy {
+    fn default() -> Self {
+        Self {
+            require_authentication: true,
+            authserv_id: None,
+            reply_to_other_domain: false,
+            max_per_hour: Some(200),
+        }
+    }
+}
+
+/// `s` without braces (the store fills `{…}` placeholders) and cut at `max` characters.
+fn echo(s: &str, max: usize) -> String {
+    let clean: String = s.chars().filter(|c| !matches!(c, '{' | '}')).collect();
+    if clean.chars().count() > max {
+        let cut: String = clean.chars().take(max).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        clean
+    }
+}
+
+fn domain(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
 
 pub struct Normalizer {
     channel: ChannelName,
@@ -30,6 +76,7 @@ pub struct Normalizer {
     own_addresses: Vec<String>,
     /// The receipt for new complaints: (template, once-per window), when configured.
     ack: Option<(String, std::time::Duration)>,
+    receipts: ReceiptPolicy,
 }
 
 /// mailparse walks nested parts recursively; a message nested thousands of levels deep
@@ -221,7 +268,66 @@ impl Normalizer {
             own_domain,
             own_addresses,
             ack: None,
+            receipts: ReceiptPolicy::default(),
         }
+    }
+
+    /// Who may get the receipt (see [`ReceiptPolicy`]).
+    pub fn with_receipt_policy(mut self, policy: ReceiptPolicy) -> Self {
+        self.receipts = policy;
+        self
+    }
+
+    /// The receipt for a new complaint, when its sender may get one; why not is logged.
+    fn receipt(
+        &self,
+        headers: &[MailHeader<'_>],
+        draft: &ComplaintDraft,
+        reply_to: Option<String>,
+        thread: &Threading,
+    ) -> Option<Acknowledgement> {
+        let (template, once_per) = self.ack.as_ref()?;
+        let Some(from) = draft.reporter.email.clone() else {
+            tracing::info!(channel = %self.channel, "no receipt: the message has no From address");
+            return None;
+        };
+        let from_domain = domain(&from);
+        if self.receipts.require_authentication {
+            if let Err(why) =
+                crate::authres::check(headers, &from_domain, self.receipts.authserv_id.as_deref())
+            {
+                tracing::info!(channel = %self.channel, reason = %why, "no receipt: the sender's domain is not authenticated");
+                return None;
+            }
+        }
+        let address = match reply_to {
+            Some(r) if self.receipts.reply_to_other_domain || domain(&r) == from_domain => r,
+            Some(_) => {
+                tracing::info!(channel = %self.channel, "the receipt goes to From: Reply-To is in another domain");
+                from
+            }
+            None => from,
+        };
+        let mut references: Vec<String> = thread.refs.clone();
+        references.extend(thread.keys.iter().cloned());
+        let name = draft
+            .reporter
+            .name
+            .as_deref()
+            .map(|n| echo(n, RECEIPT_ECHO_CHARS));
+        let title = echo(&draft.title, RECEIPT_ECHO_CHARS);
+        let body = template
+            .replace("{title}", &title)
+            .replace("{name}", name.as_deref().unwrap_or("Bapak/Ibu"));
+        Some(Acknowledgement {
+            recipient: Recipient { address, name },
+            subject: Some(format!("Re: {title} [{{tracking_id}}]")),
+            body,
+            in_reply_to: thread.keys.first().cloned(),
+            references,
+            once_per: *once_per,
+            per_hour: self.receipts.max_per_hour,
+        })
     }
 
     /// Every new complaint gets a receipt from this template (see `AckConfig`).
@@ -424,29 +530,7 @@ impl Normalizer {
             Some(Ok(list)) => list.extract_single_info().map(|s| s.addr),
             _ => None,
         };
-        let acknowledge = match (&self.ack, reply_to.or_else(|| draft.reporter.email.clone())) {
-            (Some((template, once_per)), Some(address)) => {
-                let mut references: Vec<String> = thread.refs.clone();
-                references.extend(thread.keys.iter().cloned());
-                let name = draft
-                    .reporter
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| "Bapak/Ibu".into());
-                Some(Acknowledgement {
-                    recipient: Recipient {
-                        address,
-                        name: draft.reporter.name.clone(),
-                    },
-                    subject: Some(format!("Re: {} [{{tracking_id}}]", draft.title)),
-                    body: template.replace("{name}", &name),
-                    in_reply_to: thread.keys.first().cloned(),
-                    references,
-                    once_per: *once_per,
-                })
-            }
-            _ => None,
-        };
+        let acknowledge = self.receipt(h, &draft, reply_to, &thread);
         let mut item = self.inbound(
             external_id,
             InboundKind::Complaint(Box::new(draft)),
@@ -462,6 +546,75 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn receipt_of(n: &Normalizer, extra: &str, subject: &str) -> Option<Acknowledgement> {
+        let raw = format!(
+            "{extra}From: Siti {{title}} <siti@warga.test>\r\nTo: pengaduan@aduan.test\r\nSubject: {subject}\r\nMessage-ID: <r1@warga.test>\r\n\r\nIsi.\r\n"
+        );
+        n.normalize(raw.as_bytes(), Utc::now()).acknowledge
+    }
+
+    fn with_receipts(policy: ReceiptPolicy) -> Normalizer {
+        Normalizer::new(ChannelName::parse("surel").expect("name"), None, Vec::new())
+            .with_acknowledgement(
+                "Yth. {name}, laporan \"{title}\" nomor {tracking_id}.".into(),
+                std::time::Duration::ZERO,
+            )
+            .with_receipt_policy(policy)
+    }
+
+    const PASS: &str = "Authentication-Results: mx.aduan.test; dkim=pass header.d=warga.test\r\n";
+
+    #[test]
+    fn only_authenticated_senders_get_a_receipt() {
+        let n = with_receipts(ReceiptPolicy::default());
+        assert!(receipt_of(&n, "", "Air mati").is_none());
+        let forged = "Authentication-Results: mx.aduan.test; spf=fail smtp.mailfrom=warga.test\r\nAuthentication-Results: mx.aduan.test; dkim=pass header.d=warga.test\r\n";
+        assert!(receipt_of(&n, forged, "Air mati").is_none());
+        let a = receipt_of(&n, PASS, "Air mati").expect("receipt");
+        assert_eq!(a.recipient.address, "siti@warga.test");
+        assert_eq!(a.per_hour, Some(200));
+        // With the check off, everyone gets one.
+        let off = with_receipts(ReceiptPolicy {
+            require_authentication: false,
+            ..ReceiptPolicy::default()
+        });
+        assert!(receipt_of(&off, "", "Air mati").is_some());
+    }
+
+    #[test]
+    fn a_reply_to_in_another_domain_gets_no_receipt_unless_allowed() {
+        let n = with_receipts(ReceiptPolicy::default());
+        let other = format!("{PASS}Reply-To: korban@lain.test\r\n");
+        let a = receipt_of(&n, &other, "Air mati").expect("receipt");
+        assert_eq!(a.recipient.address, "siti@warga.test");
+        let same = format!("{PASS}Reply-To: balas@WARGA.test\r\n");
+        let a = receipt_of(&n, &same, "Air mati").expect("receipt");
+        assert_eq!(a.recipient.address, "balas@WARGA.test");
+        let allowed = with_receipts(ReceiptPolicy {
+            reply_to_other_domain: true,
+            ..ReceiptPolicy::default()
+        });
+        let a = receipt_of(&allowed, &other, "Air mati").expect("receipt");
+        assert_eq!(a.recipient.address, "korban@lain.test");
+    }
+
+    #[test]
+    fn a_receipt_repeats_only_a_bounded_subject_and_no_placeholders() {
+        let n = with_receipts(ReceiptPolicy::default());
+        let long = format!("Beli obat murah {{tracking_id}} {}", "x".repeat(500));
+        let a = receipt_of(&n, PASS, &long).expect("receipt");
+        let subject = a.subject.expect("subject");
+        assert!(subject.chars().count() < 90, "{subject}");
+        assert!(subject.ends_with("… [{tracking_id}]"), "{subject}");
+        assert!(!subject.contains("{tracking_id} x"), "{subject}");
+        assert!(!a
+            .body
+            .contains("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+        assert!(a.body.contains("nomor {tracking_id}."), "{}", a.body);
+        assert_eq!(a.body.matches('{').count(), 1, "{}", a.body);
+        assert_eq!(a.recipient.name.as_deref(), Some("Siti title"));
+    }
 
     #[test]
     fn message_ids_are_found_with_their_brackets() {

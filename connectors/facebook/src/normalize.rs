@@ -191,6 +191,7 @@ impl Normalizer {
             return None;
         }
         self.ack.as_ref().map(|body| Acknowledgement {
+            per_hour: None,
             recipient: Recipient {
                 address: address.to_owned(),
                 name: name.map(str::to_owned),

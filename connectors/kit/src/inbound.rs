@@ -37,6 +37,9 @@ pub struct Acknowledgement {
     pub references: Vec<String>,
     /// No receipt when one went to the same recipient on this channel within this window.
     pub once_per: std::time::Duration,
+    /// No receipt when this many were queued on this channel in the last hour, whoever
+    /// they went to (a flood of messages must not turn the channel into a mail relay).
+    pub per_hour: Option<u32>,
 }
 
 impl Acknowledgement {

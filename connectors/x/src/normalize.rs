@@ -223,6 +223,7 @@ impl Normalizer {
         let fresh = Acknowledgement::fresh_enough(t.created_at, self.ack_max_age);
         if let Some((template, window)) = self.ack.as_ref().filter(|_| fresh) {
             item.acknowledge = Some(Acknowledgement {
+                per_hour: None,
                 // One receipt per author per window; the reply goes under this post.
                 recipient: Recipient {
                     address: t.author_id.clone(),
