@@ -3,7 +3,7 @@
 //! errors are `application/problem+json` (RFC 9457). The OpenAPI document is generated
 //! from these handlers at `/api/v1/openapi.json`.
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -112,11 +112,11 @@ pub struct SessionInfo {
     responses((status = 200, body = SessionInfo), (status = 401), (status = 429)))]
 pub async fn login(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    crate::http::client_addr::ClientAddr(client): crate::http::client_addr::ClientAddr,
     Json(b): Json<LoginBody>,
 ) -> Response {
     const TTL: i64 = 8 * 3600;
-    if let Err(spent) = st.login_throttle.attempt(peer.ip(), &b.username) {
+    if let Err(spent) = st.login_throttle.attempt(client, &b.username) {
         let mut r = Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",

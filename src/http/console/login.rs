@@ -3,7 +3,7 @@
 //! cross-site page can neither read nor set.
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -96,7 +96,7 @@ pub struct LoginForm {
 
 pub async fn submit(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    crate::http::client_addr::ClientAddr(client): crate::http::client_addr::ClientAddr,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -117,7 +117,7 @@ pub async fn submit(
             Some(t.login_expired.into()),
         );
     }
-    if let Err(spent) = st.login_throttle.attempt(peer.ip(), &f.username) {
+    if let Err(spent) = st.login_throttle.attempt(client, &f.username) {
         let wait = spent.wait;
         let mut r = login_page(
             &headers,
