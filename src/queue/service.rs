@@ -216,19 +216,13 @@ fn item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError
     ))
 }
 
-/// Removes who filed the complaint: the reporter and the provider's ids of the
-/// citizen's messages (an e-mail Message-ID or a tweet id leads back to a person).
+/// Removes who filed the complaint: the reporter and the provider's ids of its
+/// messages, both ways (see [`ComplaintRecord::hide_identity`]).
 fn hide_identity(item: &mut QueueItem) {
-    item.record.reporter = None;
-    item.record.external_id = String::new();
+    item.record.hide_identity();
     // A provider's refusal may quote the address it refused.
     for d in &mut item.deliveries {
         d.last_error = None;
-    }
-    for m in &mut item.record.messages {
-        if m.direction == "in" {
-            m.external_id = String::new();
-        }
     }
 }
 
@@ -555,7 +549,7 @@ impl Queue {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn audit(
+    pub(super) async fn audit(
         &self,
         complaint_id: i64,
         actor: &Actor,
@@ -741,6 +735,9 @@ impl Queue {
         }
         let mut extra: Vec<(&str, Arg)> = Vec::new();
         let mut detail = None;
+        // Lifting anonymity shows the reporter to the unit from then on: it is recorded
+        // on its own, like any other way to the identity.
+        let mut anonymity_change = None;
         match action {
             ActionKind::Verify => {
                 if let Some(c) = &req.classification {
@@ -773,6 +770,13 @@ impl Queue {
                     extra.push(("title", Arg::Text(t.to_owned())));
                 }
                 if let Some(a) = req.anonymous {
+                    if a != flag(&r, "anonymous")? {
+                        anonymity_change = Some(if a {
+                            "anonymity_set"
+                        } else {
+                            "anonymity_lifted"
+                        });
+                    }
                     extra.push(("anonymous", Arg::Int(i64::from(a))));
                 }
                 if let Some(c) = req.confidential {
@@ -830,14 +834,16 @@ impl Queue {
                     .await?;
                 // Its messages move to the survivor: the first one (the complaint itself,
                 // with its raw original and attachments) becomes a message there, without
-                // the provider's id when its reporter chose to be anonymous.
+                // the provider's id when its reporter chose to be anonymous; its other
+                // messages keep theirs (later edits and duplicates are found by them) but
+                // are marked, so that no reader of the survivor's thread sees them.
                 let first_id: i64 = sqlx::query_scalar(
                     "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at,
-                         raw_content_type, raw, public)
+                         raw_content_type, raw, public, anonymous)
                      SELECT $1, 'in', channel, channel_name,
                          CASE WHEN anonymous THEN 'merged:' || tracking_id ELSE external_id END,
                          title || '\n\n' || body, received_at,
-                         raw_content_type, raw, $2
+                         raw_content_type, raw, $2, anonymous
                      FROM complaints WHERE id = $3 RETURNING id",
                 )
                 .bind(target_id)
@@ -866,9 +872,11 @@ impl Queue {
                 .bind(row.id)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE messages SET complaint_id = $1 WHERE complaint_id = $2 AND id <> $3",
-                )
+                sqlx::query(if flag(&r, "anonymous")? {
+                    "UPDATE messages SET complaint_id = $1, anonymous = TRUE WHERE complaint_id = $2 AND id <> $3"
+                } else {
+                    "UPDATE messages SET complaint_id = $1 WHERE complaint_id = $2 AND id <> $3"
+                })
                 .bind(target_id)
                 .bind(row.id)
                 .bind(first_id)
@@ -949,7 +957,12 @@ impl Queue {
                 (_, v) => v,
             };
             args.push(v);
-            sets.push(format!("{col} = ${}", args.len()));
+            if matches!(col, "anonymous" | "confidential") {
+                // Flags are bound as numbers: PostgreSQL's BOOLEAN takes no BIGINT.
+                sets.push(format!("{col} = (${} <> 0)", args.len()));
+            } else {
+                sets.push(format!("{col} = ${}", args.len()));
+            }
         }
         if step.to != step.from && action != ActionKind::Hold {
             if let ActionKind::Forward | ActionKind::NotAuthority = action {
@@ -1008,6 +1021,19 @@ impl Queue {
             step.from != step.to,
         )
         .await?;
+        if let Some(change) = anonymity_change {
+            audit_on(
+                &mut tx,
+                row.id,
+                &actor_label(actor),
+                change,
+                reason,
+                None,
+                None,
+                false,
+            )
+            .await?;
+        }
         tx.commit().await?;
         drop(turn);
         // The action may have taken the complaint out of the actor's scope (a unit

@@ -82,6 +82,19 @@ pub struct ComplaintRecord {
     pub messages: Vec<MessageRecord>,
 }
 
+impl ComplaintRecord {
+    /// Removes who filed the complaint: the reporter and the provider's ids of every
+    /// message in the thread (an e-mail Message-ID, a tweet id, our reply's id under the
+    /// citizen's post: each leads back to a person).
+    pub fn hide_identity(&mut self) {
+        self.reporter = None;
+        self.external_id = String::new();
+        for m in &mut self.messages {
+            m.external_id = String::new();
+        }
+    }
+}
+
 /// What anyone holding a tracking number may see.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PublicReport {
@@ -404,7 +417,8 @@ fn thread_sql(of: &str, queue: bool) -> String {
         "SELECT complaint_id AS cid, CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
             filename AS a, content_type AS b, sha256 AS c, CAST(NULL AS TEXT) AS d, size AS n
             FROM attachments WHERE complaint_id {of}
-        UNION ALL SELECT complaint_id, 2, id, at, direction, channel, external_id, body, NULL
+        UNION ALL SELECT complaint_id, 2, id, at, direction, channel,
+            CASE WHEN anonymous THEN '' ELSE external_id END, body, NULL
             FROM messages WHERE complaint_id {of}
         UNION ALL SELECT complaint_id, 3, id, at, kind, previous_body, NULL, NULL, message_id
             FROM message_revisions WHERE complaint_id {of}"
