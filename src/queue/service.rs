@@ -158,6 +158,11 @@ const ROW_COLUMNS: &str = "c.id, c.tracking_id, c.channel, c.channel_name, c.ext
 const ROW_FROM: &str = "complaints c LEFT JOIN users u ON u.id = c.claimed_by
     LEFT JOIN complaints m ON m.id = c.merged_into";
 
+/// A complaint read whole (shown, claimed) has beside its row the complaint it refers
+/// to; the lists do without.
+const WHOLE_COLUMNS: &str = "r.tracking_id AS refers_to_tracking";
+const WHOLE_FROM: &str = "LEFT JOIN complaints r ON r.id = c.refers_to";
+
 /// One complaint row with what the workflow needs.
 struct Row0 {
     id: i64,
@@ -214,6 +219,13 @@ fn item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError
             deliveries: Vec::new(),
         },
     ))
+}
+
+/// [`item_from_row`] for a row read with [`WHOLE_COLUMNS`].
+fn whole_item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError> {
+    let (id, mut item) = item_from_row(r, now)?;
+    item.refers_to = r.col("refers_to_tracking")?;
+    Ok((id, item))
 }
 
 /// Removes who filed the complaint: the reporter and the provider's ids of its
@@ -309,14 +321,16 @@ pub(super) async fn load_items(
 ) -> Result<Vec<(i64, QueueItem)>, QueueError> {
     let now = now_micros();
     let (of, list) = store.id_list(ids);
-    let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.id {of}");
+    let sql = format!(
+        "SELECT {ROW_COLUMNS}, {WHOLE_COLUMNS} FROM {ROW_FROM} {WHOLE_FROM} WHERE c.id {of}"
+    );
     let mut items = crate::store::on_reads!(&store.reads, pool => {
         sqlx::query(&sql)
             .bind(list)
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| item_from_row(r, now))
+            .map(|r| whole_item_from_row(r, now))
             .collect::<Result<Vec<_>, _>>()?
     });
     with_threads(store, &mut items).await?;
@@ -343,7 +357,6 @@ async fn with_threads(store: &Store, items: &mut [(i64, QueueItem)]) -> Result<(
             })
             .collect();
         item.pending_answer = side.pending_answer;
-        item.refers_to = side.refers_to;
     }
     Ok(())
 }
@@ -509,10 +522,12 @@ impl Queue {
         reveal: bool,
     ) -> Result<QueueItem, QueueError> {
         let now = now_micros();
-        let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1");
+        let sql = format!(
+            "SELECT {ROW_COLUMNS}, {WHOLE_COLUMNS} FROM {ROW_FROM} {WHOLE_FROM} WHERE c.tracking_id = $1"
+        );
         let found = crate::store::on_reads!(&self.store.reads, pool => {
             match sqlx::query(&sql).bind(tracking_id).fetch_optional(pool).await? {
-                Some(row) => Some(item_from_row(&row, now)?),
+                Some(row) => Some(whole_item_from_row(&row, now)?),
                 None => None,
             }
         });

@@ -392,8 +392,6 @@ pub(crate) struct QueueSide {
     pub deliveries: Vec<Delivery>,
     /// The newest answer draft waiting for the liaison's approval.
     pub pending_answer: Option<String>,
-    /// The tracking number of another reporter's complaint this one replied to or quoted.
-    pub refers_to: Option<String>,
 }
 
 /// One outgoing message of a complaint and where it stands.
@@ -410,8 +408,7 @@ pub(crate) struct Delivery {
 /// `of` (a condition on `complaint_id`). Each part's rows take one shape (`cid`, `part`,
 /// `id`, `at`, texts `a` to `d`, a number `n`), grouped by complaint in ascending id and
 /// ordered as each part is read: attachments by id, messages and their revisions by
-/// time; with `queue`, also its deliveries, its answer drafts awaiting approval and the
-/// complaint it refers to.
+/// time; with `queue`, also its deliveries and its answer drafts awaiting approval.
 fn thread_sql(of: &str, queue: bool) -> String {
     let mut sql = format!(
         "SELECT complaint_id AS cid, CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
@@ -429,9 +426,7 @@ fn thread_sql(of: &str, queue: bool) -> String {
         UNION ALL SELECT complaint_id, 4, id, NULL, channel_name, kind, status, last_error, attempts
             FROM outbox WHERE complaint_id {of}
         UNION ALL SELECT complaint_id, 5, id, NULL, body, NULL, NULL, NULL, NULL
-            FROM answers WHERE complaint_id {of} AND status = 'submitted'
-        UNION ALL SELECT c.id, 6, o.id, NULL, o.tracking_id, NULL, NULL, NULL, NULL
-            FROM complaints c JOIN complaints o ON o.id = c.refers_to WHERE c.id {of}"
+            FROM answers WHERE complaint_id {of} AND status = 'submitted'"
         ));
     }
     sql.push_str(" ORDER BY cid, part, at, id");
@@ -501,7 +496,6 @@ fn thread_from_rows(
             }),
             // Oldest first: the last one read is the newest.
             5 => side.pending_answer = Some(r.col("a")?),
-            6 => side.refers_to = Some(r.col("a")?),
             _ => {}
         }
     }
