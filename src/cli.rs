@@ -70,11 +70,18 @@ enum ComplaintsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Shows one complaint with its whole thread.
+    /// Shows one complaint with its whole thread. An anonymous reporter is left out
+    /// unless --reveal-identity is given, which is recorded in the audit trail.
     Show {
         tracking_id: String,
         #[arg(long)]
         json: bool,
+        /// Shows who filed an anonymous complaint, as the operator or coordinator --as.
+        #[arg(long, requires = "username")]
+        reveal_identity: bool,
+        /// Who asks (with --reveal-identity): the view is audited as this user.
+        #[arg(long = "as", value_name = "USERNAME")]
+        username: Option<String>,
     },
     /// Claims a complaint for --as (or the oldest waiting one with `next`).
     Claim {
@@ -513,20 +520,51 @@ async fn complaints(cfg: &Config, command: ComplaintsCommand) -> anyhow::Result<
             limit,
             json,
         } => {
-            let list = store.complaints(&ComplaintFilter { status, limit }).await?;
+            let mut list = store.complaints(&ComplaintFilter { status, limit }).await?;
+            // A list never names an anonymous reporter; `show --reveal-identity` does,
+            // audited.
+            for c in list.iter_mut().filter(|c| c.anonymous) {
+                c.hide_identity();
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 print_table(&list);
             }
         }
-        ComplaintsCommand::Show { tracking_id, json } => {
+        ComplaintsCommand::Show {
+            tracking_id,
+            json,
+            reveal_identity,
+            username,
+        } => {
             let tid = crate::tracking::TrackingId::parse(&tracking_id)
                 .map_err(|_| anyhow::anyhow!("{tracking_id:?} is not a tracking number"))?;
-            let Some(c) = store.complaint(tid.as_str()).await? else {
+            let Some(mut c) = store.complaint(tid.as_str()).await? else {
                 eprintln!("aduan: no complaint {tid}");
                 return Ok(ExitCode::from(2));
             };
+            if c.anonymous {
+                match username.filter(|_| reveal_identity) {
+                    // The queue's own reveal: central roles only, audited.
+                    Some(username) => {
+                        let actor = acting(&store, &Who { username }).await?;
+                        let queue = crate::queue::Queue::new(
+                            store.clone(),
+                            crate::queue::AnswerRoutes::default(),
+                        );
+                        match queue.show(&actor, tid.as_str(), true).await {
+                            Ok(item) => c = item.record,
+                            Err(e) => {
+                                store.close().await;
+                                eprintln!("aduan: {e}");
+                                return Ok(ExitCode::from(2));
+                            }
+                        }
+                    }
+                    None => c.hide_identity(),
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&c)?);
             } else {
@@ -644,6 +682,8 @@ fn print_complaint(c: &ComplaintRecord) {
         if !who.is_empty() {
             println!("reporter: {}", who.join(", "));
         }
+    } else if c.anonymous {
+        println!("reporter: hidden (anonymous; --reveal-identity --as USER shows it, audited)");
     }
     println!(
         "flags:    anonymous={} confidential={}",

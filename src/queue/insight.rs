@@ -127,12 +127,14 @@ impl Queue {
         Ok(out)
     }
 
-    /// The complaint exactly as the provider sent it: operators only (it carries the
-    /// reporter's identity even when the complaint is anonymous).
+    /// The complaint exactly as the provider sent it: operators only. It carries the
+    /// reporter's identity, so an anonymous complaint's is read only with `reveal`, and
+    /// that read is audited like any other view of the identity.
     pub async fn raw_original(
         &self,
         actor: &Actor,
         tracking_id: &str,
+        reveal: bool,
     ) -> Result<(String, Vec<u8>), QueueError> {
         let id = self.visible_id(actor, tracking_id).await?;
         if actor.role != Role::Operator {
@@ -142,10 +144,31 @@ impl Queue {
             }
             .into());
         }
-        let r = sqlx::query("SELECT raw_content_type, raw FROM complaints WHERE id = $1")
-            .bind(id)
-            .fetch_one(self.store().pool())
+        let r =
+            sqlx::query("SELECT raw_content_type, raw, anonymous FROM complaints WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.store().pool())
+                .await?;
+        if crate::store::flag(&r, "anonymous")? {
+            if !reveal {
+                return Err(Refusal::Forbidden {
+                    role: actor.role.as_str(),
+                    action:
+                        "read an anonymous complaint's raw original without revealing the identity",
+                }
+                .into());
+            }
+            self.audit(
+                id,
+                actor,
+                "view_identity",
+                Some("raw original"),
+                None,
+                None,
+                false,
+            )
             .await?;
+        }
         Ok((r.try_get(0)?, r.try_get(1)?))
     }
 

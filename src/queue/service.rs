@@ -158,6 +158,11 @@ const ROW_COLUMNS: &str = "c.id, c.tracking_id, c.channel, c.channel_name, c.ext
 const ROW_FROM: &str = "complaints c LEFT JOIN users u ON u.id = c.claimed_by
     LEFT JOIN complaints m ON m.id = c.merged_into";
 
+/// A complaint read whole (shown, claimed) has beside its row the complaint it refers
+/// to; the lists do without.
+const WHOLE_COLUMNS: &str = "r.tracking_id AS refers_to_tracking";
+const WHOLE_FROM: &str = "LEFT JOIN complaints r ON r.id = c.refers_to";
+
 /// One complaint row with what the workflow needs.
 struct Row0 {
     id: i64,
@@ -216,19 +221,20 @@ fn item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError
     ))
 }
 
-/// Removes who filed the complaint: the reporter and the provider's ids of the
-/// citizen's messages (an e-mail Message-ID or a tweet id leads back to a person).
+/// [`item_from_row`] for a row read with [`WHOLE_COLUMNS`].
+fn whole_item_from_row(r: &impl Cols, now: i64) -> Result<(i64, QueueItem), QueueError> {
+    let (id, mut item) = item_from_row(r, now)?;
+    item.refers_to = r.col("refers_to_tracking")?;
+    Ok((id, item))
+}
+
+/// Removes who filed the complaint: the reporter and the provider's ids of its
+/// messages, both ways (see [`ComplaintRecord::hide_identity`]).
 fn hide_identity(item: &mut QueueItem) {
-    item.record.reporter = None;
-    item.record.external_id = String::new();
+    item.record.hide_identity();
     // A provider's refusal may quote the address it refused.
     for d in &mut item.deliveries {
         d.last_error = None;
-    }
-    for m in &mut item.record.messages {
-        if m.direction == "in" {
-            m.external_id = String::new();
-        }
     }
 }
 
@@ -315,14 +321,16 @@ pub(super) async fn load_items(
 ) -> Result<Vec<(i64, QueueItem)>, QueueError> {
     let now = now_micros();
     let (of, list) = store.id_list(ids);
-    let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.id {of}");
+    let sql = format!(
+        "SELECT {ROW_COLUMNS}, {WHOLE_COLUMNS} FROM {ROW_FROM} {WHOLE_FROM} WHERE c.id {of}"
+    );
     let mut items = crate::store::on_reads!(&store.reads, pool => {
         sqlx::query(&sql)
             .bind(list)
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| item_from_row(r, now))
+            .map(|r| whole_item_from_row(r, now))
             .collect::<Result<Vec<_>, _>>()?
     });
     with_threads(store, &mut items).await?;
@@ -349,7 +357,6 @@ async fn with_threads(store: &Store, items: &mut [(i64, QueueItem)]) -> Result<(
             })
             .collect();
         item.pending_answer = side.pending_answer;
-        item.refers_to = side.refers_to;
     }
     Ok(())
 }
@@ -515,10 +522,12 @@ impl Queue {
         reveal: bool,
     ) -> Result<QueueItem, QueueError> {
         let now = now_micros();
-        let sql = format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE c.tracking_id = $1");
+        let sql = format!(
+            "SELECT {ROW_COLUMNS}, {WHOLE_COLUMNS} FROM {ROW_FROM} {WHOLE_FROM} WHERE c.tracking_id = $1"
+        );
         let found = crate::store::on_reads!(&self.store.reads, pool => {
             match sqlx::query(&sql).bind(tracking_id).fetch_optional(pool).await? {
-                Some(row) => Some(item_from_row(&row, now)?),
+                Some(row) => Some(whole_item_from_row(&row, now)?),
                 None => None,
             }
         });
@@ -555,7 +564,7 @@ impl Queue {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn audit(
+    pub(super) async fn audit(
         &self,
         complaint_id: i64,
         actor: &Actor,
@@ -741,6 +750,9 @@ impl Queue {
         }
         let mut extra: Vec<(&str, Arg)> = Vec::new();
         let mut detail = None;
+        // Lifting anonymity shows the reporter to the unit from then on: it is recorded
+        // on its own, like any other way to the identity.
+        let mut anonymity_change = None;
         match action {
             ActionKind::Verify => {
                 if let Some(c) = &req.classification {
@@ -773,6 +785,13 @@ impl Queue {
                     extra.push(("title", Arg::Text(t.to_owned())));
                 }
                 if let Some(a) = req.anonymous {
+                    if a != flag(&r, "anonymous")? {
+                        anonymity_change = Some(if a {
+                            "anonymity_set"
+                        } else {
+                            "anonymity_lifted"
+                        });
+                    }
                     extra.push(("anonymous", Arg::Int(i64::from(a))));
                 }
                 if let Some(c) = req.confidential {
@@ -830,14 +849,16 @@ impl Queue {
                     .await?;
                 // Its messages move to the survivor: the first one (the complaint itself,
                 // with its raw original and attachments) becomes a message there, without
-                // the provider's id when its reporter chose to be anonymous.
+                // the provider's id when its reporter chose to be anonymous; its other
+                // messages keep theirs (later edits and duplicates are found by them) but
+                // are marked, so that no reader of the survivor's thread sees them.
                 let first_id: i64 = sqlx::query_scalar(
                     "INSERT INTO messages (complaint_id, direction, channel, channel_name, external_id, body, at,
-                         raw_content_type, raw, public)
+                         raw_content_type, raw, public, anonymous)
                      SELECT $1, 'in', channel, channel_name,
                          CASE WHEN anonymous THEN 'merged:' || tracking_id ELSE external_id END,
                          title || '\n\n' || body, received_at,
-                         raw_content_type, raw, $2
+                         raw_content_type, raw, $2, anonymous
                      FROM complaints WHERE id = $3 RETURNING id",
                 )
                 .bind(target_id)
@@ -866,9 +887,11 @@ impl Queue {
                 .bind(row.id)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE messages SET complaint_id = $1 WHERE complaint_id = $2 AND id <> $3",
-                )
+                sqlx::query(if flag(&r, "anonymous")? {
+                    "UPDATE messages SET complaint_id = $1, anonymous = TRUE WHERE complaint_id = $2 AND id <> $3"
+                } else {
+                    "UPDATE messages SET complaint_id = $1 WHERE complaint_id = $2 AND id <> $3"
+                })
                 .bind(target_id)
                 .bind(row.id)
                 .bind(first_id)
@@ -949,7 +972,12 @@ impl Queue {
                 (_, v) => v,
             };
             args.push(v);
-            sets.push(format!("{col} = ${}", args.len()));
+            if matches!(col, "anonymous" | "confidential") {
+                // Flags are bound as numbers: PostgreSQL's BOOLEAN takes no BIGINT.
+                sets.push(format!("{col} = (${} <> 0)", args.len()));
+            } else {
+                sets.push(format!("{col} = ${}", args.len()));
+            }
         }
         if step.to != step.from && action != ActionKind::Hold {
             if let ActionKind::Forward | ActionKind::NotAuthority = action {
@@ -1008,6 +1036,19 @@ impl Queue {
             step.from != step.to,
         )
         .await?;
+        if let Some(change) = anonymity_change {
+            audit_on(
+                &mut tx,
+                row.id,
+                &actor_label(actor),
+                change,
+                reason,
+                None,
+                None,
+                false,
+            )
+            .await?;
+        }
         tx.commit().await?;
         drop(turn);
         // The action may have taken the complaint out of the actor's scope (a unit

@@ -82,6 +82,19 @@ pub struct ComplaintRecord {
     pub messages: Vec<MessageRecord>,
 }
 
+impl ComplaintRecord {
+    /// Removes who filed the complaint: the reporter and the provider's ids of every
+    /// message in the thread (an e-mail Message-ID, a tweet id, our reply's id under the
+    /// citizen's post: each leads back to a person).
+    pub fn hide_identity(&mut self) {
+        self.reporter = None;
+        self.external_id = String::new();
+        for m in &mut self.messages {
+            m.external_id = String::new();
+        }
+    }
+}
+
 /// What anyone holding a tracking number may see.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PublicReport {
@@ -395,8 +408,6 @@ pub(crate) struct QueueSide {
     pub deliveries: Vec<Delivery>,
     /// The newest answer draft waiting for the liaison's approval.
     pub pending_answer: Option<String>,
-    /// The tracking number of another reporter's complaint this one replied to or quoted.
-    pub refers_to: Option<String>,
 }
 
 /// One outgoing message of a complaint and where it stands.
@@ -413,14 +424,14 @@ pub(crate) struct Delivery {
 /// `of` (a condition on `complaint_id`). Each part's rows take one shape (`cid`, `part`,
 /// `id`, `at`, texts `a` to `d`, a number `n`), grouped by complaint in ascending id and
 /// ordered as each part is read: attachments by id, messages and their revisions by
-/// time; with `queue`, also its deliveries, its answer drafts awaiting approval and the
-/// complaint it refers to.
+/// time; with `queue`, also its deliveries and its answer drafts awaiting approval.
 fn thread_sql(of: &str, queue: bool) -> String {
     let mut sql = format!(
         "SELECT complaint_id AS cid, CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
             filename AS a, content_type AS b, sha256 AS c, CAST(NULL AS TEXT) AS d, size AS n
             FROM attachments WHERE complaint_id {of}
-        UNION ALL SELECT complaint_id, 2, id, at, direction, channel, external_id, body, NULL
+        UNION ALL SELECT complaint_id, 2, id, at, direction, channel,
+            CASE WHEN anonymous THEN '' ELSE external_id END, body, NULL
             FROM messages WHERE complaint_id {of}
         UNION ALL SELECT complaint_id, 3, id, at, kind, previous_body, NULL, NULL, message_id
             FROM message_revisions WHERE complaint_id {of}"
@@ -431,9 +442,7 @@ fn thread_sql(of: &str, queue: bool) -> String {
         UNION ALL SELECT complaint_id, 4, id, NULL, channel_name, kind, status, last_error, attempts
             FROM outbox WHERE complaint_id {of}
         UNION ALL SELECT complaint_id, 5, id, NULL, body, NULL, NULL, NULL, NULL
-            FROM answers WHERE complaint_id {of} AND status = 'submitted'
-        UNION ALL SELECT c.id, 6, o.id, NULL, o.tracking_id, NULL, NULL, NULL, NULL
-            FROM complaints c JOIN complaints o ON o.id = c.refers_to WHERE c.id {of}"
+            FROM answers WHERE complaint_id {of} AND status = 'submitted'"
         ));
     }
     sql.push_str(" ORDER BY cid, part, at, id");
@@ -503,7 +512,6 @@ fn thread_from_rows(
             }),
             // Oldest first: the last one read is the newest.
             5 => side.pending_answer = Some(r.col("a")?),
-            6 => side.refers_to = Some(r.col("a")?),
             _ => {}
         }
     }

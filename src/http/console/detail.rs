@@ -88,6 +88,8 @@ struct DetailPage {
     messages: Vec<MessageView>,
     attachments: Vec<AttachmentView>,
     raw: Option<(String, bool)>,
+    /// The raw original is offered only as an audited download.
+    raw_reveal: bool,
     can_reveal: bool,
     actions: Vec<ActionView>,
     units: Vec<Unit>,
@@ -235,8 +237,11 @@ async fn detail(
         Ok(v) => v,
         Err(e) => return queue_error(staff, e),
     };
-    let raw = if a.role == Role::Operator {
-        match st.queue.raw_original(a, tracking_id).await {
+    // An anonymous complaint's raw original names its reporter: it is only downloaded,
+    // each time as an audited reveal.
+    let raw_reveal = a.role == Role::Operator && item.record.anonymous;
+    let raw = if a.role == Role::Operator && !item.record.anonymous {
+        match st.queue.raw_original(a, tracking_id, false).await {
             Ok((_, bytes)) => {
                 let cut = bytes.len() > RAW_SHOWN;
                 let shown = &bytes[..bytes.len().min(RAW_SHOWN)];
@@ -346,6 +351,7 @@ async fn detail(
             })
             .collect(),
         raw,
+        raw_reveal,
         can_reveal: a.role.is_central() && item.record.anonymous && !reveal,
         actions,
         units,
@@ -531,13 +537,20 @@ pub async fn attachment(
     download(bytes, &content_type, &meta.filename, inline)
 }
 
-/// The raw original (operators only, as the queue decides).
+/// The raw original (operators only, as the queue decides; an anonymous complaint's with
+/// `reveal=identity`, audited).
 pub async fn raw(
     State(st): State<AppState>,
     staff: Staff,
     Path(tracking_id): Path<String>,
+    Query(q): Query<DetailQuery>,
 ) -> Response {
-    match st.queue.raw_original(&staff.actor, &tracking_id).await {
+    let reveal = q.reveal.as_deref() == Some("identity");
+    match st
+        .queue
+        .raw_original(&staff.actor, &tracking_id, reveal)
+        .await
+    {
         Ok((_, bytes)) => download(
             bytes,
             "application/octet-stream",

@@ -98,6 +98,7 @@ texts! {
     attachments: "Lampiran", "Attachments";
     download: "Unduh", "Download";
     raw: "Data asli (untuk operator)", "Raw original (operators)";
+    raw_reveal: "Unduh data asli: memuat identitas pelapor anonim (tercatat di jejak audit)", "Download the raw original: it names the anonymous reporter (recorded in the audit trail)";
     raw_truncated: "Dipotong; unduh untuk melihat seluruhnya.", "Truncated; download to see all of it.";
     reporter: "Pelapor", "Reporter";
     anonymous: "Anonim", "Anonymous";
@@ -313,6 +314,10 @@ impl Texts {
                 ("overdue", true) => "Deadline passed".into(),
                 ("view_identity", false) => "Melihat identitas pelapor".into(),
                 ("view_identity", true) => "Viewed the reporter's identity".into(),
+                ("anonymity_lifted", false) => "Membuka anonimitas pelapor".into(),
+                ("anonymity_lifted", true) => "Lifted the reporter's anonymity".into(),
+                ("anonymity_set", false) => "Menjadikan pelapor anonim".into(),
+                ("anonymity_set", true) => "Made the reporter anonymous".into(),
                 (other, _) => other.to_owned(),
             },
         }

@@ -7,7 +7,7 @@
 //! `target/screenshots/` for people to look at.
 
 mod browser;
-mod pages;
+pub(crate) mod pages;
 mod workflow;
 
 use aduan::queue::people::NewUser;

@@ -45,14 +45,14 @@ async fn console_login(app: &TestApp, username: &str, password: &str) -> reqwest
 }
 
 /// A signed-in console session without a browser: its cookie and its CSRF token.
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     app: &'a TestApp,
     cookie: String,
     csrf: String,
 }
 
 impl<'a> Session<'a> {
-    async fn open(app: &'a TestApp, username: &str) -> Session<'a> {
+    pub(crate) async fn open(app: &'a TestApp, username: &str) -> Session<'a> {
         let r = console_login(app, username, PASSWORD).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{username} logs in");
         let cookie = set_cookie(&r, "aduan_session")
@@ -73,7 +73,7 @@ impl<'a> Session<'a> {
         s
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.app
             .client
             .get(self.app.url(path))
@@ -83,7 +83,7 @@ impl<'a> Session<'a> {
             .expect("GET")
     }
 
-    async fn html(&self, path: &str) -> String {
+    pub(crate) async fn html(&self, path: &str) -> String {
         let r = self.get(path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         r.text().await.expect("html")
