@@ -32,7 +32,7 @@
 #
 #   bench/queue.sh                               # 1,000,000 rows, 1,500 samples in 15
 #                                                # blocks, 3 claim rounds of 100 each
-#   N=6000 CLAIMS=400 bench/queue.sh             # the README's figures
+#   N=6000 CLAIMS=400 bench/queue.sh             # the figures in docs/benchmarks.md
 #   ROWS=100000 N=200 ROUNDS=1 bench/queue.sh    # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
