@@ -3,6 +3,7 @@
 
 mod api;
 mod console;
+mod docs;
 mod e2e;
 mod email;
 mod facebook;
