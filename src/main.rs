@@ -1,5 +1,5 @@
-// glibc's allocator spends a sixth of the request path in malloc/free under load
-// (measured with perf on the ingest benchmark); mimalloc's per-thread heaps do not.
+// glibc's allocator contends between threads in malloc/free under load; mimalloc's
+// per-thread heaps do not (docs/benchmarks.md has the figure).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

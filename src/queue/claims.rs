@@ -99,8 +99,9 @@ impl Claimer {
 
 /// Leases that ran out are freed at least this often, and as soon as the soonest lease
 /// this claimer handed out ends. Not before every batch: under load that one statement
-/// was a fifth of a batch's time, and a lease abandoned a few seconds ago can wait
-/// those seconds. Leases taken by a direct claim or another daemon wait for the timer.
+/// would run with every batch for little gain, and a lease abandoned a few seconds ago
+/// can wait those seconds. Leases taken by a direct claim or another daemon wait for the
+/// timer.
 const RELEASE_EVERY: Duration = Duration::from_secs(5);
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
@@ -345,8 +346,8 @@ async fn candidates(
 ///
 /// The text depends only on which scopes the batch holds, not on how many requests: the
 /// requests travel as comma-separated lists and the probe's size as a parameter. So
-/// PostgreSQL soon keeps one plan for it; planning a text per batch size had been a
-/// third of a batch's time.
+/// PostgreSQL soon keeps one plan for it instead of planning a new text for every batch
+/// size.
 async fn claim_batch_pg(
     store: &Store,
     requests: &[(&Actor, i64)],

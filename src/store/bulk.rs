@@ -59,8 +59,8 @@ pub(super) async fn insert_rows(
         let chunk: Vec<Vec<V>> = rows.by_ref().take(size).collect();
         let mut sql = format!("INSERT INTO {head} VALUES ");
         let mut args = AnyArguments::default();
-        // SQLite looks a named parameter (`$n`) up by walking a list, once per bind: a
-        // 64-row statement spent a fifth of the e-mail ingest there (perf). Plain `?`
+        // SQLite looks a named parameter (`$n`) up by walking a list, once per bind, so
+        // binding a many-row statement grows with the square of its parameters. Plain `?`
         // parameters bind by position.
         let positional = tx.backend_name() == "SQLite";
         let mut n = 0;

@@ -97,9 +97,9 @@ pub fn from_micros(us: i64) -> DateTime<Utc> {
 /// `Z`, and 0, 3, 6 or 9 fractional digits, as many as the time needs), for fields marked
 /// `#[serde(serialize_with = "crate::store::rfc3339::serialize")]` (or
 /// `rfc3339::option::serialize`). chrono hands its digits to the serializer one
-/// character at a time, and serde_json runs each through its escaping: that was a
-/// twentieth of the daemon's time for a page of the queue. Here the time is formatted
-/// first and written as one string.
+/// character at a time, and serde_json runs each through its escaping, for each of the
+/// dozens of times on a page of the queue. Here the time is formatted first and written
+/// as one string.
 pub mod rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::Serializer;
@@ -147,8 +147,8 @@ fn session_setup(backend: Backend) -> &'static [&'static str] {
         ],
         // sqlx prepares every statement, and after five runs PostgreSQL may keep one
         // generic plan for it instead of planning each execution: for a lookup by key
-        // that is the same plan without the planning, which was a third of the
-        // database's time under claim-next. The queue's list, whose best plan depends on
+        // that is the same plan without planning it again for every execution, which
+        // claim-next makes many of. The queue's list, whose best plan depends on
         // the values (a rare status, a rare word), runs on connections of its own that
         // plan each execution (`Store::lists`).
         Backend::Postgres => &[],
@@ -158,9 +158,8 @@ fn session_setup(backend: Backend) -> &'static [&'static str] {
 /// The database through its back end's own driver, for the reads requests make most
 /// (the token's user, the queue's pages, a complaint opened or handed out by claim-next
 /// with its thread). The `Any` driver converts every row it reads
-/// into its own form, with a vector of column descriptions per row: for the first page
-/// of the queue that was half the time on SQLite and a quarter on PostgreSQL. Reads
-/// only; every write goes through the one `Any` pool.
+/// into its own form, with a vector of column descriptions per row, work these reads
+/// would pay on every row. Reads only; every write goes through the one `Any` pool.
 #[derive(Clone)]
 pub(crate) enum Reads {
     Sqlite(sqlx::SqlitePool),
@@ -252,8 +251,8 @@ where
 /// first checked with a round trip to the database, and replaced if it does not answer.
 ///
 /// sqlx's default checks every connection on every acquire: on PostgreSQL that is a
-/// second round trip for each query (a Sync and its ReadyForQuery), which was a fifth of
-/// a page's time. A connection in steady use has just answered. One that sat idle is the
+/// second round trip for each query (a Sync and its ReadyForQuery), on the path of
+/// every request. A connection in steady use has just answered. One that sat idle is the
 /// one a restarted server or a dropped network path has left behind; that one is
 /// checked. The cost: a connection that dies within this window of its last use is not
 /// caught here, so the one request that gets it fails (sqlx's pools still ping on
@@ -374,8 +373,8 @@ impl ColumnTable {
 }
 
 /// A rusqlite row whose columns are found by name through the statement's own table:
-/// rusqlite finds a name by asking SQLite for every column's name in turn, which was
-/// half of a page's time.
+/// rusqlite finds a name by asking SQLite for every column's name in turn, for every
+/// value of every row.
 pub(crate) struct SqliteRow<'a> {
     row: &'a rusqlite::Row<'a>,
     columns: &'a ColumnTable,
@@ -537,9 +536,10 @@ impl SqliteLists {
     /// A read the caller expects to be short (`short`: a keyset page along an index) runs
     /// on the calling thread when a connection is idle, within [`INLINE_STEPS`] of
     /// SQLite's virtual machine: a page is about 3,000, and handing it to a blocking
-    /// thread and back was a fifth of its time, and most of its tail. A read that runs
-    /// over is interrupted and run again on a blocking thread, as every other read is,
-    /// so a filter that no index serves never holds a worker of the runtime for long.
+    /// thread and back would add two thread switches to its time and to its tail. A read
+    /// that runs over is interrupted and run again on a blocking thread, as every other
+    /// read is, so a filter that no index serves never holds a worker of the runtime for
+    /// long.
     pub(crate) async fn rows<T, E, F>(
         &self,
         sql: String,
