@@ -903,10 +903,57 @@ async fn throttling_usage_and_bad_bodies_never_stop_the_channel(b: Backend) {
     app.stop().await;
 }
 
+/// An edit that leaves no text (found by fuzzing the webhook) keeps the filed text, and
+/// an edit of a comment never filed files no complaint without text: both are recorded
+/// as ignored.
+async fn an_edit_without_text_keeps_the_text(b: Backend) {
+    let fake = FakeGraph::start().await;
+    let app = app_with(b, &fake, "messenger = false").await;
+    let body = fixture("feed_comment.json");
+    assert_eq!(
+        deliver(&app, body.as_bytes(), Some(&sign(body.as_bytes())))
+            .await
+            .status(),
+        200
+    );
+    let mut edited: Value =
+        serde_json::from_str(&fixture("feed_comment_edited.json")).expect("json");
+    edited["entry"][0]["changes"][0]["value"]
+        .as_object_mut()
+        .expect("value")
+        .remove("message");
+    let edited = edited.to_string();
+    let missed = edited.replace(COMMENT, "122100000000000001_1213500000000009");
+    for body in [&edited, &missed] {
+        assert_eq!(
+            deliver(&app, body.as_bytes(), Some(&sign(body.as_bytes())))
+                .await
+                .status(),
+            200
+        );
+    }
+    let rec = app.complaint_from(COMMENT).await;
+    assert!(rec.body.starts_with("Air PDAM"), "{:?}", rec.body);
+    assert!(
+        rec.messages[0].history.is_empty(),
+        "{:?}",
+        rec.messages[0].history
+    );
+    assert_eq!(app.count("complaints").await, 1);
+    let ignored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM intake_rejects WHERE disposition = 'ignored'")
+            .fetch_one(&app.store.pool_for_tests())
+            .await
+            .expect("count");
+    assert_eq!(ignored, 2);
+    app.stop().await;
+}
+
 on_both!(
     comments_edits_removals_polling_and_answers,
     messenger_threads_attachments_echoes_and_the_window,
-    throttling_usage_and_bad_bodies_never_stop_the_channel
+    throttling_usage_and_bad_bodies_never_stop_the_channel,
+    an_edit_without_text_keeps_the_text
 );
 
 /// A Messenger attachment whose link redirects to loopback, or that names a host not on

@@ -374,6 +374,17 @@ impl Normalizer {
                 },
                 raw,
             )),
+            // An edit that leaves no text would blank the filed message (or file an
+            // empty complaint when the original was missed): the earlier text stands.
+            "edited" if !own && text.trim().is_empty() => Some(self.item(
+                format!("{id}:edited:{}", v["created_time"]),
+                at,
+                InboundKind::Ignored {
+                    reason: format!("an edit of a {what} without text; the earlier text is kept"),
+                },
+                Threading::default(),
+                raw,
+            )),
             "edited" if !own => Some(self.item(
                 format!("{id}:edited:{}", v["created_time"]),
                 at,
@@ -576,6 +587,30 @@ mod tests {
         assert!(
             matches!(&removed.kind, InboundKind::Removed { of } if of == "122100000000000001_1213500000000001")
         );
+    }
+
+    /// Found by the `facebook_webhook` fuzz target: an edit whose new text is missing
+    /// (or blank) became an `Edited` without text, which would blank the filed message,
+    /// or file a complaint with neither title nor body when the original was missed.
+    #[test]
+    fn an_edit_without_text_is_ignored_with_a_reason() {
+        let crash = br#"{"object":"page","entry":[{"id":"104500000000001","changes":[{"field":"feed","value":{"from":{"id":"7100000000000001","name":"Siti Aminah"},"mes?age":"Air PDAM","post_id":"104500000000001_122100000000000001","comment_id":"122100000000000001_1213500000000001","created_time":1763604590,"item":"comment","verb":"edited"}}]}]}"#;
+        let mut blank: Value = serde_json::from_slice(crash).expect("json");
+        blank["entry"][0]["changes"][0]["value"]["message"] = Value::from(" \n ");
+        for body in [serde_json::from_slice(crash).expect("json"), blank] {
+            let items = n().entries_of(&body);
+            assert_eq!(items.len(), 1);
+            aduan_kit::testing::check_inbound(&items[0], &ChannelName::parse("fb").expect("name"));
+            assert_eq!(
+                items[0].external_id,
+                "122100000000000001_1213500000000001:edited:1763604590"
+            );
+            assert!(
+                matches!(&items[0].kind, InboundKind::Ignored { reason } if reason.contains("edit")),
+                "{:?}",
+                items[0].kind
+            );
+        }
     }
 
     #[test]
