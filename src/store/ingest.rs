@@ -571,6 +571,14 @@ fn from_reporter(
     same_address || same_account
 }
 
+/// The columns each of `find_thread`'s lookups reads: the complaint, then who reported
+/// it (what `by_reporter` compares). A macro so that each query stays one static string.
+macro_rules! thread_cols {
+    () => {
+        "c.id, c.tracking_id, c.channel_name, c.reporter_email, c.reporter_user_id"
+    };
+}
+
 /// Whether `item` comes from the reporter of the complaint in `row` (id, tracking
 /// number, then the reporter's channel instance, address and account), or of one
 /// merged into it: a merge moves the merged complaint's thread keys to the survivor.
@@ -593,10 +601,11 @@ async fn by_reporter(
     if of(row)? {
         return Ok(true);
     }
-    let merged = sqlx::query(
-        "SELECT id, tracking_id, channel_name, reporter_email, reporter_user_id FROM complaints
-         WHERE merged_into = $1",
-    )
+    let merged = sqlx::query(concat!(
+        "SELECT ",
+        thread_cols!(),
+        " FROM complaints c WHERE c.merged_into = $1"
+    ))
     .bind(row.try_get::<i64, _>(0)?)
     .fetch_all(&mut **tx)
     .await?;
@@ -606,6 +615,22 @@ async fn by_reporter(
         }
     }
     Ok(false)
+}
+
+/// A complaint one of `find_thread`'s lookups found: the thread to join when the message
+/// comes from its reporter, else `None`, the first such complaint kept in `refers_to`.
+async fn joinable(
+    tx: &mut Transaction<'static, Any>,
+    item: &Inbound,
+    row: Option<AnyRow>,
+    refers_to: &mut Option<i64>,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let Some(row) = row else { return Ok(None) };
+    if by_reporter(tx, item, &row).await? {
+        return Ok(Some((row.try_get(0)?, row.try_get(1)?)));
+    }
+    refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
+    Ok(None)
 }
 
 /// The complaint a message follows up on: a thread key it names, else a tracking number
@@ -618,16 +643,21 @@ async fn find_thread(
     tx: &mut Transaction<'static, Any>,
     item: &Inbound,
 ) -> Result<(Option<(i64, String)>, Option<i64>), sqlx::Error> {
-    const WHO: &str = "c.channel_name, c.reporter_email, c.reporter_user_id";
     let mut refers_to = None;
     for r in &item.thread.refs {
-        let row: Option<AnyRow> = sqlx::query(&format!(
-            "SELECT c.id, c.tracking_id, {WHO} FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+        let row: Option<AnyRow> = sqlx::query(concat!(
+            "SELECT ",
+            thread_cols!(),
+            " FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
              WHERE t.channel_name = $1 AND t.key = $2
              UNION ALL
-             SELECT c.id, c.tracking_id, {WHO} FROM complaints c WHERE c.channel_name = $1 AND c.external_id = $2
+             SELECT ",
+            thread_cols!(),
+            " FROM complaints c WHERE c.channel_name = $1 AND c.external_id = $2
              UNION ALL
-             SELECT c.id, c.tracking_id, {WHO} FROM messages m JOIN complaints c ON c.id = m.complaint_id
+             SELECT ",
+            thread_cols!(),
+            " FROM messages m JOIN complaints c ON c.id = m.complaint_id
              WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2
              LIMIT 1"
         ))
@@ -635,11 +665,8 @@ async fn find_thread(
         .bind(text(r))
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(row) = row {
-            if by_reporter(tx, item, &row).await? {
-                return Ok((Some((row.try_get(0)?, row.try_get(1)?)), None));
-            }
-            refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
+        if let Some(found) = joinable(tx, item, row, &mut refers_to).await? {
+            return Ok((Some(found), None));
         }
     }
     if let Some(tid) = item
@@ -648,23 +675,24 @@ async fn find_thread(
         .as_deref()
         .and_then(|h| TrackingId::parse(h).ok())
     {
-        let row: Option<AnyRow> = sqlx::query(&format!(
-            "SELECT c.id, c.tracking_id, {WHO} FROM complaints c WHERE c.tracking_id = $1"
+        let row: Option<AnyRow> = sqlx::query(concat!(
+            "SELECT ",
+            thread_cols!(),
+            " FROM complaints c WHERE c.tracking_id = $1"
         ))
         .bind(tid.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(row) = row {
-            if by_reporter(tx, item, &row).await? {
-                return Ok((Some((row.try_get(0)?, row.try_get(1)?)), None));
-            }
-            refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
+        if let Some(found) = joinable(tx, item, row, &mut refers_to).await? {
+            return Ok((Some(found), None));
         }
     }
     if let Some(sender) = &item.thread.sender {
         let window = i64::try_from(sender.window.as_micros()).unwrap_or(i64::MAX);
-        let row: Option<AnyRow> = sqlx::query(&format!(
-            "SELECT c.id, c.tracking_id, {WHO} FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+        let row: Option<AnyRow> = sqlx::query(concat!(
+            "SELECT ",
+            thread_cols!(),
+            " FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
              WHERE t.channel_name = $1 AND t.key = $2 AND t.last_at >= $3
                AND c.status NOT IN ('closed', 'rejected', 'archived')"
         ))
@@ -673,11 +701,8 @@ async fn find_thread(
         .bind(micros(item.received_at).saturating_sub(window))
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(row) = row {
-            if by_reporter(tx, item, &row).await? {
-                return Ok((Some((row.try_get(0)?, row.try_get(1)?)), None));
-            }
-            refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
+        if let Some(found) = joinable(tx, item, row, &mut refers_to).await? {
+            return Ok((Some(found), None));
         }
     }
     Ok((None, refers_to))
