@@ -101,12 +101,18 @@ fn limiter(rate: Rate) -> Option<Limiter> {
     ))
 }
 
-/// The key an address is limited by: itself, or its /64 for IPv6.
-fn key(ip: IpAddr) -> IpAddr {
+/// The key an address is limited by, here and by the login throttle: itself, or its /64
+/// for IPv6 (an IPv4-mapped IPv6 address counts as the IPv4 one).
+pub(super) fn subscriber(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & (u128::MAX << 64))),
         v4 => v4,
     }
+}
+
+/// How long until a spent allowance has room again.
+pub(super) fn wait_of(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
+    not_until.wait_time_from(DefaultClock::default().now())
 }
 
 impl RateLimits {
@@ -139,8 +145,7 @@ impl RateLimits {
         let Some(l) = self.limiter(door) else {
             return Ok(());
         };
-        l.check_key(&key(client))
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        l.check_key(&subscriber(client)).map_err(wait_of)
     }
 
     /// Forgets addresses whose allowance is whole again, so the maps hold only recent

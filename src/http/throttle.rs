@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::rate_limit::{subscriber, wait_of};
+
 /// Attempts at one account from one address in a burst, then one per `USER_REFILL`.
 const USER_BURST: u32 = 8;
 const USER_REFILL: Duration = Duration::from_secs(30);
@@ -66,28 +68,6 @@ impl Default for LoginThrottle {
             everyone: RateLimiter::direct(quota(ALL_BURST, ALL_REFILL)),
         }
     }
-}
-
-/// The part of an address one subscriber controls: the address itself for IPv4, its
-/// /64 for IPv6 (an IPv4-mapped IPv6 address counts as the IPv4 one).
-pub fn subscriber(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut s = v6.segments();
-                s[4..].fill(0);
-                IpAddr::V6(s.into())
-            }
-        },
-    }
-}
-
-fn wait_of(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
-    not_until.wait_time_from(governor::clock::Clock::now(
-        &governor::clock::DefaultClock::default(),
-    ))
 }
 
 impl LoginThrottle {
