@@ -307,9 +307,12 @@ pub async fn attachment(
     Path((t, sha256)): Path<(String, String)>,
 ) -> Response {
     match st.queue.attachment_by_digest(&a, &t, &sha256).await {
-        Ok((meta, bytes)) => {
-            crate::http::download::download(bytes, "application/octet-stream", &meta.filename, false)
-        }
+        Ok((meta, bytes)) => crate::http::download::download(
+            bytes,
+            "application/octet-stream",
+            &meta.filename,
+            false,
+        ),
         Err(e) => e.into_response(),
     }
 }
