@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use Act::{Do, Show, Table};
 use Unit::{Any, Other, Own, Unassigned};
 
-use super::{call, forwarded_to, people, report, People};
+use super::{assert_problem, call, people, report, three, People, Three};
 use crate::harness::{spawn_app, Backend, TestApp};
 use crate::on_both;
 
@@ -271,15 +271,7 @@ async fn authorization_matrix(b: Backend) {
             Table(method, path) => call(&app, token, method, path, table_body(path, i)).await,
         };
         assert_eq!(s, want, "{row}: {v}");
-        if s.is_client_error() {
-            assert!(
-                v["type"]
-                    .as_str()
-                    .unwrap_or("")
-                    .starts_with("urn:aduan:problem:"),
-                "{row}: {v}"
-            );
-        }
+        assert_problem(s, &v, &row);
     }
     app.stop().await;
 }
@@ -345,16 +337,7 @@ fn table_body(path: &str, row: usize) -> Value {
 async fn anonymous_reporters_and_the_lists_scope(b: Backend) {
     let app = spawn_app(b).await;
     let p = people(&app).await;
-    let a = forwarded_to(
-        &app,
-        &p,
-        "Jalan berlubang di Jl. Sultan Syarif Kasim",
-        "dpupr",
-        true,
-    )
-    .await;
-    let bb = forwarded_to(&app, &p, "KTP elektronik belum jadi", "disdukcapil", false).await;
-    report(&app, "Air PDAM keruh", false).await;
+    let Three { a, bb, .. } = three(&app, &p).await;
 
     // Anonymous: units and liaisons never see the reporter, not even when asking; central
     // roles see it only by asking, and that view is audited.

@@ -70,6 +70,19 @@ async fn call(
     (status, v)
 }
 
+/// A refusal (a 4xx) must be one of our problem documents; `what` names the request.
+fn assert_problem(status: StatusCode, v: &Value, what: &str) {
+    if status.is_client_error() {
+        assert!(
+            v["type"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("urn:aduan:problem:"),
+            "{what}: {v}"
+        );
+    }
+}
+
 /// `GET path` as `token`'s user.
 async fn get(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
     call(app, token, "GET", path, Value::Null).await
@@ -118,4 +131,28 @@ async fn forwarded_to(
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     t
+}
+
+/// The complaints several tests start from, by the same reporter (Siti Aminah).
+struct Three {
+    /// Forwarded to dpupr; its reporter chose to be anonymous.
+    a: String,
+    /// Forwarded to disdukcapil; its reporter is named.
+    bb: String,
+    /// New: not verified, no unit.
+    c: String,
+}
+
+async fn three(app: &TestApp, p: &People) -> Three {
+    let a = forwarded_to(
+        app,
+        p,
+        "Jalan berlubang di Jl. Sultan Syarif Kasim",
+        "dpupr",
+        true,
+    )
+    .await;
+    let bb = forwarded_to(app, p, "KTP elektronik belum jadi", "disdukcapil", false).await;
+    let c = report(app, "Air PDAM keruh", false).await;
+    Three { a, bb, c }
 }

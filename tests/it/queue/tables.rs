@@ -5,21 +5,14 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{call, forwarded_to, people};
+use super::{call, people, three, Three};
 use crate::harness::{spawn_app, Backend};
 use crate::on_both;
 
 async fn operators_add_users_and_categories_without_cycles(b: Backend) {
     let app = spawn_app(b).await;
     let p = people(&app).await;
-    let a = forwarded_to(
-        &app,
-        &p,
-        "Jalan berlubang di Jl. Sultan Syarif Kasim",
-        "dpupr",
-        true,
-    )
-    .await;
+    let Three { a, .. } = three(&app, &p).await;
     let (s, v) = call(
         &app,
         &p.op,
