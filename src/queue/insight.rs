@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::service::{Queue, QueueError};
+use super::error::QueueError;
+use super::service::Queue;
 use super::workflow::{Actor, Refusal, Role};
 use crate::store::{from_micros, now_micros, AttachmentMeta};
 
