@@ -564,4 +564,18 @@ mod tests {
         assert!(!f.ok);
         assert_eq!(f.text, "Tidak bisa: <b>; ok=1");
     }
+
+    #[test]
+    fn the_stylesheet_colours_every_registered_kind() {
+        for f in crate::registry::kinds() {
+            let (kind, info) = (f.kind(), f.kind_info());
+            for rule in [
+                format!(".ch-{kind}{{color:{}}}", info.colour),
+                format!("rect.ch-{kind}{{fill:{}}}", info.chart_colour),
+            ] {
+                assert!(STYLESHEET.contains(&rule), "{rule} missing");
+            }
+        }
+        assert!(STYLESHEET.starts_with(include_str!("../../../static/console.css")));
+    }
 }
