@@ -5,6 +5,10 @@
 //!   fail commits, to prove a connector never acknowledges what was not committed.
 //! * [`check_inbound`], [`check_push_verifies`], [`check_pull`]: the component spec
 //!   (`docs/connector-spec.md`) as executable checks.
+//! * [`compliance::check_factory`]: the factory and its [`crate::KindInfo`], which every
+//!   connector crate runs in its own tests.
+
+pub mod compliance;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
