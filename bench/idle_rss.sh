@@ -13,7 +13,7 @@ ROUNDS=${ROUNDS:-3}
 SETTLE=${SETTLE:-5}
 PORT=${PORT:-18089}
 
-cargo build --release --locked --quiet --bin aduan
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked --quiet --bin aduan
 BIN=$PWD/target/release/aduan
 WORK=$(mktemp -d)
 pid=""
