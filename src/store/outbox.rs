@@ -51,7 +51,7 @@ pub struct OutboxRow {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub external_id: Option<String>,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub next_attempt_at: DateTime<Utc>,
     #[serde(skip)]
     pub complaint_id: i64,
