@@ -6,7 +6,6 @@
 //! are in `pool`, rows read by column name in `row`, times as stored in `time`.
 
 mod blobs;
-mod bulk;
 mod error;
 mod ingest;
 mod outbox;
