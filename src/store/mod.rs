@@ -15,6 +15,7 @@ mod row;
 mod time;
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use sqlx::AnyPool;
@@ -52,10 +53,10 @@ pub struct Store {
     pub(crate) claims: Option<sqlx::PgPool>,
     pub(crate) backend: Backend,
     pub(crate) blobs: Arc<BlobStore>,
-    /// Token to user, for a moment (see `people::TOKEN_TTL`).
-    pub(crate) actors: Arc<crate::queue::people::ActorCache>,
-    /// Counts the times `actors` was cleared, so that a read begun before cannot refill it.
-    pub(crate) actors_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Counts the changes to users and their tokens made through this store or a clone
+    /// of it, so that what the queue keeps of them for a moment (a token's user) can
+    /// tell it has grown older than a change.
+    pub(crate) users_changed: Arc<AtomicU64>,
     /// SQLite has one writer: the queue's writes (claims, actions) take turns here
     /// instead of meeting in SQLite's busy handler, which sleeps in steps of up to
     /// 100 ms.
@@ -90,8 +91,7 @@ impl Store {
             claims,
             backend,
             blobs,
-            actors: Arc::new(crate::queue::people::ActorCache::new(10_000)),
-            actors_generation: Arc::default(),
+            users_changed: Arc::default(),
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
