@@ -45,6 +45,11 @@ if ! psql "$ADUAN_TEST_PG" -qtAc 'SELECT 1' >/dev/null 2>&1; then
   exit 1
 fi
 
+# TLS on, with a throwaway CA, for the tests of sslmode and sslrootcert.
+log "PostgreSQL TLS"
+ADUAN_TEST_PG_TLS_DIR="$(as_root env ADUAN_TEST_PG="$ADUAN_TEST_PG" scripts/pg-tls.sh)"
+export ADUAN_TEST_PG_TLS_DIR
+
 # --- Dovecot (IMAP) and Postfix (SMTP) on loopback, for the e-mail channel ------------
 log "mail services"
 as_root scripts/mail-services.sh start

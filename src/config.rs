@@ -445,6 +445,29 @@ fn resolve_table(source: &str, prefix: &str, table: &mut toml::Table) -> Result<
 mod tests {
     use super::*;
 
+    /// A section the environment cannot reach would silently ignore its variables.
+    #[test]
+    fn every_section_of_the_example_is_reachable_from_the_environment() {
+        let example = include_str!("../config/aduan.example.toml");
+        let mut sections = 0;
+        for line in example.lines() {
+            let line = line.trim_start_matches(['#', ' ']);
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                if name.starts_with('[') {
+                    continue; // [[channels]]: not set from the environment
+                }
+                let top = name.split('.').next().unwrap_or(name);
+                let var = format!("{}__x", top.to_ascii_uppercase());
+                assert!(
+                    is_config_key(uncased::UncasedStr::new(&var)),
+                    "[{name}] is not in is_config_key's sections"
+                );
+                sections += 1;
+            }
+        }
+        assert!(sections >= 5, "found only {sections} sections");
+    }
+
     #[test]
     fn default_has_the_web_form_on_sqlite() {
         let cfg = Config::load(None).expect("default loads");

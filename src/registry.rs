@@ -1,9 +1,13 @@
 //! The channel kinds this daemon knows, and building the configured channels.
+//!
+//! Everything the daemon shows or limits per kind (the console's labels, icons, colours,
+//! answer limits and previews) comes from the factories listed here, through [`kinds`]
+//! and [`kind_info`]: no other code names a kind to present it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use aduan_kit::{BuildContext, Channel, ChannelFactory, ChannelName, ConfigError};
+use aduan_kit::{BuildContext, Channel, ChannelFactory, ChannelName, ConfigError, KindInfo};
 
 use crate::config::Config;
 
@@ -15,6 +19,24 @@ pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
         Arc::new(aduan_x::XFactory),
         Arc::new(aduan_facebook::FacebookFactory),
     ]
+}
+
+static KINDS: LazyLock<Vec<Arc<dyn ChannelFactory>>> = LazyLock::new(builtin_factories);
+
+/// The factory of every known kind, in registration order (the order the console lists
+/// kinds in).
+pub fn kinds() -> &'static [Arc<dyn ChannelFactory>] {
+    &KINDS
+}
+
+/// The factory of `kind`; `None` for a kind no factory builds (a test's fake channel).
+pub fn factory_of(kind: &str) -> Option<&'static dyn ChannelFactory> {
+    KINDS.iter().find(|f| f.kind() == kind).map(|f| &**f)
+}
+
+/// How the console presents `kind`, and its answer limit.
+pub fn kind_info(kind: &str) -> Option<&'static KindInfo> {
+    factory_of(kind).map(|f| f.kind_info())
 }
 
 /// The configured, built channels by name.
@@ -93,5 +115,26 @@ impl Channels {
     /// Adds a channel built elsewhere (tests register fakes this way).
     pub fn insert(&mut self, channel: Channel) {
         self.by_name.insert(channel.name.clone(), channel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_registered_once_and_describes_itself() {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in kinds() {
+            assert!(seen.insert(f.kind()), "{} registered twice", f.kind());
+            // The console's stylesheet writes the kind into a class name.
+            assert!(ChannelName::parse(f.kind()).is_ok(), "{}", f.kind());
+            aduan_kit::testing::compliance::check_kind_info(f.kind_info());
+            assert!(std::ptr::eq(
+                kind_info(f.kind()).expect("found"),
+                f.kind_info()
+            ));
+        }
+        assert!(kind_info("no-such-kind").is_none());
     }
 }

@@ -295,6 +295,28 @@ pub async fn show(
     }
 }
 
+/// One attachment of a complaint, by the SHA-256 of its content (as `show` lists it),
+/// with the same role and unit scoping as the complaint. Always a download, sandboxed.
+#[utoipa::path(get, path = "/api/v1/complaints/{tracking_id}/attachments/{sha256}",
+    params(("tracking_id" = String, Path), ("sha256" = String, Path, description = "lowercase hex SHA-256 of the content")),
+    responses((status = 200, description = "the file, as application/octet-stream with Content-Disposition: attachment", content_type = "application/octet-stream", body = Vec<u8>), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn attachment(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path((t, sha256)): Path<(String, String)>,
+) -> Response {
+    match st.queue.attachment_by_digest(&a, &t, &sha256).await {
+        Ok((meta, bytes)) => crate::http::download::download(
+            bytes,
+            "application/octet-stream",
+            &meta.filename,
+            false,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Claims the complaint (or renews the caller's claim) for the lease period.
 #[utoipa::path(post, path = "/api/v1/complaints/{tracking_id}/claim", params(("tracking_id" = String, Path)),
     responses((status = 200, body = QueueItem), (status = 409)), security(("bearer" = [])))]
@@ -638,7 +660,7 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aduan admin API", description = "The complaint queue (SP4N-LAPOR! workflow). Errors are application/problem+json (RFC 9457)."),
-    paths(login, logout, list, show, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, categories, put_category, delete_category, channels),
+    paths(login, logout, list, show, attachment, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, categories, put_category, delete_category, channels),
     components(schemas(Category, LoginBody, SessionInfo, Page, QueueItem, crate::queue::DeliveryState, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
     modifiers(&BearerAuth)
 )]

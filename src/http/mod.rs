@@ -4,6 +4,7 @@
 mod admin;
 pub mod client_addr;
 pub mod console;
+pub mod download;
 mod form;
 mod measure;
 mod ops;
@@ -120,6 +121,7 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
         .route("/api/v1/complaints", get(admin::list))
         .route("/api/v1/complaints/next", post(admin::next))
         .route("/api/v1/complaints/{tracking_id}", get(admin::show))
+        .route("/api/v1/complaints/{tracking_id}/attachments/{sha256}", get(admin::attachment))
         .route("/api/v1/complaints/{tracking_id}/claim", post(admin::claim).delete(admin::release))
         .route("/api/v1/complaints/{tracking_id}/{action}", post(admin::act))
         .route("/api/v1/units", get(admin::units).post(admin::create_unit))

@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use super::service::{load_items, QueueError, QueueItem};
+use super::error::QueueError;
+use super::item::{load_items, QueueItem};
+use super::sql::{bind_all, Arg};
 use super::workflow::{Actor, Role};
 use crate::store::{now_micros, Backend, Store};
 
@@ -133,9 +135,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             || now >= soonest_lease.load(Ordering::Relaxed)
         {
             soonest_lease.store(i64::MAX, Ordering::Relaxed);
-            match super::service::release_expired_claims(&store, now, claimable(Role::Operator))
-                .await
-            {
+            match release_expired_claims(&store, now, claimable(Role::Operator)).await {
                 Ok(_) => released = Some(Instant::now()),
                 Err(e) => tracing::warn!(error = %e, "expired claims not released"),
             }
@@ -148,6 +148,41 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             serve(&store, jobs, lane).await;
         });
     }
+}
+
+/// Frees claims whose lease ran out, so that claim-next, which reads only unclaimed
+/// rows (a partial index), sees them again. Cheap when there are none: the claimed rows
+/// with an expired lease are found through `claim_until`.
+pub(crate) async fn release_expired_claims(
+    store: &Store,
+    now: i64,
+    statuses: &[&str],
+) -> Result<u64, QueueError> {
+    // On SQLite an UPDATE takes the write lock even when it changes nothing: look first.
+    // On PostgreSQL the look would be one more round trip for the same index scan.
+    if store.backend() == Backend::Sqlite {
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let expired: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM complaints WHERE claim_until <= $1 AND claimed_by IS NOT NULL AND status IN ({list}) LIMIT 1"
+        ))
+        .bind(now)
+        .fetch_optional(store.pool())
+        .await?;
+        if expired.is_none() {
+            return Ok(0);
+        }
+    }
+    let res = sqlx::query(
+        "UPDATE complaints SET claimed_by = NULL, claim_until = NULL WHERE claim_until <= $1 AND claimed_by IS NOT NULL",
+    )
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(res.rows_affected())
 }
 
 /// How many of `waiting` requests the batch about to start takes when `free` lanes
@@ -352,7 +387,6 @@ async fn claim_batch_pg(
     store: &Store,
     requests: &[(&Actor, i64)],
 ) -> Result<Vec<Option<(i64, String)>>, QueueError> {
-    use super::service::{bind_all, Arg};
     let mut args: Vec<Arg> = Vec::new();
     let param = |args: &mut Vec<Arg>, a: Arg| {
         args.push(a);

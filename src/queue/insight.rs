@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::service::{Queue, QueueError};
+use super::error::QueueError;
+use super::service::Queue;
 use super::workflow::{Actor, Refusal, Role};
 use crate::store::{from_micros, now_micros, AttachmentMeta};
 
@@ -179,12 +180,36 @@ impl Queue {
         tracking_id: &str,
         index: usize,
     ) -> Result<(AttachmentMeta, Vec<u8>), QueueError> {
+        self.attachment_where(actor, tracking_id, |i, _| i == index)
+            .await
+    }
+
+    /// The attachment of the complaint whose content has the SHA-256 `sha256` (lowercase
+    /// hex), with the same scoping as the complaint itself.
+    pub async fn attachment_by_digest(
+        &self,
+        actor: &Actor,
+        tracking_id: &str,
+        sha256: &str,
+    ) -> Result<(AttachmentMeta, Vec<u8>), QueueError> {
+        self.attachment_where(actor, tracking_id, |_, m| m.sha256 == sha256)
+            .await
+    }
+
+    async fn attachment_where(
+        &self,
+        actor: &Actor,
+        tracking_id: &str,
+        pick: impl Fn(usize, &AttachmentMeta) -> bool,
+    ) -> Result<(AttachmentMeta, Vec<u8>), QueueError> {
         let item = self.show(actor, tracking_id, false).await?;
         let meta = item
             .record
             .attachments
             .into_iter()
-            .nth(index)
+            .enumerate()
+            .find(|(i, m)| pick(*i, m))
+            .map(|(_, m)| m)
             .ok_or(Refusal::NotVisible)?;
         let bytes = self
             .store()

@@ -7,8 +7,8 @@
 use chrono::NaiveDate;
 use sqlx::Row;
 
+use super::audit::audit_on;
 use super::calendar::{official_holidays, Calendar};
-use super::service::audit_on;
 use crate::store::{Store, StoreError};
 
 /// Working days allowed per step (SP4N-LAPOR!).

@@ -366,6 +366,123 @@ async fn operational_endpoints(b: Backend) {
     app.stop().await;
 }
 
+/// `GET /api/v1/complaints/{t}/attachments/{sha256}`: the file to whoever may see the
+/// complaint, as a sandboxed download; 404 to a unit it was not forwarded to, for a
+/// digest the complaint does not hold, and without a session.
+async fn the_admin_api_serves_attachments_in_the_complaints_scope(b: Backend) {
+    use aduan::queue::Role;
+    let app = spawn_app(b).await;
+    let form = Form::new()
+        .text("title", "Jalan berlubang")
+        .text("body", "Lubang besar di depan sekolah")
+        .part(
+            "attachments",
+            Part::bytes(PNG.to_vec())
+                .file_name("lubang jalan.png")
+                .mime_str("image/png")
+                .expect("mime"),
+        );
+    let tid = crate::harness::filed(app.post_multipart("/api/v1/reports", form).await).await;
+    let s = &app.store;
+    for unit in ["dpupr", "disdukcapil"] {
+        s.create_unit(unit, unit).await.expect("unit");
+    }
+    let mut tokens = Vec::new();
+    for (name, role, unit) in [
+        ("coord", Role::Coordinator, None),
+        ("ua", Role::UnitAdmin, Some("dpupr")),
+        ("ub", Role::UnitAdmin, Some("disdukcapil")),
+    ] {
+        crate::harness::staff_actor(s, name, role, unit).await;
+        tokens.push(s.issue_token(name, "test").await.expect("token").token);
+    }
+    let [coord, ua, ub] = <[String; 3]>::try_from(tokens).expect("three");
+    for (action, body) in [
+        ("verify", json!({"classification": "pengaduan"})),
+        ("forward", json!({"unit": "dpupr"})),
+    ] {
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/complaints/{tid}/{action}")))
+            .bearer_auth(&coord)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::OK, "{action}");
+    }
+    let shown: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/complaints/{tid}")))
+        .bearer_auth(&ua)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let sha = shown["attachments"][0]["sha256"]
+        .as_str()
+        .expect("the attachment's digest is listed")
+        .to_owned();
+    let path = format!("/api/v1/complaints/{tid}/attachments/{sha}");
+    let get = async |token: Option<&str>, path: &str| {
+        let mut req = app.client.get(app.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    };
+
+    for token in [&coord, &ua] {
+        let res = get(Some(token), &path).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let h = res.headers().clone();
+        assert_eq!(h[reqwest::header::CONTENT_TYPE], "application/octet-stream");
+        let disposition = h[reqwest::header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            disposition.starts_with("attachment;")
+                && disposition.contains("filename*=UTF-8''lubang%20jalan.png"),
+            "{disposition}"
+        );
+        assert_eq!(
+            h[reqwest::header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; sandbox"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h[reqwest::header::CACHE_CONTROL], "private, no-store");
+        assert_eq!(res.bytes().await.expect("body").as_ref(), PNG);
+    }
+    // Another unit's admin does not learn the complaint exists.
+    assert_eq!(get(Some(&ub), &path).await.status(), StatusCode::NOT_FOUND);
+    let other = format!("/api/v1/complaints/{tid}/attachments/{}", "0".repeat(64));
+    assert_eq!(
+        get(Some(&coord), &other).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let traversal = format!("/api/v1/complaints/{tid}/attachments/..%2F..%2Fetc%2Fpasswd");
+    assert_eq!(
+        get(Some(&coord), &traversal).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(get(None, &path).await.status(), StatusCode::UNAUTHORIZED);
+
+    let openapi: Value = app
+        .get("/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        openapi["paths"]["/api/v1/complaints/{tracking_id}/attachments/{sha256}"]["get"]
+            .is_object(),
+        "the download is in the OpenAPI document"
+    );
+    app.stop().await;
+}
+
 on_both!(
     json_report_is_filed_and_visible_without_personal_data,
     idempotency_key_makes_a_retry_the_same_report,
@@ -377,4 +494,5 @@ on_both!(
     confidential_reports_show_status_only,
     unknown_and_malformed_tracking_numbers_are_404,
     operational_endpoints,
+    the_admin_api_serves_attachments_in_the_complaints_scope,
 );

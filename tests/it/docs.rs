@@ -308,3 +308,52 @@ fn relative_links_in_the_docs_resolve() {
     );
     assert!(broken.is_empty(), "broken links: {broken:#?}");
 }
+
+/// Every `ADUAN_…` variable the deployment files set names a key of the example file:
+/// the daemon takes such a variable as configuration, so a misspelt one would be
+/// ignored or stop it.
+#[test]
+fn deployment_files_set_only_real_configuration_keys() {
+    let example = example_keys(&read(&root().join("config/aduan.example.toml")));
+    let mut files = vec![
+        root().join("deploy/Dockerfile"),
+        root().join("deploy/compose.yaml"),
+        root().join("deploy/aduan.service"),
+    ];
+    let k8s = root().join("deploy/kubernetes");
+    for entry in std::fs::read_dir(&k8s).unwrap_or_else(|e| panic!("{}: {e}", k8s.display())) {
+        files.push(entry.expect("entry").path());
+    }
+    let mut seen = 0;
+    let mut unknown = Vec::new();
+    for file in &files {
+        let text = read(file);
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("ADUAN_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            rest = &rest[at + name.len()..];
+            // The configuration file's path, not a key.
+            if name == "ADUAN_CONFIG" {
+                continue;
+            }
+            seen += 1;
+            let path = name["ADUAN_".len()..].to_ascii_lowercase();
+            let key = match path.split_once("__") {
+                Some((section, key)) => (section.to_owned(), key.replace("__", ".")),
+                None => (String::new(), path.clone()),
+            };
+            if !example.contains(&key) {
+                unknown.push(format!("{}: {name}", file.display()));
+            }
+        }
+    }
+    assert!(seen >= 5, "the scan found only {seen} variables");
+    assert!(
+        unknown.is_empty(),
+        "variables that name no key of config/aduan.example.toml:\n{}",
+        unknown.join("\n")
+    );
+}

@@ -10,6 +10,7 @@ mod facebook;
 mod form;
 pub mod harness;
 mod login;
+mod pg_tls;
 mod privacy;
 mod queue;
 mod runtime;

@@ -15,11 +15,27 @@ pub mod smtp;
 
 use std::sync::Arc;
 
-use aduan_kit::{BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck};
+use aduan_kit::{
+    BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck, KindInfo,
+    Words,
+};
 
 use auth::CredentialSource;
 pub use config::{AfterIngest, EmailConfig, TlsMode};
 pub use normalize::{Normalizer, KIND};
+
+/// How the console shows e-mail complaints. A mail carries an answer of any length.
+pub static KIND_INFO: KindInfo = KindInfo {
+    label: Words {
+        id: "E-mail",
+        en: "E-mail",
+    },
+    icon: r#"<rect x="1.5" y="3.5" width="13" height="9" rx="1" fill="none" stroke="currentColor"/><path d="M2 4l6 5 6-5" fill="none" stroke="currentColor"/>"#,
+    colour: "#1a4d99",
+    chart_colour: "#1a4d99",
+    answer_limit: None,
+    reauthorize: None,
+};
 
 /// Builds `kind = "email"` channels.
 pub struct EmailFactory;
@@ -27,6 +43,10 @@ pub struct EmailFactory;
 impl ChannelFactory for EmailFactory {
     fn kind(&self) -> &'static str {
         KIND
+    }
+
+    fn kind_info(&self) -> &'static KindInfo {
+        &KIND_INFO
     }
 
     fn build(&self, ctx: BuildContext<'_>) -> Result<Channel, ConfigError> {

@@ -18,12 +18,33 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aduan_kit::{BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck};
+use aduan_kit::{
+    BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck, KindInfo,
+    Words,
+};
 use secrecy::ExposeSecret;
 
 pub use config::FacebookConfig;
 pub use normalize::{Normalizer, KIND};
 pub use webhook::FacebookWebhook;
+
+/// How the console shows Facebook complaints, comments and Messenger alike. The limit
+/// shown is a comment reply's ([`reply::COMMENT_MAX_CHARS`]); the sender shortens a
+/// Messenger answer further, to [`reply::MESSENGER_MAX_CHARS`].
+pub static KIND_INFO: KindInfo = KindInfo {
+    label: Words {
+        id: "Facebook",
+        en: "Facebook",
+    },
+    icon: r##"<circle cx="8" cy="8" r="7" fill="currentColor"/><path d="M8.8 14V9.2h1.6l.3-1.9H8.8V6.1c0-.5.2-.9.9-.9h1V3.5c-.2 0-.8-.1-1.5-.1-1.5 0-2.4.9-2.4 2.5v1.4H5.2v1.9h1.6V14" fill="#fff"/>"##,
+    colour: "#1558b0",
+    chart_colour: "#4d8fe0",
+    answer_limit: Some(reply::COMMENT_MAX_CHARS),
+    reauthorize: Some(Words {
+        id: "token Halaman baru dari Meta for Developers",
+        en: "a new Page token from Meta for Developers",
+    }),
+};
 
 /// Builds `kind = "facebook"` channels.
 pub struct FacebookFactory;
@@ -31,6 +52,10 @@ pub struct FacebookFactory;
 impl ChannelFactory for FacebookFactory {
     fn kind(&self) -> &'static str {
         KIND
+    }
+
+    fn kind_info(&self) -> &'static KindInfo {
+        &KIND_INFO
     }
 
     fn build(&self, ctx: BuildContext<'_>) -> Result<Channel, ConfigError> {

@@ -7,8 +7,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    ChannelName, ConfigError, ConnectorError, ErrorKind, Inbound, OutboundMessage, PushError,
-    SendReceipt, Sink,
+    AnswerPreview, ChannelName, ConfigError, ConnectorError, ErrorKind, Inbound, KindInfo,
+    OutboundMessage, PushError, SendReceipt, Sink,
 };
 
 /// Builds channels of one kind from their configuration. The daemon keeps one factory
@@ -16,6 +16,19 @@ use crate::{
 pub trait ChannelFactory: Send + Sync {
     /// The `kind = "..."` this factory builds, and the `channel` field of its complaints.
     fn kind(&self) -> &'static str;
+
+    /// How the daemon presents this kind (labels, icon, colours) and the answer limit it
+    /// shows: everything the console knows about the kind comes from here.
+    fn kind_info(&self) -> &'static KindInfo;
+
+    /// What a reporter receives when the answer `msg` goes out on a channel of this kind:
+    /// `msg.body` is the whole answer (footer and status link filled in), `draft` the
+    /// part the staff wrote. A kind whose sender reshapes or shortens the text says so
+    /// here with the sender's own code; the default keeps the body and only tells
+    /// whether `draft` is over [`KindInfo::answer_limit`].
+    fn preview_answer(&self, msg: &OutboundMessage, draft: &str) -> AnswerPreview {
+        AnswerPreview::unchanged(msg, draft, self.kind_info().answer_limit)
+    }
 
     /// Builds everything without starting anything: errors name the key and what was
     /// expected (`aduan check` shows them).

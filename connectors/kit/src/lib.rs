@@ -17,6 +17,7 @@ mod error;
 #[cfg(feature = "http")]
 pub mod fetch;
 mod inbound;
+mod kind;
 mod names;
 mod outbound;
 pub mod signature;
@@ -33,6 +34,7 @@ pub use inbound::{
     Acknowledgement, AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery,
     Inbound, InboundKind, Location, Outcome, Raw, Reporter, SenderThread, Threading,
 };
+pub use kind::{AnswerPreview, KindInfo, Words};
 pub use names::{ChannelName, InvalidName};
 pub use outbound::{OutboundKind, OutboundMessage, Recipient, SendReceipt};
 pub use tracking::{InvalidTrackingId, TrackingId};

@@ -17,11 +17,28 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aduan_kit::{BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck};
+use aduan_kit::{
+    AnswerPreview, BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck,
+    KindInfo, OutboundMessage, Words,
+};
 use secrecy::ExposeSecret;
 
 pub use config::XConfig;
 pub use normalize::{Normalizer, KIND};
+
+/// How the console shows X complaints; an answer is one post, weighed as X weighs it
+/// ([`text::MAX_WEIGHT`], the figure [`reply::reply_text`] shortens to).
+pub static KIND_INFO: KindInfo = KindInfo {
+    label: Words {
+        id: "X (Twitter)",
+        en: "X (Twitter)",
+    },
+    icon: r#"<path d="M2 2h3.2l3.3 4.5L12.3 2H14l-4.7 5.6L14.5 14h-3.2L7.7 9.2 3.6 14H2l5-6L2 2z" fill="currentColor"/>"#,
+    colour: "#111",
+    chart_colour: "#3d454d",
+    answer_limit: Some(text::MAX_WEIGHT),
+    reauthorize: None,
+};
 
 /// Builds `kind = "x"` channels.
 pub struct XFactory;
@@ -29,6 +46,20 @@ pub struct XFactory;
 impl ChannelFactory for XFactory {
     fn kind(&self) -> &'static str {
         KIND
+    }
+
+    fn kind_info(&self) -> &'static KindInfo {
+        &KIND_INFO
+    }
+
+    /// The post exactly as [`reply::XSender`] writes it, weighed as X weighs it.
+    fn preview_answer(&self, msg: &OutboundMessage, draft: &str) -> AnswerPreview {
+        let text = reply::reply_text(msg);
+        AnswerPreview {
+            cut: !text.contains(draft),
+            length: text::weighted_len(&text),
+            text,
+        }
     }
 
     fn build(&self, ctx: BuildContext<'_>) -> Result<Channel, ConfigError> {

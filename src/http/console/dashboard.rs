@@ -13,14 +13,13 @@ use crate::http::AppState;
 use crate::queue::insight::{wib_day, Dashboard};
 
 const DAYS: i64 = 14;
-const KINDS: [&str; 4] = ["webform", "email", "x", "facebook"];
 
 pub struct Bar {
     pub x: f64,
     pub y: f64,
     pub w: f64,
     pub h: f64,
-    pub class: &'static str,
+    pub class: String,
     pub label: String,
 }
 
@@ -36,8 +35,9 @@ pub struct DailyChart {
     pub bars: Vec<Bar>,
     pub ticks: Vec<Tick>,
     pub max: i64,
-    pub legend: Vec<(&'static str, &'static str)>,
-    /// Day label, then one count per kind in `KINDS` order.
+    /// The CSS class and the label of every registered kind, in registration order.
+    pub legend: Vec<(String, &'static str)>,
+    /// Day label, then one count per registered kind, in the legend's order.
     pub table: Vec<(String, Vec<i64>)>,
 }
 
@@ -69,18 +69,26 @@ fn day_label(day: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The class the console's stylesheet colours a kind's bars with (`ch-other` for a kind
+/// no factory describes): the same `ch-<kind>` the queue's rows carry.
+fn class_of(kind: Option<&str>) -> String {
+    format!("ch-{}", kind.unwrap_or("other"))
+}
+
 fn daily_chart(t: &super::Texts, d: &Dashboard, today: i64) -> DailyChart {
+    let kinds: Vec<&'static str> = crate::registry::kinds().iter().map(|f| f.kind()).collect();
     let first = today - DAYS + 1;
-    let mut counts = vec![[0i64; KINDS.len() + 1]; DAYS as usize];
+    // One column per registered kind, and a last one for any other.
+    let mut counts = vec![vec![0i64; kinds.len() + 1]; DAYS as usize];
     for c in &d.per_day {
         let Ok(i) = usize::try_from(c.day - first) else {
             continue;
         };
         if let Some(row) = counts.get_mut(i) {
-            let k = KINDS
+            let k = kinds
                 .iter()
                 .position(|k| *k == c.channel)
-                .unwrap_or(KINDS.len());
+                .unwrap_or(kinds.len());
             row[k] += c.count;
         }
     }
@@ -103,23 +111,17 @@ fn daily_chart(t: &super::Texts, d: &Dashboard, today: i64) -> DailyChart {
             }
             let h = plot_h * (*n as f64) / (max as f64);
             y -= h;
-            let kind = KINDS.get(k).copied().unwrap_or("other");
+            let kind = kinds.get(k).copied();
             bars.push(Bar {
                 x,
                 y,
                 w: slot * 0.7,
                 h,
-                class: match kind {
-                    "webform" => "ch-webform",
-                    "email" => "ch-email",
-                    "x" => "ch-x",
-                    "facebook" => "ch-facebook",
-                    _ => "ch-other",
-                },
+                class: class_of(kind),
                 label: format!(
                     "{} · {}: {n}",
                     day_label(first + i as i64),
-                    t.channel_kind(kind)
+                    kind.map_or(t.other_kind, |k| t.channel_kind(k))
                 ),
             });
         }
@@ -138,24 +140,14 @@ fn daily_chart(t: &super::Texts, d: &Dashboard, today: i64) -> DailyChart {
         bars,
         ticks,
         max,
-        legend: KINDS
+        legend: kinds
             .iter()
-            .map(|k| {
-                (
-                    match *k {
-                        "webform" => "ch-webform",
-                        "email" => "ch-email",
-                        "x" => "ch-x",
-                        _ => "ch-facebook",
-                    },
-                    t.channel_kind(k),
-                )
-            })
+            .map(|k| (class_of(Some(k)), t.channel_kind(k)))
             .collect(),
         table: counts
             .iter()
             .enumerate()
-            .map(|(i, r)| (day_label(first + i as i64), r[..KINDS.len()].to_vec()))
+            .map(|(i, r)| (day_label(first + i as i64), r[..kinds.len()].to_vec()))
             .collect(),
     }
 }
@@ -270,29 +262,34 @@ mod tests {
     use crate::http::console::Lang;
     use crate::queue::insight::DayCount;
 
+    /// The `i`-th registered kind: the chart draws whichever kinds are registered.
+    fn kind(i: usize) -> String {
+        crate::registry::kinds()[i].kind().to_owned()
+    }
+
     #[test]
     fn daily_bars_stack_per_channel_inside_the_plot_and_today_is_labelled() {
         let today = 20_000;
         let d = Dashboard {
             per_day: vec![
                 DayCount {
-                    channel: "email".into(),
+                    channel: kind(1),
                     day: today,
                     count: 3,
                 },
                 DayCount {
-                    channel: "x".into(),
+                    channel: kind(2),
                     day: today,
                     count: 1,
                 },
                 DayCount {
-                    channel: "webform".into(),
+                    channel: kind(0),
                     day: today - 2,
                     count: 2,
                 },
                 // Outside the window: not drawn.
                 DayCount {
-                    channel: "email".into(),
+                    channel: kind(1),
                     day: today - 40,
                     count: 9,
                 },
@@ -317,5 +314,35 @@ mod tests {
             Some(day_label(today))
         );
         assert_eq!(c.table.len(), DAYS as usize);
+    }
+
+    #[test]
+    fn a_kind_has_one_class_in_the_bars_and_the_legend() {
+        let today = 20_000;
+        let d = Dashboard {
+            per_day: vec![
+                DayCount {
+                    channel: kind(0),
+                    day: today,
+                    count: 1,
+                },
+                DayCount {
+                    channel: "a-kind-no-factory-builds".into(),
+                    day: today,
+                    count: 1,
+                },
+            ],
+            ..Dashboard::default()
+        };
+        let c = daily_chart(Lang::En.texts(), &d, today);
+        let legend: Vec<&str> = c.legend.iter().map(|(class, _)| class.as_str()).collect();
+        assert_eq!(legend.len(), crate::registry::kinds().len());
+        assert_eq!(c.bars[0].class, legend[0]);
+        assert_eq!(c.bars[1].class, "ch-other");
+        assert!(c.bars[1].label.ends_with("Other: 1"), "{}", c.bars[1].label);
+        assert!(c
+            .table
+            .iter()
+            .all(|(_, counts)| counts.len() == legend.len()));
     }
 }

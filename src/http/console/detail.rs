@@ -5,12 +5,13 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::queue::{sla_of, Sla};
 use super::{queue_error, queue_error_text, redirect_with, render, wib, Chrome, Posted, Staff};
+use crate::http::download::download;
 use crate::http::AppState;
 use crate::queue::people::{Category, Unit};
 use crate::queue::workflow::plan;
@@ -126,19 +127,16 @@ fn action_view(t: &super::Texts, a: ActionKind) -> ActionView {
     }
 }
 
-/// The channel's limit on an answer's length, as the channel counts it.
+/// The channel's limit on an answer's length, as the channel counts it (its kind's
+/// factory says).
 pub fn channel_limit(kind: &str) -> Option<usize> {
-    match kind {
-        "x" => Some(aduan_x::text::MAX_WEIGHT),
-        // Graph API: a comment reply holds at most 8,000 characters.
-        "facebook" => Some(8000),
-        _ => None,
-    }
+    crate::registry::kind_info(kind).and_then(|info| info.answer_limit)
 }
 
 /// The text a reporter receives for `draft` on a channel of `kind` (exactly what the
-/// outbox sends: the footer with the status link, then the channel's own shortening),
-/// its length as the channel counts it, and whether the draft itself had to be cut.
+/// outbox sends: the footer with the status link, then the channel's own shortening, as
+/// its kind's factory previews it), its length as the channel counts it, and whether the
+/// draft itself had to be cut.
 pub fn as_received(
     kind: &str,
     channel: &aduan_kit::ChannelName,
@@ -147,28 +145,24 @@ pub fn as_received(
     status_url: &str,
 ) -> (String, usize, bool) {
     let draft = draft.trim();
-    let body = answer_message_body(draft, tracking_id, kind).replace("{status_url}", status_url);
-    if kind == "x" {
-        let msg = aduan_kit::OutboundMessage {
-            idempotency_key: String::new(),
-            channel_name: channel.clone(),
-            kind: aduan_kit::OutboundKind::Answer,
-            tracking_id: tracking_id.to_owned(),
-            recipient: aduan_kit::Recipient::default(),
-            subject: None,
-            body,
-            in_reply_to: None,
-            references: Vec::new(),
-            attempt: 0,
-            last_inbound_at: None,
-        };
-        let text = aduan_x::reply::reply_text(&msg);
-        let cut = !text.contains(draft);
-        return (text.clone(), aduan_x::text::weighted_len(&text), cut);
-    }
-    let length = body.chars().count();
-    let cut = channel_limit(kind).is_some_and(|l| draft.chars().count() > l);
-    (body, length, cut)
+    let msg = aduan_kit::OutboundMessage {
+        idempotency_key: String::new(),
+        channel_name: channel.clone(),
+        kind: aduan_kit::OutboundKind::Answer,
+        tracking_id: tracking_id.to_owned(),
+        recipient: aduan_kit::Recipient::default(),
+        subject: None,
+        body: answer_message_body(draft, tracking_id, kind).replace("{status_url}", status_url),
+        in_reply_to: None,
+        references: Vec::new(),
+        attempt: 0,
+        last_inbound_at: None,
+    };
+    let p = match crate::registry::factory_of(kind) {
+        Some(factory) => factory.preview_answer(&msg, draft),
+        None => aduan_kit::AnswerPreview::unchanged(&msg, draft, None),
+    };
+    (p.text, p.length, p.cut)
 }
 
 /// What the citizen receives for `draft`, on the channel the answer will take.
@@ -561,46 +555,6 @@ pub async fn raw(
     }
 }
 
-fn download(bytes: Vec<u8>, content_type: &str, filename: &str, inline: bool) -> Response {
-    // RFC 6266: an ASCII fallback and the UTF-8 name, percent-encoded.
-    let ascii: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = serde_urlencoded::to_string([("n", filename)])
-        .unwrap_or_default()
-        .trim_start_matches("n=")
-        .replace('+', "%20");
-    let disposition = format!(
-        "{}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}",
-        if inline { "inline" } else { "attachment" }
-    );
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    // Whatever the file holds, it never runs as a page of this site.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,7 +567,7 @@ mod tests {
     fn an_answer_on_x_is_shown_as_the_post_the_citizen_gets() {
         let url = "https://lapor.contoh.go.id/laporan/ABCD-EFGH";
         let short = "Sudah kami perbaiki. Terima kasih.";
-        let (text, len, cut) = as_received("x", &x(), short, "ABCD-EFGH", url);
+        let (text, len, cut) = as_received(aduan_x::KIND, &x(), short, "ABCD-EFGH", url);
         assert!(
             text.starts_with(short) && text.contains("ABCD-EFGH"),
             "{text}"
@@ -621,7 +575,7 @@ mod tests {
         assert!(len <= 280 && !cut, "{len}");
 
         let long = "Perbaikan jalan dijadwalkan minggu depan oleh UPT. ".repeat(8);
-        let (text, len, cut) = as_received("x", &x(), &long, "ABCD-EFGH", url);
+        let (text, len, cut) = as_received(aduan_x::KIND, &x(), &long, "ABCD-EFGH", url);
         assert!(len <= 280, "{len}: {text}");
         assert!(cut, "a draft longer than a post is flagged");
         assert!(text.starts_with("Perbaikan jalan"), "{text}");
@@ -635,14 +589,14 @@ mod tests {
     fn e_mail_answers_carry_the_footer_and_the_status_link() {
         let email = aduan_kit::ChannelName::parse("surel").expect("name");
         let url = "https://lapor.contoh.go.id/laporan/ABCD-EFGH";
-        let (text, _, cut) = as_received("email", &email, " Jawaban. ", "ABCD-EFGH", url);
+        let (text, _, cut) = as_received(aduan_email::KIND, &email, " Jawaban. ", "ABCD-EFGH", url);
         assert!(
             text.starts_with("Jawaban.\n\n--\nLaporan ABCD-EFGH"),
             "{text}"
         );
         assert!(text.contains(url) && !cut);
-        assert_eq!(channel_limit("x"), Some(280));
-        assert_eq!(channel_limit("email"), None);
+        assert_eq!(channel_limit(aduan_x::KIND), Some(280));
+        assert_eq!(channel_limit(aduan_email::KIND), None);
     }
 
     #[test]

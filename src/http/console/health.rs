@@ -24,7 +24,7 @@ pub struct ChannelView {
     pub lag: String,
     pub restarts: u64,
     pub counters: ChannelCounters,
-    pub todo: Vec<&'static str>,
+    pub todo: Vec<String>,
 }
 
 #[derive(Template)]
@@ -73,19 +73,19 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
             (s.status, s.last_success)
         };
         let mut todo = match s.status {
-            "reauthorize" => vec![t.todo_reauthorize],
-            "failed" => vec![t.todo_failed],
-            "retrying" => vec![t.todo_retrying],
+            "reauthorize" => vec![t.todo_reauthorize(kind)],
+            "failed" => vec![t.todo_failed.to_owned()],
+            "retrying" => vec![t.todo_retrying.to_owned()],
             _ => Vec::new(),
         };
         if counters.outbox_failed > 0 {
-            todo.push(t.todo_outbox_failed);
+            todo.push(t.todo_outbox_failed.to_owned());
         }
         if counters.quarantined > 0 {
-            todo.push(t.todo_quarantine);
+            todo.push(t.todo_quarantine.to_owned());
         }
         if todo.is_empty() {
-            todo.push(t.todo_ok);
+            todo.push(t.todo_ok.to_owned());
         }
         // How far behind: for a polling channel, since its last good poll; for any
         // channel, how long its oldest outgoing message has been waiting.

@@ -193,7 +193,9 @@ texts! {
     st_reauthorize: "Perlu otorisasi ulang", "Needs re-authorization";
     st_stopped: "Berhenti", "Stopped";
     todo_ok: "Tidak ada.", "Nothing.";
-    todo_reauthorize: "Token akses kedaluwarsa atau dicabut. Buat token baru di portal pengembang penyedia (untuk Facebook: token Halaman baru dari Meta for Developers), simpan di konfigurasi kanal ini, lalu jalankan ulang layanan. Periksa dengan `aduan check --online`.", "The access token expired or was revoked. Create a new one in the provider's developer portal (Facebook: a new Page token from Meta for Developers), put it in this channel's configuration and restart the service. Check with `aduan check --online`.";
+    todo_reauthorize: "Token akses kedaluwarsa atau dicabut. Buat token baru di portal pengembang penyedia{hint}, simpan di konfigurasi kanal ini, lalu jalankan ulang layanan. Periksa dengan `aduan check --online`.", "The access token expired or was revoked. Create a new one in the provider's developer portal{hint}, put it in this channel's configuration and restart the service. Check with `aduan check --online`.";
+    reauthorize_hint: " (untuk {kind}: {how})", " ({kind}: {how})";
+    other_kind: "Lainnya", "Other";
     todo_failed: "Kesalahan permanen: periksa konfigurasi kanal (alamat, akun, izin) sesuai pesan galat, lalu jalankan `aduan check --online`.", "A permanent error: check the channel's configuration (address, account, permissions) against the error, then run `aduan check --online`.";
     todo_retrying: "Gangguan sementara; layanan mencoba ulang sendiri. Bila berlangsung lama, periksa jaringan dan layanan penyedia.", "A temporary fault; the service retries by itself. If it lasts, check the network and the provider's status.";
     todo_outbox_failed: "Ada pesan keluar yang gagal dikirim; lihat galatnya di kotak keluar.", "Some outgoing messages failed; see their errors in the outbox.";
@@ -335,16 +337,27 @@ impl Texts {
         }
     }
 
+    /// A channel kind's name, as its factory gives it.
     pub fn channel_kind(&self, k: &str) -> &'static str {
-        match (k, self.is_en()) {
-            ("email", _) => "E-mail",
-            ("x", _) => "X (Twitter)",
-            ("facebook", _) => "Facebook",
-            ("webform", false) => "Formulir web",
-            ("webform", true) => "Web form",
-            (_, false) => "Lainnya",
-            (_, true) => "Other",
+        match crate::registry::kind_info(k) {
+            Some(info) => info.label.get(self.is_en()),
+            None => self.other_kind,
         }
+    }
+
+    /// What to do when a channel of `kind` needs new credentials, with where its
+    /// provider hands them out when its factory says so.
+    pub fn todo_reauthorize(&self, kind: &str) -> String {
+        let en = self.is_en();
+        let hint = crate::registry::kind_info(kind)
+            .and_then(|info| Some((info.label.get(en), info.reauthorize?.get(en))))
+            .map(|(label, how)| {
+                self.reauthorize_hint
+                    .replace("{kind}", label)
+                    .replace("{how}", how)
+            })
+            .unwrap_or_default();
+        self.todo_reauthorize.replace("{hint}", &hint)
     }
 
     pub fn health_status(&self, s: &str) -> &'static str {
@@ -391,5 +404,27 @@ mod tests {
             Lang::Id,
             "Indonesian unless English is asked for"
         );
+    }
+
+    #[test]
+    fn the_advice_to_reauthorize_names_where_the_kind_gets_new_credentials() {
+        for lang in [Lang::Id, Lang::En] {
+            let t = lang.texts();
+            let en = lang == Lang::En;
+            for f in crate::registry::kinds() {
+                let advice = t.todo_reauthorize(f.kind());
+                assert!(!advice.contains('{'), "{advice}");
+                match f.kind_info().reauthorize {
+                    Some(how) => assert!(
+                        advice.contains(how.get(en))
+                            && advice.contains(f.kind_info().label.get(en)),
+                        "{advice}"
+                    ),
+                    None => assert!(!advice.contains(" ("), "{advice}"),
+                }
+            }
+            let other = t.todo_reauthorize("a-kind-no-factory-builds");
+            assert!(!other.contains('{') && !other.contains(" ("), "{other}");
+        }
     }
 }

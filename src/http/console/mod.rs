@@ -21,6 +21,8 @@ mod manage;
 mod queue;
 mod svg;
 
+use std::sync::LazyLock;
+
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -453,13 +455,29 @@ pub fn safe_return(to: Option<&str>) -> String {
     }
 }
 
+/// The console's stylesheet, then each registered kind's colours under its `ch-<kind>`
+/// class: its name and icon in text, its bars in charts. The kinds' factories give the
+/// colours; their compliance check keeps them to `#rgb` and `#rrggbb`, and the kinds'
+/// names to letters, digits, `-` and `_`.
+static STYLESHEET: LazyLock<String> = LazyLock::new(|| {
+    let mut css = include_str!("../../../static/console.css").to_owned();
+    for f in crate::registry::kinds() {
+        let (kind, info) = (f.kind(), f.kind_info());
+        css.push_str(&format!(
+            ".ch-{kind}{{color:{}}}rect.ch-{kind}{{fill:{}}}\n",
+            info.colour, info.chart_colour
+        ));
+    }
+    css
+});
+
 async fn stylesheet() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../../static/console.css"),
+        STYLESHEET.as_str(),
     )
         .into_response()
 }
@@ -545,5 +563,19 @@ mod tests {
         let f = take_flash(&h).expect("flash");
         assert!(!f.ok);
         assert_eq!(f.text, "Tidak bisa: <b>; ok=1");
+    }
+
+    #[test]
+    fn the_stylesheet_colours_every_registered_kind() {
+        for f in crate::registry::kinds() {
+            let (kind, info) = (f.kind(), f.kind_info());
+            for rule in [
+                format!(".ch-{kind}{{color:{}}}", info.colour),
+                format!("rect.ch-{kind}{{fill:{}}}", info.chart_colour),
+            ] {
+                assert!(STYLESHEET.contains(&rule), "{rule} missing");
+            }
+        }
+        assert!(STYLESHEET.starts_with(include_str!("../../../static/console.css")));
     }
 }

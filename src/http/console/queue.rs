@@ -162,9 +162,9 @@ pub async fn page(State(st): State<AppState>, staff: Staff, Query(f): Query<Filt
                 .iter()
                 .map(|s| (s.as_str(), t.status(s.as_str())))
                 .collect(),
-            channels: ["email", "x", "facebook", "webform"]
-                .into_iter()
-                .map(|k| (k, t.channel_kind(k)))
+            channels: crate::registry::kinds()
+                .iter()
+                .map(|f| (f.kind(), t.channel_kind(f.kind())))
                 .collect(),
             units,
             f,
