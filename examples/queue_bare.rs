@@ -262,7 +262,7 @@ fn open(url: &str) -> anyhow::Result<Db> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path).to_owned();
-    // As aduan's connections (src/store/mod.rs) and bench/queue_client.py.
+    // As aduan's connections (src/store/pool/sqlite.rs) and bench/queue_client.py.
     let setup = |c: &mut rusqlite::Connection| {
         c.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \

@@ -76,7 +76,7 @@ struct Caller {
 
 /// How one admin's requests reach aduan.
 enum Via {
-    Lib(Store, Arc<Queue>),
+    Lib(Arc<Queue>),
     Http(Conn),
 }
 
@@ -137,7 +137,7 @@ impl Conn {
 impl Caller {
     async fn new(target: &Target, token: &str) -> anyhow::Result<Self> {
         let via = match target {
-            Target::Lib(store, queue) => Via::Lib(store.clone(), queue.clone()),
+            Target::Lib(_, queue) => Via::Lib(queue.clone()),
             Target::Http(base) => Via::Http(Conn::open(base, token).await?),
         };
         Ok(Self {
@@ -156,8 +156,8 @@ impl Caller {
         count: bool,
     ) -> anyhow::Result<usize> {
         match &mut self.via {
-            Via::Lib(store, queue) => {
-                let actor = actor(store, &self.token).await?;
+            Via::Lib(queue) => {
+                let actor = actor(queue, &self.token).await?;
                 let query = ListQuery {
                     status: status.map(str::to_owned),
                     q: q.map(str::to_owned),
@@ -188,8 +188,8 @@ impl Caller {
     /// Claim-next; false when nothing waits.
     async fn next(&mut self) -> anyhow::Result<bool> {
         match &mut self.via {
-            Via::Lib(store, queue) => {
-                let actor = actor(store, &self.token).await?;
+            Via::Lib(queue) => {
+                let actor = actor(queue, &self.token).await?;
                 Ok(queue.next(&actor).await?.is_some())
             }
             Via::Http(conn) => {
@@ -208,8 +208,8 @@ impl Caller {
 }
 
 /// What every API request does first: the token's user.
-async fn actor(store: &Store, token: &str) -> anyhow::Result<aduan::queue::Actor> {
-    store
+async fn actor(queue: &Queue, token: &str) -> anyhow::Result<aduan::queue::Actor> {
+    queue
         .actor_for_token(token)
         .await?
         .ok_or_else(|| anyhow::anyhow!("unknown token"))

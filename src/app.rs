@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::dispatch::Dispatcher;
 use crate::http::{self, AppState};
-use crate::outbox::Dispatcher;
 use crate::registry::{builtin_factories, Channels};
 use crate::store::{IngestWriter, Store, StoreSink};
 use crate::supervisor::{self, ChannelHealth};

@@ -3,8 +3,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod http;
-pub mod outbox;
 pub mod queue;
 pub mod registry;
 pub mod store;

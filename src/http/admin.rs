@@ -33,7 +33,7 @@ impl FromRequestParts<AppState> for Admin {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         if let Some(token) = token {
-            return match st.queue.store().actor_for_token(token).await {
+            return match st.queue.actor_for_token(token).await {
                 Ok(Some(actor)) => Ok(Admin(actor)),
                 Ok(None) => Err(unauthorized(
                     "the token is unknown, revoked, or its user disabled",

@@ -11,6 +11,7 @@ mod ops;
 mod problem;
 pub mod rate_limit;
 mod reports;
+pub(crate) mod serde_time;
 pub mod serve;
 pub mod throttle;
 mod webhooks;

@@ -15,7 +15,7 @@ use crate::store::{from_micros, now_micros, AttachmentMeta};
 /// One event of a complaint's audit trail.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub at: DateTime<Utc>,
     /// `user:NAME`, `system:sla`, `citizen`, …
     pub actor: String,
@@ -58,7 +58,7 @@ pub struct Dashboard {
 pub struct ChannelCounters {
     pub complaints: i64,
     pub last_day: i64,
-    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339_option")]
     pub last_received: Option<DateTime<Utc>>,
     pub quarantined: i64,
     pub ignored: i64,
@@ -66,9 +66,9 @@ pub struct ChannelCounters {
     pub outbox_failed: i64,
     pub outbox_sent: i64,
     /// The oldest answer or receipt still waiting to go out.
-    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339_option")]
     pub oldest_pending: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339_option")]
     pub cursor_updated: Option<DateTime<Utc>>,
 }
 
@@ -83,7 +83,7 @@ pub struct IntakeReject {
     pub external_id: String,
     pub disposition: String,
     pub reason: String,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub received_at: DateTime<Utc>,
     pub raw_content_type: String,
     /// The raw original, for operators only (it may carry a person's identity).

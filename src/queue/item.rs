@@ -19,9 +19,9 @@ pub struct QueueItem {
     pub record: ComplaintRecord,
     pub classification: Option<String>,
     pub claimed_by: Option<String>,
-    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339_option")]
     pub claim_until: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339_option")]
     pub due_at: Option<DateTime<Utc>>,
     pub overdue: bool,
     pub merged_into: Option<String>,

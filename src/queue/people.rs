@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::workflow::{Actor, Role};
+use super::Queue;
 use crate::store::{now_micros, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -57,8 +58,50 @@ pub struct IssuedToken {
 /// loses access here within this time.
 pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(1);
 
-/// Token (its hash) to its user and when that was read.
-pub(crate) type ActorCache = quick_cache::sync::Cache<String, (Actor, Instant)>;
+/// Token (its hash) to its user, when that was read, and the store's count of changes to
+/// users then (`Store::users_changed`): a change through any clone of the store leaves
+/// every user read before it unused.
+pub(crate) struct ActorCache(quick_cache::sync::Cache<String, (Actor, Instant, u64)>);
+
+impl Default for ActorCache {
+    fn default() -> Self {
+        Self(quick_cache::sync::Cache::new(10_000))
+    }
+}
+
+impl Queue {
+    /// The active user a bearer token belongs to.
+    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
+        // Every API request makes this read: through the back end's own driver, and
+        // then not again for a moment.
+        const SQL: &str = "SELECT u.id, u.username, u.role, u.unit, u.active FROM api_tokens t
+             JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
+        let store = self.store();
+        let hash = token_hash(token);
+        let changes = store.users_changed.load(Ordering::Acquire);
+        if let Some((actor, at, seen)) = self.actors.0.get(&hash) {
+            if seen == changes && at.elapsed() < TOKEN_TTL {
+                return Ok(Some(actor));
+            }
+        }
+        let read_at = Instant::now();
+        let actor = crate::store::on_reads!(&store.reads, pool => {
+            match sqlx::query(SQL).bind(&hash).fetch_optional(pool).await? {
+                Some(r) => active_actor(&r)?,
+                None => None,
+            }
+        });
+        // Unknown tokens are not kept: guessing must not fill the cache. Neither is a
+        // user read while this daemon was disabling someone: the read may be older.
+        if let Some(a) = &actor {
+            if store.users_changed.load(Ordering::Acquire) == changes {
+                self.actors.0.insert(hash, (a.clone(), read_at, changes));
+            }
+        }
+        Ok(actor)
+    }
+}
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -341,42 +384,11 @@ impl Store {
         })
     }
 
-    /// The active user a bearer token belongs to.
-    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>, StoreError> {
-        // Every API request makes this read: through the back end's own driver, and
-        // then not again for a moment.
-        const SQL: &str = "SELECT u.id, u.username, u.role, u.unit, u.active FROM api_tokens t
-             JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
-        let hash = token_hash(token);
-        if let Some((actor, at)) = self.actors.get(&hash) {
-            if at.elapsed() < TOKEN_TTL {
-                return Ok(Some(actor));
-            }
-        }
-        let read_at = Instant::now();
-        let generation = self.actors_generation.load(Ordering::Acquire);
-        let actor = crate::store::on_reads!(&self.reads, pool => {
-            match sqlx::query(SQL).bind(&hash).fetch_optional(pool).await? {
-                Some(r) => active_actor(&r)?,
-                None => None,
-            }
-        });
-        // Unknown tokens are not kept: guessing must not fill the cache. Neither is a
-        // user read while this daemon was disabling someone: the read may be older.
-        if let Some(a) = &actor {
-            if self.actors_generation.load(Ordering::Acquire) == generation {
-                self.actors.insert(hash, (a.clone(), read_at));
-            }
-        }
-        Ok(actor)
-    }
-
-    /// Forgets every token's user. Whatever changes a user or a token (disabling now;
-    /// a change of role or unit, a revoked token, when those come) calls this.
+    /// Leaves every token's user the queue keeps unused. Whatever changes a user or a
+    /// token (disabling now; a change of role or unit, a revoked token, when those come)
+    /// calls this.
     fn forget_actors(&self) {
-        self.actors_generation.fetch_add(1, Ordering::AcqRel);
-        self.actors.clear();
+        self.users_changed.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Checks a password login (argon2); `None` for an unknown user, a wrong password or

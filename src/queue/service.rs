@@ -33,6 +33,8 @@ pub struct Queue {
     routes: Arc<AnswerRoutes>,
     /// The claim-next batcher, started on first use.
     claimer: Arc<std::sync::OnceLock<super::claims::Claimer>>,
+    /// Token to user, for a moment (see `people::TOKEN_TTL`).
+    pub(super) actors: Arc<super::people::ActorCache>,
     /// How long a claim lasts unless renewed.
     pub claim_lease_secs: i64,
 }
@@ -43,6 +45,7 @@ impl Queue {
             store,
             routes: Arc::new(routes),
             claimer: Arc::default(),
+            actors: Arc::default(),
             claim_lease_secs: 15 * 60,
         }
     }

@@ -1,5 +1,7 @@
-//! The outbox table: durable outbound messages. The dispatcher (`crate::outbox`) claims
-//! due rows with a lease, sends them, and records the result here.
+//! The outbox table: durable outbound messages. Every statement that writes the table
+//! is here: intake queues receipts and the queue approved answers through the one
+//! [`insert_outbound`]; the dispatcher (`crate::dispatch`) claims due rows with a
+//! lease, sends them, and records the result here.
 
 use aduan_kit::{ChannelName, OutboundKind, OutboundMessage, Recipient};
 use chrono::{DateTime, Utc};
@@ -51,7 +53,7 @@ pub struct OutboxRow {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub external_id: Option<String>,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub next_attempt_at: DateTime<Utc>,
     #[serde(skip)]
     pub complaint_id: i64,
@@ -107,8 +109,10 @@ fn row_to_outbox(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     })
 }
 
-/// Queues `m` on an open connection or transaction (the workflow queues an approved
-/// answer in the transaction that approves it). Queueing the same key twice is a no-op.
+/// Queues `m` for the complaint `complaint_id` on an open connection or transaction:
+/// intake queues a receipt in the transaction that files the complaint, the workflow an
+/// approved answer in the transaction that approves it. Queueing the same key twice is
+/// a no-op.
 pub(crate) async fn insert_outbound(
     conn: &mut sqlx::AnyConnection,
     complaint_id: i64,
@@ -134,6 +138,54 @@ pub(crate) async fn insert_outbound(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether intake may queue a receipt now (see [`receipt_room`]).
+pub(crate) enum ReceiptRoom {
+    Open,
+    /// One went to the same recipient on the channel within its window.
+    SentRecently,
+    /// The channel queued this many receipts in the last hour already.
+    CapReached(u32),
+}
+
+/// Whether a receipt on `channel` to `address` may be queued now: none went to that
+/// recipient on the channel within `once_per`, and, with a cap, fewer than `per_hour`
+/// were queued on the channel in the last hour, whoever they went to.
+pub(crate) async fn receipt_room(
+    conn: &mut sqlx::AnyConnection,
+    channel: &str,
+    address: &str,
+    once_per: std::time::Duration,
+    per_hour: Option<u32>,
+) -> Result<ReceiptRoom, sqlx::Error> {
+    let now = now_micros();
+    let window = i64::try_from(once_per.as_micros()).unwrap_or(i64::MAX);
+    let recent: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE channel_name = $1 AND recipient_address = $2 AND kind = 'acknowledgement'
+         AND created_at > $3 LIMIT 1",
+    )
+    .bind(channel)
+    .bind(address)
+    .bind(now.saturating_sub(window))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if recent.is_some() {
+        return Ok(ReceiptRoom::SentRecently);
+    }
+    if let Some(cap) = per_hour {
+        let queued: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE channel_name = $1 AND kind = 'acknowledgement' AND created_at > $2",
+        )
+        .bind(channel)
+        .bind(now.saturating_sub(3_600_000_000))
+        .fetch_one(&mut *conn)
+        .await?;
+        if queued >= i64::from(cap) {
+            return Ok(ReceiptRoom::CapReached(cap));
+        }
+    }
+    Ok(ReceiptRoom::Open)
 }
 
 /// The dispatcher's claim: the oldest open deliveries that are due, or whose lease ran

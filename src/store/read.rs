@@ -37,14 +37,14 @@ pub struct MessageRecord {
     pub external_id: String,
     /// The current text (after any edit by its author).
     pub body: String,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub at: DateTime<Utc>,
     /// Earlier texts, oldest first, when the author edited or removed the message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<MessageRevision>,
     /// Set when the author removed the message on the provider; it is kept here.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(serialize_with = "crate::store::rfc3339::option::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339_option")]
     pub removed_at: Option<DateTime<Utc>>,
 }
 
@@ -54,7 +54,7 @@ pub struct MessageRevision {
     pub kind: String,
     /// The text before this revision.
     pub previous_body: String,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub at: DateTime<Utc>,
 }
 
@@ -74,7 +74,7 @@ pub struct ComplaintRecord {
     pub reporter: Option<ReporterRecord>,
     pub anonymous: bool,
     pub confidential: bool,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub received_at: DateTime<Utc>,
     pub occurred_on: Option<NaiveDate>,
     pub location: Option<LocationRecord>,
@@ -101,7 +101,7 @@ pub struct PublicReport {
     pub tracking_id: String,
     pub status: String,
     pub status_label: &'static str,
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub received_at: DateTime<Utc>,
     /// Omitted for confidential (rahasia) complaints.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,7 +111,7 @@ pub struct PublicReport {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PublicUpdate {
-    #[serde(serialize_with = "crate::store::rfc3339::serialize")]
+    #[serde(serialize_with = "crate::http::serde_time::rfc3339")]
     pub at: DateTime<Utc>,
     pub status: Option<String>,
     pub status_label: Option<&'static str>,

@@ -1,5 +1,6 @@
-//! The outbox dispatcher: delivers queued messages through their channel's outbound
-//! side, with retries and exponential backoff, ending in a visible `failed` state.
+//! The outbox dispatcher: delivers the messages queued in the outbox table
+//! (`store::outbox`) through their channel's outbound side, with retries and
+//! exponential backoff, ending in a visible `failed` state.
 //!
 //! A message is marked `sent` only after the channel confirmed it; a crash between the
 //! two sends it again on restart (with the same idempotency key), but nothing marked

@@ -1,0 +1,146 @@
+//! The store as connectors see it: attachments written first, then the items
+//! committed through the writer.
+
+use aduan_kit::{Batch, ChannelName, Cursor, Delivery, InboundKind, Outcome, Sink, SinkError};
+use tokio::sync::oneshot;
+
+use super::rows::Prepared;
+use super::writer::{IngestWriter, Job};
+use crate::store::{Store, StoreError};
+
+/// The store as connectors see it.
+#[derive(Clone)]
+pub struct StoreSink {
+    store: Store,
+    writer: IngestWriter,
+}
+
+impl StoreSink {
+    pub fn new(store: Store, writer: IngestWriter) -> Self {
+        Self { store, writer }
+    }
+
+    /// Writes attachments, then commits through the writer. Returns per-item deliveries.
+    pub async fn ingest(&self, batch: Batch) -> Result<Vec<Delivery>, StoreError> {
+        let blobs = self.store.blobs.clone();
+        let items =
+            tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, std::io::Error> {
+                batch
+                    .items
+                    .into_iter()
+                    .map(|item| {
+                        let blob_hashes = match &item.kind {
+                            InboundKind::Complaint(d) | InboundKind::Edited { draft: d, .. } => d
+                                .attachments
+                                .iter()
+                                .map(|a| blobs.put(&a.bytes))
+                                .collect::<Result<_, _>>()?,
+                            _ => Vec::new(),
+                        };
+                        Ok(Prepared { item, blob_hashes })
+                    })
+                    .collect()
+            });
+        let cursor = batch.cursor;
+        let items = items
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))??;
+        let labels: Vec<(String, &'static str)> = items
+            .iter()
+            .map(|p| (p.item.channel_name.to_string(), p.item.channel))
+            .collect();
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .tx
+            .send(Job {
+                items,
+                cursor,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        let res = rx.await.map_err(|_| StoreError::WriterStopped)?;
+        record_metrics(&labels, &res);
+        res
+    }
+}
+
+fn record_metrics(labels: &[(String, &'static str)], res: &Result<Vec<Delivery>, StoreError>) {
+    match res {
+        Ok(ds) => {
+            for ((name, kind), d) in labels.iter().zip(ds) {
+                let outcome = match d {
+                    Delivery::Committed {
+                        outcome: Outcome::Created,
+                        ..
+                    } => "created",
+                    Delivery::Committed {
+                        outcome: Outcome::FollowUp,
+                        ..
+                    } => "follow_up",
+                    Delivery::Committed {
+                        outcome: Outcome::Duplicate,
+                        ..
+                    } => "duplicate",
+                    Delivery::Committed {
+                        outcome: Outcome::Quarantined,
+                        ..
+                    } => "quarantined",
+                    Delivery::Committed {
+                        outcome: Outcome::Ignored,
+                        ..
+                    } => "ignored",
+                    Delivery::Committed {
+                        outcome: Outcome::Revised,
+                        ..
+                    } => "revised",
+                    Delivery::Retry { .. } => "error",
+                };
+                metrics::counter!("aduan_inbound_total", "channel" => name.clone(), "kind" => *kind, "outcome" => outcome)
+                    .increment(1);
+            }
+        }
+        Err(_) => {
+            for (name, kind) in labels {
+                metrics::counter!("aduan_inbound_total", "channel" => name.clone(), "kind" => *kind, "outcome" => "error")
+                    .increment(1);
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for StoreSink {
+    async fn commit(&self, batch: Batch) -> Result<Vec<Delivery>, SinkError> {
+        self.ingest(batch)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn cursor(
+        &self,
+        channel: &ChannelName,
+        stream: &str,
+    ) -> Result<Option<Cursor>, SinkError> {
+        self.store
+            .cursor(channel, stream)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+}
+
+impl Store {
+    pub async fn cursor(
+        &self,
+        channel: &ChannelName,
+        stream: &str,
+    ) -> Result<Option<Cursor>, StoreError> {
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM cursors WHERE channel_name = $1 AND stream = $2")
+                .bind(channel.as_str())
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(v.map(Cursor))
+    }
+}
