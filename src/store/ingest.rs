@@ -17,6 +17,7 @@ use super::bulk::{
     attachment_rows, complaint_row, duplicate, insert_rows, message_row, queue_ack,
     thread_key_rows, ATTACHMENTS, COMPLAINTS, MESSAGES, THREAD_KEYS,
 };
+use super::lease::{stale_fences, Fence};
 use super::{micros, now_micros, Store, StoreError};
 use crate::tracking::TrackingId;
 
@@ -29,6 +30,8 @@ pub(super) struct Prepared {
 struct Job {
     items: Vec<Prepared>,
     cursor: Option<CursorUpdate>,
+    /// The lease the batch was polled under; checked in the transaction (see `lease`).
+    fence: Option<Fence>,
     reply: oneshot::Sender<Result<Vec<Delivery>, StoreError>>,
 }
 
@@ -126,17 +129,37 @@ async fn commit_jobs(store: &Store, jobs: &[Job]) -> JobResults {
 
 async fn try_commit(store: &Store, jobs: &[Job], careful: bool) -> Result<JobResults, sqlx::Error> {
     let mut tx = store.pool.begin().await?;
+    // A batch polled under a lease since taken over is refused whole, before anything
+    // of it is written: not committed, not quarantined, not acknowledged.
+    let stale = stale_fences(
+        &mut tx,
+        store.backend,
+        jobs.iter().map(|j| j.fence.as_ref()),
+    )
+    .await?;
     let mut results = Vec::with_capacity(jobs.len());
     if careful {
-        for job in jobs {
-            results.push(Ok(commit_job_carefully(&mut tx, job).await?));
+        for (job, stale) in jobs.iter().zip(&stale) {
+            results.push(match stale {
+                Some(fence) => Err(fence.refused()),
+                None => Ok(commit_job_carefully(&mut tx, job).await?),
+            });
         }
     } else {
-        let items: Vec<&Prepared> = jobs.iter().flat_map(|j| j.items.iter()).collect();
+        let items: Vec<&Prepared> = jobs
+            .iter()
+            .zip(&stale)
+            .filter(|(_, stale)| stale.is_none())
+            .flat_map(|(j, _)| j.items.iter())
+            .collect();
         let mut deliveries = super::bulk::insert_batch(&mut tx, &items)
             .await?
             .into_iter();
-        for job in jobs {
+        for (job, stale) in jobs.iter().zip(&stale) {
+            if let Some(fence) = stale {
+                results.push(Err(fence.refused()));
+                continue;
+            }
             let ds: Vec<Delivery> = deliveries.by_ref().take(job.items.len()).collect();
             if let Some(c) = &job.cursor {
                 if ds.iter().all(Delivery::is_committed) {
@@ -736,6 +759,16 @@ impl StoreSink {
 
     /// Writes attachments, then commits through the writer. Returns per-item deliveries.
     pub async fn ingest(&self, batch: Batch) -> Result<Vec<Delivery>, StoreError> {
+        self.ingest_fenced(batch, None).await
+    }
+
+    /// [`StoreSink::ingest`] for a batch polled under `fence`: refused whole with
+    /// [`StoreError::LeaseLost`] when that lease was taken over.
+    pub async fn ingest_fenced(
+        &self,
+        batch: Batch,
+        fence: Option<Fence>,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let blobs = self.store.blobs.clone();
         let items =
             tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, std::io::Error> {
@@ -769,6 +802,7 @@ impl StoreSink {
             .send(Job {
                 items,
                 cursor,
+                fence,
                 reply,
             })
             .await

@@ -7,6 +7,7 @@
 mod blobs;
 mod bulk;
 mod ingest;
+mod lease;
 mod outbox;
 mod read;
 
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use blobs::BlobStore;
 pub(crate) use ingest::is_transient;
 pub use ingest::{IngestWriter, StoreSink};
+pub use lease::{Fence, Lease};
 pub(crate) use outbox::insert_outbound;
 pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
 pub(crate) use read::complaint_from_row;
@@ -46,6 +48,13 @@ pub enum StoreError {
     Blob(#[from] std::io::Error),
     #[error("the ingest writer has stopped")]
     WriterStopped,
+    /// The batch was produced under a lease another instance has since taken over:
+    /// nothing of it was kept, and the source must not acknowledge it.
+    #[error("channel {channel}: lease generation {generation} was taken over; batch refused")]
+    LeaseLost {
+        channel: aduan_kit::ChannelName,
+        generation: i64,
+    },
     /// A part of the daemon a request needs is not there (stopped, or not built for this
     /// back end): the server's failure, not the caller's.
     #[error("{0}")]

@@ -439,7 +439,9 @@ async fn the_admin_api_serves_attachments_in_the_complaints_scope(b: Backend) {
         assert_eq!(res.status(), StatusCode::OK);
         let h = res.headers().clone();
         assert_eq!(h[reqwest::header::CONTENT_TYPE], "application/octet-stream");
-        let disposition = h[reqwest::header::CONTENT_DISPOSITION].to_str().expect("ascii");
+        let disposition = h[reqwest::header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii");
         assert!(
             disposition.starts_with("attachment;")
                 && disposition.contains("filename*=UTF-8''lubang%20jalan.png"),
@@ -456,9 +458,15 @@ async fn the_admin_api_serves_attachments_in_the_complaints_scope(b: Backend) {
     // Another unit's admin does not learn the complaint exists.
     assert_eq!(get(Some(&ub), &path).await.status(), StatusCode::NOT_FOUND);
     let other = format!("/api/v1/complaints/{tid}/attachments/{}", "0".repeat(64));
-    assert_eq!(get(Some(&coord), &other).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(Some(&coord), &other).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let traversal = format!("/api/v1/complaints/{tid}/attachments/..%2F..%2Fetc%2Fpasswd");
-    assert_eq!(get(Some(&coord), &traversal).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(Some(&coord), &traversal).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(get(None, &path).await.status(), StatusCode::UNAUTHORIZED);
 
     let openapi: Value = app

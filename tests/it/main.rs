@@ -9,6 +9,7 @@ mod email;
 mod facebook;
 mod form;
 pub mod harness;
+mod lease;
 mod login;
 mod privacy;
 mod queue;
