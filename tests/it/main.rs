@@ -7,6 +7,7 @@ mod docs;
 mod e2e;
 mod email;
 mod facebook;
+mod fault;
 mod form;
 pub mod harness;
 mod lease;
