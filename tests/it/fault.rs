@@ -134,13 +134,6 @@ async fn fake_x(t: Shared) -> String {
     base
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 struct Daemon {
     id: String,
     child: Child,
@@ -148,7 +141,7 @@ struct Daemon {
 
 impl Daemon {
     fn start(dir: &Path, id: &str, db_url: &str, x_base: &str) -> Self {
-        let port = free_port();
+        let port = crate::e2e::free_port();
         let config = dir.join(format!("{id}.toml"));
         std::fs::write(
             &config,

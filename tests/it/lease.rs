@@ -200,8 +200,8 @@ async fn operator_token(store: &aduan::store::Store) -> String {
     store.issue_token("op", "test").await.expect("token").token
 }
 
-/// `/api/v1/channels`' entry for the leased channel, as `app` answers.
-async fn channel_status(app: &RunningApp, token: &str) -> Value {
+/// `/api/v1/channels`' entry for `channel`, as `app` answers.
+async fn status_of(app: &RunningApp, token: &str, channel: &str) -> Value {
     let list: Value = reqwest::Client::new()
         .get(format!("http://{}/api/v1/channels", app.addr))
         .bearer_auth(token)
@@ -212,9 +212,14 @@ async fn channel_status(app: &RunningApp, token: &str) -> Value {
         .await
         .expect("json");
     list.as_array()
-        .and_then(|l| l.iter().find(|c| c["name"] == CHANNEL))
+        .and_then(|l| l.iter().find(|c| c["name"] == channel))
         .cloned()
-        .unwrap_or_else(|| panic!("no {CHANNEL} in {list}"))
+        .unwrap_or_else(|| panic!("no {channel} in {list}"))
+}
+
+/// `/api/v1/channels`' entry for the leased channel, as `app` answers.
+async fn channel_status(app: &RunningApp, token: &str) -> Value {
+    status_of(app, token, CHANNEL).await
 }
 
 async fn a_lone_instance_holds_its_channels_and_says_so(b: Backend) {
@@ -251,26 +256,13 @@ async fn a_lone_instance_holds_its_channels_and_says_so(b: Backend) {
         html.contains(&format!("{instance} (instans ini)")),
         "the health page names the polling instance: {html}"
     );
-    let list: Value = app
-        .client
-        .get(app.url("/api/v1/channels"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    let web = list
-        .as_array()
-        .and_then(|l| l.iter().find(|c| c["name"] == "web"))
-        .expect("web");
+    let running = app.app.take().expect("app");
+    let web = status_of(&running, &token, "web").await;
     assert_eq!(
         (&web["lease_holder"], &web["leased_here"]),
         (&Value::Null, &Value::Bool(false)),
         "the form is served by every instance: {web}"
     );
-    let running = app.app.take().expect("app");
     let status = channel_status(&running, &token).await;
     assert_eq!(status["lease_holder"], instance.as_str(), "{status}");
     assert_eq!(status["leased_here"], true, "{status}");
