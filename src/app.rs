@@ -111,13 +111,15 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
     let (writer, writer_handle) =
         IngestWriter::spawn(store.clone(), cfg.database.max_batch, cfg.ingest_writers());
     let sink = StoreSink::new(store.clone(), writer);
-    let health = ChannelHealth::for_channels(&channels);
+    let instance: Arc<str> = cfg.instance.resolve_id().into();
+    let health = ChannelHealth::for_channels(&channels, instance.clone());
     let shutdown = CancellationToken::new();
 
     let mut workers = supervisor::start(
         &channels,
         &health,
-        Arc::new(sink.clone()),
+        sink.clone(),
+        supervisor::Leasing::new(store.clone(), instance.clone(), cfg.instance.lease.clone()),
         shutdown.clone(),
         cfg.supervisor.clone(),
     );
@@ -225,7 +227,7 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
             shutdown.clone(),
         )));
     }
-    tracing::info!(%addr, ?metrics_addr, channels = channels.iter().count(), "aduan is listening");
+    tracing::info!(%addr, ?metrics_addr, %instance, channels = channels.iter().count(), "aduan is listening");
     Ok(RunningApp {
         addr,
         metrics_addr,

@@ -34,6 +34,8 @@ pub struct Config {
     #[serde(default)]
     pub supervisor: SupervisorConfig,
     #[serde(default)]
+    pub instance: InstanceConfig,
+    #[serde(default)]
     pub queue: QueueConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -167,6 +169,56 @@ impl Default for QueueConfig {
     }
 }
 
+/// This process among the instances that share one database.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// This process's name in the channel leases; empty: the host name and a random
+    /// suffix, so that no two processes share one.
+    pub id: String,
+    /// Not a setting (the take-over time the operations guide promises rests on it);
+    /// tests shorten it.
+    #[serde(skip)]
+    pub lease: LeaseTimings,
+}
+
+impl InstanceConfig {
+    /// The configured id, or a new one: call once per process.
+    pub fn resolve_id(&self) -> String {
+        let id = self.id.trim();
+        if !id.is_empty() {
+            return id.to_owned();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "aduan".into());
+        format!("{host}-{:06x}", rand::random::<u32>() & 0xff_ffff)
+    }
+}
+
+/// How a pull channel's lease is kept: it lasts `ttl` unless renewed, is renewed every
+/// `renew_every`, and an instance without it tries to take it every `retry_every`. So
+/// a peer takes a channel over at most `ttl + retry_every` after its holder died.
+#[derive(Debug, Clone)]
+pub struct LeaseTimings {
+    pub ttl: Duration,
+    pub renew_every: Duration,
+    pub retry_every: Duration,
+}
+
+impl Default for LeaseTimings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(10),
+            renew_every: Duration::from_secs(3),
+            retry_every: Duration::from_secs(2),
+        }
+    }
+}
+
 impl Default for SupervisorConfig {
     fn default() -> Self {
         Self {
@@ -295,6 +347,9 @@ impl Config {
                 "an address other than http.listen (leave it out to serve /metrics there)",
             ));
         }
+        if self.instance.id.trim().chars().count() > 200 {
+            return Err(err("instance.id", "at most 200 characters"));
+        }
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "at least 1"));
         }
@@ -374,6 +429,7 @@ fn is_config_key(key: &uncased::UncasedStr) -> bool {
         "form",
         "outbox",
         "supervisor",
+        "instance",
         "queue",
         "log",
     ];

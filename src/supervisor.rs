@@ -1,5 +1,8 @@
-//! Runs each pull channel as its own task. A channel that fails or panics is reported
-//! in its health and restarted with exponential backoff and jitter; the others go on.
+//! Runs each pull channel as its own task, while this instance holds the channel's
+//! lease (see [`lease`]). A channel that fails or panics is reported in its health and
+//! restarted with exponential backoff and jitter; the others go on.
+
+mod lease;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,29 +15,42 @@ use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use self::lease::Leasing;
 use crate::config::SupervisorConfig;
 use crate::registry::Channels;
+use crate::store::StoreSink;
 
-/// Health of every channel, by name.
+/// Health of every channel, by name, and the instance that reports it.
 #[derive(Clone, Default)]
-pub struct ChannelHealth(Arc<BTreeMap<ChannelName, (&'static str, HealthHandle)>>);
+pub struct ChannelHealth {
+    channels: Arc<BTreeMap<ChannelName, (&'static str, HealthHandle)>>,
+    instance: Arc<str>,
+}
 
 impl ChannelHealth {
-    pub fn for_channels(channels: &Channels) -> Self {
-        Self(Arc::new(
-            channels
-                .iter()
-                .map(|c| (c.name.clone(), (c.kind, HealthHandle::default())))
-                .collect(),
-        ))
+    pub fn for_channels(channels: &Channels, instance: Arc<str>) -> Self {
+        Self {
+            channels: Arc::new(
+                channels
+                    .iter()
+                    .map(|c| (c.name.clone(), (c.kind, HealthHandle::default())))
+                    .collect(),
+            ),
+            instance,
+        }
     }
 
     pub fn get(&self, name: &ChannelName) -> Option<&HealthHandle> {
-        self.0.get(name).map(|(_, h)| h)
+        self.channels.get(name).map(|(_, h)| h)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&ChannelName, &'static str, &HealthHandle)> {
-        self.0.iter().map(|(n, (k, h))| (n, *k, h))
+        self.channels.iter().map(|(n, (k, h))| (n, *k, h))
+    }
+
+    /// This instance's name in the channel leases (`[instance] id`).
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 }
 
@@ -49,7 +65,8 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
 pub fn start(
     channels: &Channels,
     health: &ChannelHealth,
-    sink: Arc<dyn Sink>,
+    sink: StoreSink,
+    leasing: Leasing,
     shutdown: CancellationToken,
     cfg: SupervisorConfig,
 ) -> Vec<JoinHandle<()>> {
@@ -58,11 +75,12 @@ pub fn start(
         let (Some(source), Some(h)) = (ch.pull.clone(), health.get(&ch.name)) else {
             continue;
         };
-        handles.push(tokio::spawn(supervise(
+        handles.push(tokio::spawn(lease::lead(
             ch.name.clone(),
             source,
             h.clone(),
             sink.clone(),
+            leasing.clone(),
             shutdown.clone(),
             cfg.clone(),
         )));
@@ -70,12 +88,15 @@ pub fn start(
     handles
 }
 
+/// Runs `source` until `shutdown`, restarting it when it fails. `abort` cuts it off
+/// without waiting for it to finish.
 async fn supervise(
     name: ChannelName,
     source: Arc<dyn PullSource>,
     health: HealthHandle,
     sink: Arc<dyn Sink>,
     shutdown: CancellationToken,
+    abort: CancellationToken,
     cfg: SupervisorConfig,
 ) {
     let min = Duration::from_millis(cfg.min_backoff_ms);
@@ -91,7 +112,14 @@ async fn supervise(
         let src = source.clone();
         // Its own task, so that a panic ends up here as a JoinError instead of unwinding
         // through the supervisor.
-        let outcome = tokio::spawn(async move { src.run(ctx).await }).await;
+        let mut task = tokio::spawn(async move { src.run(ctx).await });
+        let outcome = tokio::select! {
+            outcome = &mut task => outcome,
+            _ = abort.cancelled() => {
+                task.abort();
+                task.await
+            }
+        };
         if shutdown.is_cancelled() {
             health.stopped();
             return;

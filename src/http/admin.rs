@@ -612,6 +612,11 @@ pub struct ChannelStatus {
     pub status: String,
     pub last_error: Option<String>,
     pub restarts: u64,
+    /// The instance (`[instance] id`) whose lease on this pull channel is live: the one
+    /// polling it. `null` for a channel that does not poll, or while nobody holds it.
+    pub lease_holder: Option<String>,
+    /// Whether `lease_holder` is the instance that answered.
+    pub leased_here: bool,
 }
 
 /// Each channel's health (operators and coordinators).
@@ -625,11 +630,13 @@ pub async fn channels(State(st): State<AppState>, Admin(a): Admin) -> Response {
         )
         .into_response();
     }
+    let holders = st.store.lease_holders().await;
     Json(
         st.health
             .iter()
             .map(|(n, k, h)| {
                 let s = h.snapshot();
+                let lease_holder = holders.get(n.as_str()).cloned();
                 ChannelStatus {
                     name: n.to_string(),
                     kind: k.into(),
@@ -637,6 +644,8 @@ pub async fn channels(State(st): State<AppState>, Admin(a): Admin) -> Response {
                     status: s.status.into(),
                     last_error: s.last_error,
                     restarts: s.restarts,
+                    leased_here: lease_holder.as_deref() == Some(st.health.instance()),
+                    lease_holder,
                 }
             })
             .collect::<Vec<_>>(),

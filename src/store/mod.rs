@@ -8,6 +8,7 @@
 mod blobs;
 mod error;
 mod ingest;
+mod lease;
 mod outbox;
 mod pool;
 mod read;
@@ -24,6 +25,7 @@ pub use blobs::BlobStore;
 pub use error::StoreError;
 pub(crate) use ingest::is_transient;
 pub use ingest::{IngestWriter, StoreSink};
+pub use lease::{Fence, Lease};
 pub(crate) use outbox::insert_outbound;
 pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
 pub(crate) use pool::{on_pg_list, on_reads, Lists, Reads, PG_CLAIM_LANES};

@@ -256,6 +256,20 @@ impl HealthHandle {
         self.update(|s| s.status = "stopped");
     }
 
+    /// Another instance polls this channel (it holds the channel's lease); this one
+    /// takes over when that one stops. Nothing is wrong.
+    pub fn standby(&self) {
+        self.update(|s| {
+            s.healthy = true;
+            s.status = "standby";
+        });
+    }
+
+    /// This instance took the channel over and starts polling it.
+    pub fn starting(&self) {
+        self.update(|s| s.status = "starting");
+    }
+
     pub fn snapshot(&self) -> HealthState {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

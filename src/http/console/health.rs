@@ -23,6 +23,8 @@ pub struct ChannelView {
     pub last_error_at: String,
     pub lag: String,
     pub restarts: u64,
+    /// Which instance polls the channel (its lease), for a pull channel.
+    pub lease: Option<String>,
     pub counters: ChannelCounters,
     pub todo: Vec<String>,
 }
@@ -55,6 +57,7 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
         return error_page(&staff, StatusCode::FORBIDDEN, t.central_only);
     }
     let mut channels = Vec::new();
+    let holders = st.store.lease_holders().await;
     for (name, kind, handle) in st.health.iter() {
         let s = handle.snapshot();
         let counters = match st.queue.channel_counters(&staff.actor, name.as_str()).await {
@@ -110,6 +113,11 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
             last_error_at: s.last_error_at.map(wib).unwrap_or_default(),
             lag,
             restarts: s.restarts,
+            lease: pulls.then(|| match holders.get(name.as_str()) {
+                Some(h) if h == st.health.instance() => format!("{h} ({})", t.this_instance),
+                Some(h) => h.clone(),
+                None => t.none.to_owned(),
+            }),
             counters,
             todo,
         });

@@ -168,6 +168,8 @@ texts! {
     last_error: "Galat terakhir", "Last error";
     lag: "Jeda", "Lag";
     restarts: "Mulai ulang", "Restarts";
+    polled_by: "Ditarik oleh instans", "Polled by instance";
+    this_instance: "instans ini", "this instance";
     complaints_total: "Laporan", "Complaints";
     last_24h: "24 jam terakhir", "Last 24 hours";
     quarantined: "Dikarantina", "Quarantined";
@@ -192,6 +194,7 @@ texts! {
     st_failed: "Gagal", "Failed";
     st_reauthorize: "Perlu otorisasi ulang", "Needs re-authorization";
     st_stopped: "Berhenti", "Stopped";
+    st_standby: "Siaga: instans lain yang menarik", "Standby: another instance polls";
     todo_ok: "Tidak ada.", "Nothing.";
     todo_reauthorize: "Token akses kedaluwarsa atau dicabut. Buat token baru di portal pengembang penyedia{hint}, simpan di konfigurasi kanal ini, lalu jalankan ulang layanan. Periksa dengan `aduan check --online`.", "The access token expired or was revoked. Create a new one in the provider's developer portal{hint}, put it in this channel's configuration and restart the service. Check with `aduan check --online`.";
     reauthorize_hint: " (untuk {kind}: {how})", " ({kind}: {how})";
@@ -368,6 +371,7 @@ impl Texts {
             "failed" => self.st_failed,
             "reauthorize" => self.st_reauthorize,
             "stopped" => self.st_stopped,
+            "standby" => self.st_standby,
             _ => self.error,
         }
     }

@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 
 use super::rows::Prepared;
 use super::writer::{IngestWriter, Job};
-use crate::store::{Store, StoreError};
+use crate::store::{Fence, Store, StoreError};
 
 /// The store as connectors see it.
 #[derive(Clone)]
@@ -22,6 +22,16 @@ impl StoreSink {
 
     /// Writes attachments, then commits through the writer. Returns per-item deliveries.
     pub async fn ingest(&self, batch: Batch) -> Result<Vec<Delivery>, StoreError> {
+        self.ingest_fenced(batch, None).await
+    }
+
+    /// [`StoreSink::ingest`] for a batch polled under `fence`: refused whole with
+    /// [`StoreError::LeaseLost`] when that lease was taken over.
+    pub async fn ingest_fenced(
+        &self,
+        batch: Batch,
+        fence: Option<Fence>,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let blobs = self.store.blobs.clone();
         let items =
             tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, std::io::Error> {
@@ -55,6 +65,7 @@ impl StoreSink {
             .send(Job {
                 items,
                 cursor,
+                fence,
                 reply,
             })
             .await

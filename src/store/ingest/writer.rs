@@ -10,11 +10,14 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::batch::insert_batch;
 use super::item::insert_item;
 use super::rows::{text, Prepared};
+use crate::store::lease::{stale_fences, Fence};
 use crate::store::{now_micros, Store, StoreError};
 
 pub(super) struct Job {
     pub(super) items: Vec<Prepared>,
     pub(super) cursor: Option<CursorUpdate>,
+    /// The lease the batch was polled under; checked in the transaction (see `lease`).
+    pub(super) fence: Option<Fence>,
     pub(super) reply: oneshot::Sender<Result<Vec<Delivery>, StoreError>>,
 }
 
@@ -112,15 +115,35 @@ async fn commit_jobs(store: &Store, jobs: &[Job]) -> JobResults {
 
 async fn try_commit(store: &Store, jobs: &[Job], careful: bool) -> Result<JobResults, sqlx::Error> {
     let mut tx = store.pool.begin().await?;
+    // A batch polled under a lease since taken over is refused whole, before anything
+    // of it is written: not committed, not quarantined, not acknowledged.
+    let stale = stale_fences(
+        &mut tx,
+        store.backend,
+        jobs.iter().map(|j| j.fence.as_ref()),
+    )
+    .await?;
     let mut results = Vec::with_capacity(jobs.len());
     if careful {
-        for job in jobs {
-            results.push(Ok(commit_job_carefully(&mut tx, job).await?));
+        for (job, stale) in jobs.iter().zip(&stale) {
+            results.push(match stale {
+                Some(fence) => Err(fence.refused()),
+                None => Ok(commit_job_carefully(&mut tx, job).await?),
+            });
         }
     } else {
-        let items: Vec<&Prepared> = jobs.iter().flat_map(|j| j.items.iter()).collect();
+        let items: Vec<&Prepared> = jobs
+            .iter()
+            .zip(&stale)
+            .filter(|(_, stale)| stale.is_none())
+            .flat_map(|(j, _)| j.items.iter())
+            .collect();
         let mut deliveries = insert_batch(&mut tx, &items).await?.into_iter();
-        for job in jobs {
+        for (job, stale) in jobs.iter().zip(&stale) {
+            if let Some(fence) = stale {
+                results.push(Err(fence.refused()));
+                continue;
+            }
             let ds: Vec<Delivery> = deliveries.by_ref().take(job.items.len()).collect();
             if let Some(c) = &job.cursor {
                 if ds.iter().all(Delivery::is_committed) {
