@@ -335,8 +335,9 @@ fn deployment_files_set_only_real_configuration_keys() {
                 .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
                 .collect();
             rest = &rest[at + name.len()..];
-            // The configuration file's path, not a key.
-            if name == "ADUAN_CONFIG" {
+            // The configuration file's path, prose ("every ADUAN_ variable") and the
+            // placeholder that explains the naming are not keys.
+            if name == "ADUAN_CONFIG" || name.ends_with('_') || name == "ADUAN_SECTION__KEY" {
                 continue;
             }
             seen += 1;
