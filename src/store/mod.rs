@@ -5,6 +5,7 @@
 //! work on both); the few statements that must differ branch on [`Backend`]. The pools
 //! are in `pool`, rows read by column name in `row`, times as stored in `time`.
 
+mod audit;
 mod blobs;
 mod error;
 mod ingest;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub(crate) use audit::audit_on;
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub(crate) use ingest::is_transient;

@@ -120,7 +120,7 @@ pub(super) async fn insert_item(
             .execute(&mut **tx)
             .await?;
             if reopen {
-                crate::queue::service::audit_on(
+                crate::store::audit_on(
                     tx,
                     id,
                     "citizen",
@@ -286,7 +286,7 @@ async fn revise(
         .bind(complaint_id)
         .execute(&mut **tx)
         .await?;
-    crate::queue::service::audit_on(
+    crate::store::audit_on(
         tx,
         complaint_id,
         "citizen",
