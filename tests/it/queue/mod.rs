@@ -1,9 +1,10 @@
 //! The admin queue over HTTP on both back ends, one concern a file: who may see and do
 //! what (a table), how one gets in, what the workflow refuses, claims under contention,
 //! working-day deadlines with a controlled clock, search and pages, the operator's
-//! tables, and PostgreSQL's pools when connections die. The people and the requests
-//! they all use are here.
+//! tables, attachment downloads, and PostgreSQL's pools when connections die. The
+//! people and the requests they all use are here.
 
+mod attachments;
 mod authentication;
 mod authorization;
 mod claims;
@@ -112,6 +113,12 @@ async fn forwarded_to(
     anonymous: bool,
 ) -> String {
     let t = report(app, title, anonymous).await;
+    forward(app, p, &t, unit).await;
+    t
+}
+
+/// The coordinator verifies complaint `t` and forwards it to `unit`.
+async fn forward(app: &TestApp, p: &People, t: &str, unit: &str) {
     let (s, v) = call(
         app,
         &p.coord,
@@ -130,7 +137,6 @@ async fn forwarded_to(
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    t
 }
 
 /// The complaints several tests start from, by the same reporter (Siti Aminah).
