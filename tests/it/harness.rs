@@ -29,6 +29,17 @@ macro_rules! on_both {
     )*};
 }
 
+/// The media settings a channel of a fake provider API needs unless `extra` sets its
+/// own: the fakes serve media over plain http on loopback, which the tests allow
+/// explicitly (a channel's defaults allow https from the provider's own hosts only).
+pub fn local_media_unless_set(extra: &str) -> &'static str {
+    if extra.contains("media_hosts") {
+        ""
+    } else {
+        "media_hosts = [\"127.0.0.1\"]\ninsecure_local_media_for_tests = true"
+    }
+}
+
 pub const FORM_SECRET: &str = "rahasia-mitra-formulir-uji";
 
 fn admin_url() -> String {

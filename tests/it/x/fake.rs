@@ -378,16 +378,8 @@ async fn create_tweet(
         .into_response()
 }
 
-/// The fake serves media over plain http on loopback: the tests say so explicitly (the
-/// defaults allow https from X's own hosts only).
-const LOCAL_MEDIA: &str = "media_hosts = [\"127.0.0.1\"]\ninsecure_local_media_for_tests = true";
-
 pub(super) fn channel_toml(base: &str, extra: &str) -> String {
-    let media = if extra.contains("media_hosts") {
-        ""
-    } else {
-        LOCAL_MEDIA
-    };
+    let media = crate::harness::local_media_unless_set(extra);
     format!(
         r#"
 [[channels]]
