@@ -1,7 +1,7 @@
 //! `spawn_app()`: the real app on port 0 with its own fresh database (a SQLite file in a
 //! temporary directory, or a new PostgreSQL database dropped afterwards).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aduan::app::RunningApp;
@@ -38,6 +38,24 @@ pub fn local_media_unless_set(extra: &str) -> &'static str {
     } else {
         "media_hosts = [\"127.0.0.1\"]\ninsecure_local_media_for_tests = true"
     }
+}
+
+/// Runs `aduan check --online` on a configuration file holding `channels` (TOML), with
+/// its data under `dir`: whether it passed, and what it printed (stdout, stderr).
+pub fn check_online(dir: &Path, channels: &str) -> (bool, String, String) {
+    let file = dir.join("aduan.toml");
+    let config = format!("data_dir = \"{}\"\n{channels}", dir.join("data").display());
+    std::fs::write(&file, config).expect("write the configuration");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
+        .args(["check", "--online", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run aduan check");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub const FORM_SECRET: &str = "rahasia-mitra-formulir-uji";

@@ -8,7 +8,7 @@ use super::mail_server::{
     append, bearer_token, channel_toml, fresh_folder, imap, imap_port, inbox_with, mail_dir,
     smtp_port, submission_port, AUTHENTICATED, PASSWORD,
 };
-use crate::harness::{eventually, spawn_app_toml, spawn_app_with, Backend, Options};
+use crate::harness::{check_online, eventually, spawn_app_toml, spawn_app_with, Backend, Options};
 use crate::on_both;
 
 async fn a_refused_login_marks_only_that_channel_unhealthy(b: Backend) {
@@ -49,45 +49,23 @@ on_both!(a_refused_login_marks_only_that_channel_unhealthy);
 #[test]
 fn check_online_logs_in_to_imap_and_smtp() {
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("aduan.toml");
-    let write = |password: &str| {
-        std::fs::write(
-            &file,
-            format!(
-                "data_dir = \"{}\"\n{}smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan@aduan.test\" }}\n",
-                dir.path().join("data").display(),
-                channel_toml("pengaduan@aduan.test", "INBOX", password, 60),
-                smtp_port()
-            ),
+    let with_password = |password: &str| {
+        format!(
+            "{}smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"plain\", from = \"pengaduan@aduan.test\" }}\n",
+            channel_toml("pengaduan@aduan.test", "INBOX", password, 60),
+            smtp_port()
         )
-        .expect("write");
     };
-    write(PASSWORD);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
-        .args(["check", "--online", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, stdout, stderr) = check_online(dir.path(), &with_password(PASSWORD));
+    assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("channel surel (email): ok: IMAP login as pengaduan@aduan.test")
             && stdout.contains("SMTP ok"),
         "{stdout}"
     );
 
-    write("salah-sandi");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
-        .args(["check", "--online", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success());
+    let (ok, stdout, _) = check_online(dir.path(), &with_password("salah-sandi"));
+    assert!(!ok);
     assert!(
         stdout.contains("FAILED (AuthExpired)")
             && stdout.contains("refused")
@@ -96,29 +74,16 @@ fn check_online_logs_in_to_imap_and_smtp() {
     );
 
     // Bearer tokens, on IMAP and on the submission port that requires SMTP AUTH.
-    std::fs::write(
-        &file,
-        format!(
-            "data_dir = \"{data}\"\n[[channels]]\nkind = \"email\"\nname = \"surel\"\nhost = \"127.0.0.1\"\nport = {imap}\ntls = \"plain\"\nuser = \"kanal1@aduan.test\"\nauth = \"xoauth2\"\noauth2_token = \"{token}\"\nsmtp = {{ host = \"127.0.0.1\", port = {sub}, tls = \"plain\", from = \"kanal1@aduan.test\", user = \"kanal1@aduan.test\", auth = \"xoauth2\", oauth2_token = \"{token}\" }}\n",
-            data = dir.path().join("data").display(),
-            imap = imap_port(),
-            sub = submission_port(),
-            token = bearer_token(),
-        ),
-    )
-    .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
-        .args(["check", "--online", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let channels = format!(
+        "[[channels]]\nkind = \"email\"\nname = \"surel\"\nhost = \"127.0.0.1\"\nport = {imap}\ntls = \"plain\"\nuser = \"kanal1@aduan.test\"\nauth = \"xoauth2\"\noauth2_token = \"{token}\"\nsmtp = {{ host = \"127.0.0.1\", port = {sub}, tls = \"plain\", from = \"kanal1@aduan.test\", user = \"kanal1@aduan.test\", auth = \"xoauth2\", oauth2_token = \"{token}\" }}\n",
+        imap = imap_port(),
+        sub = submission_port(),
+        token = bearer_token(),
+    );
+    let (ok, stdout, stderr) = check_online(dir.path(), &channels);
     assert!(
-        out.status.success()
-            && stdout.contains("IMAP login as kanal1@aduan.test")
-            && stdout.contains("SMTP ok"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        ok && stdout.contains("IMAP login as kanal1@aduan.test") && stdout.contains("SMTP ok"),
+        "{stdout}{stderr}"
     );
     assert!(!stdout.contains(&bearer_token()), "the token was printed");
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::fake::{channel_toml, FakeGraph, TOKEN};
-use crate::harness::{spawn_app_toml, Backend};
+use crate::harness::{check_online, spawn_app_toml, Backend};
 
 /// An expired token (code 190) marks this channel for re-authorization, with the
 /// reason and without the token, while the web form goes on.
@@ -38,26 +38,12 @@ async fn an_expired_token_marks_only_this_channel() {
 async fn check_online_verifies_the_page_token() {
     let fake = FakeGraph::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("aduan.toml");
     let run = |token: &str| {
-        std::fs::write(
-            &file,
-            format!(
-                "data_dir = \"{}\"\n{}",
-                dir.path().join("data").display(),
-                channel_toml(&fake.base, "").replace(TOKEN, token)
-            ),
-        )
-        .expect("write");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
-            .args(["check", "--online", "--config"])
-            .arg(&file)
-            .output()
-            .expect("run");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (ok, out, _) = check_online(
+            dir.path(),
+            &channel_toml(&fake.base, "").replace(TOKEN, token),
+        );
+        (ok, out)
     };
     let (ok, out) = run(TOKEN);
     assert!(

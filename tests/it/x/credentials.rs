@@ -6,33 +6,17 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::fake::{channel_toml, FakeX};
-use crate::harness::{spawn_app_toml, Backend};
+use crate::harness::{check_online, spawn_app_toml, Backend};
 
 /// `aduan check --online` checks the bearer token and the OAuth 1.0a account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_online_verifies_the_credentials() {
     let fake = FakeX::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("aduan.toml");
     let run = |bearer: &str| {
-        std::fs::write(
-            &file,
-            format!(
-                "data_dir = \"{}\"\n{}",
-                dir.path().join("data").display(),
-                channel_toml(&fake.base, "").replace("bearer-contoh", bearer)
-            ),
-        )
-        .expect("write");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aduan"))
-            .args(["check", "--online", "--config"])
-            .arg(&file)
-            .output()
-            .expect("run");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let channels = channel_toml(&fake.base, "").replace("bearer-contoh", bearer);
+        let (ok, out, _) = check_online(dir.path(), &channels);
+        (ok, out)
     };
     let (ok, out) = run("bearer-contoh");
     assert!(
