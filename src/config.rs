@@ -40,7 +40,20 @@ pub struct Config {
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
+    pub open311: Open311Config,
+    #[serde(default)]
     pub channels: Vec<toml::Table>,
+}
+
+/// The Open311 GeoReport v2 endpoints under `/open311/v2/`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Open311Config {
+    /// Off by default: the public list makes every non-rahasia complaint's title and
+    /// status readable by anyone, not only by who holds its tracking number.
+    pub enabled: bool,
+    /// When set, `POST requests` needs it as `api_key` (reads never do).
+    pub api_key: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
