@@ -2,12 +2,15 @@
 //! own normalizer: a tracking number quoted, or a reply in its public thread, by anyone
 //! else files a complaint of its own that names the other, and never reopens it.
 
+use std::sync::Arc;
+
 use aduan::queue::{AnswerRoutes, Queue, Role};
 use aduan::store::Store;
 use aduan_kit::{Delivery, Inbound, Outcome};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
+use tokio::sync::Barrier;
 
 use crate::harness::{staff_actor, Backend, TestDb};
 use crate::on_both;
@@ -282,8 +285,77 @@ async fn on_messenger_only_the_sender_joins(b: Backend) {
     assert_eq!((o, t.as_str()), (Outcome::FollowUp, mine.as_str()));
 }
 
+/// Two instances on one database (two pools, each with its own writer) take an e-mail
+/// and its reporter's reply at the same moment, round after round: whichever commits
+/// first files the complaint and the other joins it, never a second complaint.
+async fn a_reply_racing_its_original_on_another_instance_joins_it(b: Backend) {
+    const ROUNDS: usize = 60;
+    let db = TestDb::new(b).await;
+    let (one, two) = (db.store().await, db.store().await);
+    let sink = |store: &Store| {
+        let (writer, _) = aduan::store::IngestWriter::spawn(store.clone(), 16, 1);
+        aduan::store::StoreSink::new(store.clone(), writer)
+    };
+    let sinks = [sink(&one), sink(&two)];
+    let from = "Warga <warga@warga.test>";
+    let mut replies_first = 0;
+    for round in 0..ROUNDS {
+        let id = format!("<o{round}@warga.test>");
+        let items = [
+            mail(from, &id, "Saluran tersumbat", None),
+            mail(
+                from,
+                &format!("<r{round}@warga.test>"),
+                "Re: Saluran",
+                Some(&id),
+            ),
+        ];
+        // Each instance takes the original in turn; the barrier lets both go at once.
+        let barrier = Arc::new(Barrier::new(2));
+        let tasks = items.into_iter().enumerate().map(|(i, item)| {
+            let (sink, barrier) = (sinks[(round + i) % 2].clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let batch = aduan_kit::Batch {
+                    items: vec![item],
+                    cursor: None,
+                };
+                match sink.ingest(batch).await.expect("ingest").pop() {
+                    Some(Delivery::Committed {
+                        outcome,
+                        tracking_id: Some(t),
+                    }) => (outcome, t),
+                    other => panic!("not filed: {other:?}"),
+                }
+            })
+        });
+        let mut got = Vec::new();
+        for t in tasks.collect::<Vec<_>>() {
+            got.push(t.await.expect("ingest task"));
+        }
+        let (original, reply) = (&got[0], &got[1]);
+        assert_eq!(
+            original.1, reply.1,
+            "round {round}: two complaints: {got:?}"
+        );
+        match (original.0, reply.0) {
+            (Outcome::Created, Outcome::FollowUp) => {}
+            (Outcome::FollowUp, Outcome::Created) => replies_first += 1,
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert_eq!(state(&one, &original.1).await.1, 2, "round {round}");
+    }
+    let complaints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM complaints")
+        .fetch_one(&two.pool_for_tests())
+        .await
+        .expect("count");
+    assert_eq!(complaints, ROUNDS as i64);
+    println!("{ROUNDS} rounds; the reply was filed first in {replies_first}");
+}
+
 on_both!(
     on_x_only_the_author_joins_or_reopens,
     by_e_mail_only_the_reporters_address_joins,
-    on_messenger_only_the_sender_joins
+    on_messenger_only_the_sender_joins,
+    a_reply_racing_its_original_on_another_instance_joins_it
 );
