@@ -91,10 +91,11 @@ pub(super) async fn insert_item(
         });
     }
     let mut lost_claims = 0;
-    let (complaint_id, tracking_id, outcome) = loop {
+    let (_, tracking_id, outcome) = loop {
         let thread = find_thread(tx, item, lost_claims > 0).await?;
         if let Some(found) = thread.found {
             let (id, tid) = follow_up(tx, p, found, now).await?;
+            follow_sender(tx, p, id).await?;
             break (id, tid, Outcome::FollowUp);
         }
         // Filed in a savepoint: when another writer claimed one of its thread keys since
@@ -102,7 +103,8 @@ pub(super) async fn insert_item(
         // other's committed rows); after a few rounds it stays as it is.
         sqlx::query("SAVEPOINT thread").execute(&mut **tx).await?;
         let (id, tid) = file_new(tx, p, careful, thread.refers_to, now).await?;
-        let lost = claim_keys(tx, p, id, &thread.held).await?;
+        let lost = claim_keys(tx, p, id, &thread.held).await?
+            | claim_sender(tx, p, id, thread.sender_seen).await?;
         if lost && lost_claims < CLAIM_ROUNDS {
             sqlx::query("ROLLBACK TO SAVEPOINT thread")
                 .execute(&mut **tx)
@@ -119,21 +121,6 @@ pub(super) async fn insert_item(
             .await?;
         break (id, tid, Outcome::Created);
     };
-    if let Some(sender) = &item.thread.sender {
-        // The person's conversation now leads to this complaint (unless a newer message
-        // of theirs was filed first).
-        sqlx::query(
-            "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
-             WHERE thread_keys.last_at IS NULL OR thread_keys.last_at <= excluded.last_at",
-        )
-        .bind(ch)
-        .bind(text(&sender.key))
-        .bind(complaint_id)
-        .bind(received)
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(Delivery::Committed {
         outcome,
         tracking_id: Some(tracking_id),
@@ -299,6 +286,71 @@ async fn claim_keys(
     .map(|r| r.try_get("key"))
     .collect::<Result<_, _>>()?;
     Ok(wanted.into_iter().any(|k| !claimed.contains(k)))
+}
+
+/// The sender's conversation (Messenger's) now leads to this complaint, unless a newer
+/// message of theirs was filed first.
+async fn follow_sender(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+) -> Result<(), sqlx::Error> {
+    let Some(sender) = &p.item.thread.sender else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
+         WHERE thread_keys.last_at IS NULL OR thread_keys.last_at <= excluded.last_at",
+    )
+    .bind(p.item.channel_name.as_str())
+    .bind(text(&sender.key))
+    .bind(complaint_id)
+    .bind(micros(p.item.received_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims the sender's conversation for a new complaint, as [`follow_sender`] does,
+/// but only while it is as the lookup saw it (`seen`). True when another message of
+/// theirs was filed meanwhile (PostgreSQL makes the claim wait for that commit).
+async fn claim_sender(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+    seen: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let Some(sender) = &p.item.thread.sender else {
+        return Ok(false);
+    };
+    let ch = p.item.channel_name.as_str();
+    let key = text(&sender.key);
+    let claimed = sqlx::query(
+        "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
+         WHERE thread_keys.last_at = $5 AND thread_keys.last_at <= excluded.last_at
+         RETURNING key",
+    )
+    .bind(ch)
+    .bind(&key)
+    .bind(complaint_id)
+    .bind(micros(p.item.received_at))
+    .bind(seen)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if claimed.is_some() {
+        return Ok(false);
+    }
+    // Not taken: changed since the lookup, or already naming a newer message of theirs.
+    let now: Option<i64> =
+        sqlx::query_scalar("SELECT last_at FROM thread_keys WHERE channel_name = $1 AND key = $2")
+            .bind(ch)
+            .bind(&key)
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten();
+    Ok(now != seen)
 }
 
 /// Records an edit (`body`: the new text) or a removal (`None`) on the message whose

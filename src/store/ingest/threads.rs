@@ -115,6 +115,9 @@ pub(super) struct Thread {
     /// message it names (the original, when its reporter's reply was filed first), and
     /// makes no complaint refer to another.
     pub(super) held: HashSet<String>,
+    /// When the sender's conversation (`Threading::sender`) was last written, as the
+    /// lookup saw it: a new complaint takes it over only if it is still so.
+    pub(super) sender_seen: Option<i64>,
 }
 
 impl Thread {
@@ -123,6 +126,7 @@ impl Thread {
             found: Some(found),
             refers_to: None,
             held: HashSet::new(),
+            sender_seen: None,
         }
     }
 }
@@ -207,21 +211,32 @@ pub(super) async fn find_thread(
             return Ok(Thread::joins(f));
         }
     }
+    let mut sender_seen = None;
     if let Some(sender) = &item.thread.sender {
         let window = i64::try_from(sender.window.as_micros()).unwrap_or(i64::MAX);
         let row: Option<AnyRow> = sqlx::query(concat!(
             "SELECT ",
             thread_cols!(),
-            " FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
-             WHERE t.channel_name = $1 AND t.key = $2 AND t.last_at >= $3
-               AND c.status NOT IN ('closed', 'rejected', 'archived')"
+            ", t.last_at, c.status FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+             WHERE t.channel_name = $1 AND t.key = $2"
         ))
         .bind(item.channel_name.as_str())
         .bind(text(&sender.key))
-        .bind(micros(item.received_at).saturating_sub(window))
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(f) = joinable(tx, item, row, false, &mut refers_to).await? {
+        let mut open = None;
+        if let Some(r) = row {
+            let last_at: Option<i64> = r.try_get("last_at")?;
+            let status: String = r.try_get("status")?;
+            sender_seen = last_at;
+            let since = micros(item.received_at).saturating_sub(window);
+            if last_at.is_some_and(|l| l >= since)
+                && !matches!(status.as_str(), "closed" | "rejected" | "archived")
+            {
+                open = Some(r);
+            }
+        }
+        if let Some(f) = joinable(tx, item, open, false, &mut refers_to).await? {
             return Ok(Thread::joins(f));
         }
     }
@@ -229,5 +244,6 @@ pub(super) async fn find_thread(
         found: None,
         refers_to,
         held,
+        sender_seen,
     })
 }
