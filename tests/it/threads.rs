@@ -354,6 +354,21 @@ async fn a_reply_racing_its_original_on_another_instance_joins_it(b: Backend) {
     println!("60 rounds; the reply was filed first in {replies_first}");
 }
 
+/// A tweet and its author's reply under it, racing.
+async fn a_tweet_and_its_authors_reply_racing_make_one_complaint(b: Backend) {
+    race(b, 60, |round| {
+        let (id, reply) = (
+            format!("{}", 3000 + 2 * round),
+            format!("{}", 3001 + 2 * round),
+        );
+        [
+            tweet(&id, "111", "@PemkabSiak lampu jalan mati", None),
+            tweet(&reply, "111", "@PemkabSiak sudah seminggu", Some(&id)),
+        ]
+    })
+    .await;
+}
+
 /// Two Messenger messages of one sender (the conversation is the sender's), racing.
 async fn a_senders_messages_racing_on_two_instances_make_one_complaint(b: Backend) {
     race(b, 60, |round| {
@@ -371,5 +386,6 @@ on_both!(
     by_e_mail_only_the_reporters_address_joins,
     on_messenger_only_the_sender_joins,
     a_reply_racing_its_original_on_another_instance_joins_it,
+    a_tweet_and_its_authors_reply_racing_make_one_complaint,
     a_senders_messages_racing_on_two_instances_make_one_complaint
 );

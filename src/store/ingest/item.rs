@@ -91,12 +91,12 @@ pub(super) async fn insert_item(
         });
     }
     let mut lost_claims = 0;
-    let (_, tracking_id, outcome) = loop {
+    let (tracking_id, outcome) = loop {
         let thread = find_thread(tx, item, lost_claims > 0).await?;
         if let Some(found) = thread.found {
             let (id, tid) = follow_up(tx, p, found, now).await?;
             follow_sender(tx, p, id).await?;
-            break (id, tid, Outcome::FollowUp);
+            break (tid, Outcome::FollowUp);
         }
         // Filed in a savepoint: when another writer claimed one of its thread keys since
         // the lookup, the complaint is undone and the lookup goes again (it now sees the
@@ -119,7 +119,7 @@ pub(super) async fn insert_item(
         sqlx::query("RELEASE SAVEPOINT thread")
             .execute(&mut **tx)
             .await?;
-        break (id, tid, Outcome::Created);
+        break (tid, Outcome::Created);
     };
     Ok(Delivery::Committed {
         outcome,

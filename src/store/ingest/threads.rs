@@ -145,13 +145,14 @@ pub(super) async fn find_thread(
 ) -> Result<Thread, sqlx::Error> {
     let mut refers_to = None;
     let mut held = HashSet::new();
-    let refs = item.thread.refs.iter().map(|r| (r, false));
-    let own = item
-        .thread
-        .keys
+    // A reference to the message itself (a Facebook comment names its own id) is an
+    // own key too.
+    let (keys, refs) = (&item.thread.keys, &item.thread.refs);
+    let own = keys
         .iter()
-        .filter(|_| recheck)
+        .filter(|k| recheck && !refs.contains(k))
         .map(|k| (k, true));
+    let refs = refs.iter().map(|r| (r, keys.contains(r)));
     for (r, own) in refs.chain(own) {
         let r = text(r);
         if held.contains(&r) {
