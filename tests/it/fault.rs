@@ -481,6 +481,7 @@ async fn killing_the_lease_holder_loses_and_doubles_nothing() {
         );
         let mut got = receipts.get(&id).cloned().unwrap_or_default();
         let copies = got.len();
+        got.sort();
         got.dedup();
         assert_eq!(got.len(), 1, "mail {id} has one receipt: {got:?}");
         mailed_twice += copies - 1;
