@@ -145,6 +145,18 @@ pub struct Raw {
     pub bytes: Bytes,
 }
 
+/// What anyone with a tracking number may know of a complaint: the same as the public
+/// status page, never the text of a confidential one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicStatus {
+    pub tracking_id: String,
+    /// The status as the status page words it, in Indonesian ("Ditindaklanjuti").
+    pub status_label: String,
+    pub received_at: DateTime<Utc>,
+    /// When the status last changed or an answer was published.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A persisted position in one stream of one channel (UIDVALIDITY:UID, since_id, a
 /// paging cursor). Opaque to the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
