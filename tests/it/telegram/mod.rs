@@ -6,5 +6,6 @@
 mod credentials;
 mod fake;
 mod polling;
+mod privacy;
 mod sending;
 mod webhook;
