@@ -187,4 +187,64 @@ mod tests {
             "01-01-1970 07:00 WIB"
         );
     }
+
+    #[tokio::test]
+    async fn status_answers_what_the_public_page_shows() {
+        use aduan_kit::testing::MemorySink;
+        use aduan_kit::{ChannelName, PublicStatus};
+        use secrecy::SecretString;
+        let name = ChannelName::parse("tg").expect("name");
+        let answers = Answers {
+            api: Arc::new(
+                BotApi::new(
+                    name.clone(),
+                    "https://api.telegram.org",
+                    SecretString::from("7000000001:AAHrahasia".to_owned()),
+                    std::time::Duration::from_secs(5),
+                    1024,
+                    false,
+                )
+                .expect("api"),
+            ),
+            normalizer: Arc::new(Normalizer::new(name, 7_000_000_001)),
+            public_url: "https://lapor.example.go.id".into(),
+        };
+        let sink = MemorySink::new();
+        let id = TrackingId::generate();
+        let at = DateTime::from_timestamp(1_764_900_000, 0).expect("t");
+        sink.set_status(PublicStatus {
+            tracking_id: id.to_string(),
+            status_label: "Ditindaklanjuti".into(),
+            received_at: at,
+            updated_at: at + chrono::Duration::hours(26),
+        });
+        let text = answers
+            .status_text(&id.to_string().to_lowercase(), &sink)
+            .await;
+        assert!(
+            text.starts_with(&format!("Laporan {id}: Ditindaklanjuti.")),
+            "{text}"
+        );
+        assert!(
+            text.contains("05-12-2025 09:00 WIB") && text.contains("06-12-2025 11:00 WIB"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("https://lapor.example.go.id/laporan/{id}")),
+            "{text}"
+        );
+        let other = TrackingId::generate();
+        assert!(answers
+            .status_text(other.as_str(), &sink)
+            .await
+            .contains("tidak ditemukan"));
+        assert!(answers
+            .status_text("", &sink)
+            .await
+            .starts_with("Kirim /status"));
+        assert!(answers
+            .status_text("ABCD", &sink)
+            .await
+            .starts_with("Kirim /status"));
+    }
 }

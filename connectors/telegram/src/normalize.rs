@@ -368,16 +368,16 @@ impl Normalizer {
         if !private && !self.addressed(m, text) {
             return self.ignored(id, at, "a group message not addressed to the bot", raw);
         }
-        if !edited {
-            match Command::parse(text, self.username().as_deref()) {
-                Some(Command::Help) => {
-                    return self.ignored(id, at, "a /start command: answered with the help", raw)
-                }
-                Some(Command::Status(_)) => {
-                    return self.ignored(id, at, "a /status command: answered with the status", raw)
-                }
-                None => {}
+        let reason = match (Command::parse(text, self.username().as_deref()), edited) {
+            (Some(_), true) => Some("an edited command: not answered again"),
+            (Some(Command::Help), false) => Some("a /start command: answered with the help"),
+            (Some(Command::Status(_)), false) => {
+                Some("a /status command: answered with the status")
             }
+            (None, _) => None,
+        };
+        if let Some(reason) = reason {
+            return self.ignored(id, at, reason, raw);
         }
         let text = match self.username() {
             Some(me) if !private => without_mention(text, &me),
@@ -593,6 +593,17 @@ pub(crate) mod tests {
             Some(Command::Help)
         );
         assert_eq!(Command::parse("jalan /start", None), None);
+        // An edited command is neither filed nor answered again.
+        let mut v: Value = serde_json::from_slice(&fixture("command_status.json")).expect("json");
+        v["edited_message"] = v["message"].take();
+        v["edited_message"]["edit_date"] = Value::from(1764901060);
+        let edited = n().update(&v, &fixture("command_status.json"));
+        assert!(
+            matches!(&edited.kind, InboundKind::Ignored { .. }),
+            "{:?}",
+            edited.kind
+        );
+        assert!(n().command_in(&edited).is_none());
         // A complaint is no command.
         assert!(n().command_in(&one("private_text.json")).is_none());
     }

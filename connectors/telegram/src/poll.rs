@@ -22,9 +22,18 @@ pub struct TelegramPoller {
     pub poll_interval: Duration,
 }
 
+/// What one `getUpdates` round did.
+enum Round {
+    /// This many updates were committed (0: none came).
+    Read(usize),
+    /// The store did not commit the batch, for this reason: the offset stays, and the
+    /// same updates are read again after the pause.
+    NotCommitted(String),
+}
+
 impl TelegramPoller {
-    /// One `getUpdates` round: the number of updates committed.
-    async fn round(&self, ctx: &PullContext) -> Result<usize, ConnectorError> {
+    /// One `getUpdates` round.
+    async fn round(&self, ctx: &PullContext) -> Result<Round, ConnectorError> {
         let normalizer = &self.answers.normalizer;
         let name = &normalizer.channel;
         let offset = ctx
@@ -42,14 +51,14 @@ impl TelegramPoller {
         }
         // Only the wait is cut short at shutdown: a commit under way finishes.
         let answer = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return Ok(0),
+            _ = ctx.shutdown.cancelled() => return Ok(Round::Read(0)),
             a = self.answers.api.call_raw("getUpdates", &query, self.long_poll) => a?,
         };
         let updates = updates_in(&answer).map_err(|e| {
             ConnectorError::transient(name, format!("getUpdates: an answer without updates: {e}"))
         })?;
         if updates.is_empty() {
-            return Ok(0);
+            return Ok(Round::Read(0));
         }
         let mut items = Vec::with_capacity(updates.len());
         let mut newest = offset.map(|o| o - 1);
@@ -67,7 +76,7 @@ impl TelegramPoller {
             ));
         };
         let items = self.answers.complete(items).await;
-        let deliveries = ctx
+        let committed = ctx
             .sink
             .commit(Batch {
                 items: items.clone(),
@@ -77,16 +86,15 @@ impl TelegramPoller {
                     cursor: Cursor((newest + 1).to_string()),
                 }),
             })
-            .await
-            .map_err(|e| ConnectorError::transient(name, e.0))?;
-        if deliveries.iter().any(|d| !d.is_committed()) {
-            return Err(ConnectorError::transient(
-                name,
-                "the store asked to retry; the same updates are read again",
-            ));
-        }
+            .await;
+        // Not committed: the offset stays, so the next round reads the same updates.
+        let deliveries = match committed {
+            Ok(d) if d.iter().all(|d| d.is_committed()) => d,
+            Ok(_) => return Ok(Round::NotCommitted("the store asked to retry".into())),
+            Err(e) => return Ok(Round::NotCommitted(e.0)),
+        };
         self.answers.answer(&items, &deliveries, &*ctx.sink).await;
-        Ok(updates.len())
+        Ok(Round::Read(updates.len()))
     }
 }
 
@@ -98,11 +106,26 @@ impl PullSource for TelegramPoller {
             learned = self.answers.learn_username() => learned?,
         }
         loop {
-            let n = self.round(&ctx).await?;
+            let n = match self.round(&ctx).await? {
+                Round::Read(n) => {
+                    ctx.health.ok();
+                    n
+                }
+                // Telegram keeps the updates until the offset moves: they are offered
+                // again after the pause, without a restart.
+                Round::NotCommitted(why) => {
+                    let e = ConnectorError::transient(
+                        &self.answers.normalizer.channel,
+                        format!("updates not committed, read again: {why}"),
+                    );
+                    tracing::warn!(channel = %e.channel, error = %e.message, "updates not committed");
+                    ctx.health.error(&e);
+                    0
+                }
+            };
             if ctx.shutdown.is_cancelled() {
                 return Ok(());
             }
-            ctx.health.ok();
             if n > 0 {
                 tracing::info!(channel = %self.answers.normalizer.channel, updates = n, "updates read");
                 continue;
