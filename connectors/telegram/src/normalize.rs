@@ -16,7 +16,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use aduan_kit::{
-    Acknowledgement, ChannelName, ComplaintDraft, Inbound, InboundKind, Location, Raw, Recipient,
+    Acknowledgement, ChannelName, ComplaintDraft, Inbound, InboundKind, Location, Recipient,
     Reporter, SenderThread, Threading, TrackingId,
 };
 use bytes::Bytes;
@@ -247,19 +247,15 @@ impl Normalizer {
         thread: Threading,
         raw: &Bytes,
     ) -> Inbound {
-        Inbound {
-            channel: KIND,
-            channel_name: self.channel.clone(),
-            external_id: id,
-            received_at: at.unwrap_or_else(Utc::now),
+        Inbound::from_json(
+            KIND,
+            self.channel.clone(),
+            id,
+            at,
             kind,
             thread,
-            raw: Raw {
-                content_type: "application/json".into(),
-                bytes: raw.clone(),
-            },
-            acknowledge: None,
-        }
+            raw.clone(),
+        )
     }
 
     fn ignored(&self, id: String, at: Option<DateTime<Utc>>, reason: &str, raw: &Bytes) -> Inbound {

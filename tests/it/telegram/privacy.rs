@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aduan::queue::Role;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::fake::{dated, now_secs, outcome, webhook_app, FakeBot, SITI};
 use crate::console::user;
@@ -34,35 +34,29 @@ async fn an_anonymous_chat_shows_no_telegram_identity(b: Backend) {
         })
         .await
     );
-    let call = |method: &'static str, path: String, body: Value| {
-        let req = if method == "GET" {
-            app.client.get(app.url(&path))
-        } else {
-            app.client.post(app.url(&path)).json(&body)
-        };
-        req.bearer_auth(token.clone()).send()
+    let shown = || async {
+        app.client
+            .get(app.url(&format!("/api/v1/complaints/{t}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .unwrap_or_default()
     };
-    let shown = call("GET", format!("/api/v1/complaints/{t}"), Value::Null)
+    let before = shown().await;
+    assert!(before.contains("siti_aminah"), "named before: {before}");
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/complaints/{t}/verify")))
+        .bearer_auth(&token)
+        .json(&json!({"anonymous": true, "reason": "pelapor meminta dirahasiakan"}))
+        .send()
         .await
-        .expect("get")
-        .text()
-        .await
-        .unwrap_or_default();
-    assert!(shown.contains("siti_aminah"), "named before: {shown}");
-    let res = call(
-        "POST",
-        format!("/api/v1/complaints/{t}/verify"),
-        json!({"anonymous": true, "reason": "pelapor meminta dirahasiakan"}),
-    )
-    .await
-    .expect("verify");
+        .expect("verify");
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
-    let shown = call("GET", format!("/api/v1/complaints/{t}"), Value::Null)
-        .await
-        .expect("get")
-        .text()
-        .await
-        .unwrap_or_default();
+    let shown = shown().await;
     for id in ["5100000001", "siti_aminah", "Aminah"] {
         assert!(!shown.contains(id), "{id} shown: {shown}");
     }

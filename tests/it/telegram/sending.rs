@@ -7,8 +7,22 @@ use aduan::store::OutboxStatus;
 use serde_json::Value;
 
 use super::fake::{dated, now_secs, outcome, webhook_app, FakeBot, Fault, SITI};
-use crate::harness::{eventually, Backend};
+use crate::harness::{eventually, Backend, TestApp};
 use crate::on_both;
+
+/// Whether the receipt of `tracking` reaches `status` within 20 seconds.
+async fn receipt_reaches(app: &TestApp, tracking: &str, status: OutboxStatus) -> bool {
+    eventually(Duration::from_secs(20), || {
+        let store = app.store.clone();
+        async move {
+            store
+                .outbound_for(tracking)
+                .await
+                .is_ok_and(|o| o.first().is_some_and(|r| r.status == status))
+        }
+    })
+    .await
+}
 
 async fn the_outbox_honours_retry_after_and_fails_a_blocked_chat(b: Backend) {
     let fake = FakeBot::start().await;
@@ -19,18 +33,7 @@ async fn the_outbox_honours_retry_after_and_fails_a_blocked_chat(b: Backend) {
         "created"
     );
     let tracking = app.complaint_from(&format!("{SITI}:41")).await.tracking_id;
-    let store = app.store.clone();
-    let t = tracking.clone();
-    let sent = eventually(Duration::from_secs(20), || {
-        let (store, t) = (store.clone(), t.clone());
-        async move {
-            store
-                .outbound_for(&t)
-                .await
-                .is_ok_and(|o| o.first().is_some_and(|r| r.status == OutboxStatus::Sent))
-        }
-    })
-    .await;
+    let sent = receipt_reaches(&app, &tracking, OutboxStatus::Sent).await;
     let rows = app.store.outbound_for(&tracking).await.expect("outbox");
     assert!(sent, "{rows:?}");
     assert_eq!(rows[0].external_id.as_deref(), Some("5100000001:9001"));
@@ -51,17 +54,7 @@ async fn the_outbox_honours_retry_after_and_fails_a_blocked_chat(b: Backend) {
     }
     assert_eq!(outcome(&app, &other).await, "created");
     let tracking = app.complaint_from("5100000009:41").await.tracking_id;
-    let store = app.store.clone();
-    let failed = eventually(Duration::from_secs(15), || {
-        let (store, t) = (store.clone(), tracking.clone());
-        async move {
-            store
-                .outbound_for(&t)
-                .await
-                .is_ok_and(|o| o.first().is_some_and(|r| r.status == OutboxStatus::Failed))
-        }
-    })
-    .await;
+    let failed = receipt_reaches(&app, &tracking, OutboxStatus::Failed).await;
     let rows = app.store.outbound_for(&tracking).await.expect("outbox");
     assert!(failed, "{rows:?}");
     assert_eq!(rows[0].attempts, 1, "not retried");
