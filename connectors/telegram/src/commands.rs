@@ -83,7 +83,7 @@ impl Answers {
             match self.api.download(&item.external_id, i + 1, media).await {
                 Ok(file) => draft.attachments.push(file),
                 Err(why) => {
-                    tracing::warn!(channel = %self.api.name, id = %item.external_id, error = %why, "file not downloaded");
+                    tracing::warn!(channel = %self.api.name, error = %why, "file not downloaded");
                     draft
                         .body
                         .push_str(&format!("\n[{} tidak diunduh: {why}]", media.what));
@@ -145,7 +145,7 @@ impl Answers {
                 "disable_web_page_preview": true,
             });
             if let Err(e) = self.api.call("sendMessage", &body).await {
-                tracing::warn!(channel = %self.api.name, id = %item.external_id, error = %e, "command not answered");
+                tracing::warn!(channel = %self.api.name, error = %e, "command not answered");
             }
         }
     }

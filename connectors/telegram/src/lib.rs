@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_kit::{
-    BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck, KindInfo,
-    Words,
+    AnswerPreview, BuildContext, Channel, ChannelFactory, ConfigError, ConnectorError, HealthCheck,
+    KindInfo, OutboundMessage, Words,
 };
 use secrecy::ExposeSecret;
 
@@ -70,6 +70,16 @@ impl ChannelFactory for TelegramFactory {
 
     fn kind_info(&self) -> &'static KindInfo {
         &KIND_INFO
+    }
+
+    /// The answer as the sender shortens it, counted as Telegram counts.
+    fn preview_answer(&self, msg: &OutboundMessage, draft: &str) -> AnswerPreview {
+        let text = reply::fit(msg, reply::MAX_CHARS);
+        AnswerPreview {
+            cut: reply::telegram_len(draft) > reply::MAX_CHARS || !text.contains(draft.trim()),
+            length: reply::telegram_len(&text),
+            text,
+        }
     }
 
     fn build(&self, ctx: BuildContext<'_>) -> Result<Channel, ConfigError> {

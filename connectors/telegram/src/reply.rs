@@ -19,15 +19,29 @@ pub struct TelegramSender {
     pub api: Arc<BotApi>,
 }
 
-/// The text, shortened to `max` characters with the tracking number kept.
+/// The length of `text` as Telegram counts it: UTF-16 code units (an emoji outside
+/// the Basic Multilingual Plane is two).
+pub fn telegram_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// The text, shortened to `max` as [`telegram_len`] counts, with the tracking number kept.
 pub fn fit(msg: &OutboundMessage, max: usize) -> String {
     let body = msg.body.trim();
-    if body.chars().count() <= max {
+    if telegram_len(body) <= max {
         return body.to_owned();
     }
     let tail = format!(" … [{}]", msg.tracking_id);
-    let keep = max.saturating_sub(tail.chars().count());
-    body.chars().take(keep).collect::<String>() + &tail
+    let mut room = max.saturating_sub(telegram_len(&tail));
+    let mut out = String::new();
+    for c in body.chars() {
+        let Some(left) = room.checked_sub(c.len_utf16()) else {
+            break;
+        };
+        room = left;
+        out.push(c);
+    }
+    out + &tail
 }
 
 /// The chat to write to and the message to answer there.
@@ -114,6 +128,14 @@ mod tests {
     fn long_texts_are_cut_with_the_number_kept() {
         let t = fit(&msg(&"x".repeat(5000), None, "1"), MAX_CHARS);
         assert_eq!(t.chars().count(), MAX_CHARS);
+        assert!(t.ends_with("[7KQM-3XW0]"));
+        // Emoji count twice: the cut leaves room for them.
+        let t = fit(&msg(&"🚧".repeat(3000), None, "1"), MAX_CHARS);
+        assert!(
+            telegram_len(&t) <= MAX_CHARS && telegram_len(&t) > MAX_CHARS - 2,
+            "{}",
+            telegram_len(&t)
+        );
         assert!(t.ends_with("[7KQM-3XW0]"));
     }
 }
