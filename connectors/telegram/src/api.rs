@@ -293,6 +293,38 @@ mod tests {
         assert!(api_error(&fixture("get_me.json")).is_none());
     }
 
+    #[tokio::test]
+    async fn a_failed_call_or_download_does_not_name_the_token() {
+        // Nothing listens on port 9 of loopback.
+        let api = BotApi::new(
+            ChannelName::parse("tg").expect("name"),
+            "http://127.0.0.1:9",
+            SecretString::from("7000000001:AAHrahasia".to_owned()),
+            Duration::from_secs(2),
+            1024,
+            true,
+        )
+        .expect("api");
+        let e = api.get_me().await.expect_err("no server");
+        assert!(e.message.starts_with("getMe: "), "{}", e.message);
+        assert!(!e.message.contains("AAHrahasia"), "{}", e.message);
+        let media = MediaRef {
+            file_id: "AgAC".into(),
+            what: "foto",
+            file_name: None,
+            mime_type: None,
+            size: None,
+        };
+        let why = api.download("1:2", 1, &media).await.expect_err("no server");
+        assert!(!why.contains("AAHrahasia"), "{why}");
+        let big = MediaRef {
+            size: Some(2048),
+            ..media
+        };
+        let why = api.download("1:2", 1, &big).await.expect_err("too big");
+        assert_eq!(why, "foto 2048 bytes, larger than 1024 bytes");
+    }
+
     #[test]
     fn the_token_never_shows_in_an_error() {
         let api = api();
