@@ -32,7 +32,8 @@ pub use channel::{
 pub use error::{ConfigError, ConnectorError, ErrorKind, PushError, SinkError};
 pub use inbound::{
     Acknowledgement, AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery,
-    Inbound, InboundKind, Location, Outcome, Raw, Reporter, SenderThread, Threading,
+    DeliveryStatus, Inbound, InboundKind, Location, Outcome, Raw, Reporter, SenderThread,
+    Threading,
 };
 pub use kind::{AnswerPreview, KindInfo, Words};
 pub use names::{ChannelName, InvalidName};
