@@ -20,4 +20,5 @@ mod server;
 mod store;
 mod threads;
 mod webhook;
+mod whatsapp;
 mod x;
