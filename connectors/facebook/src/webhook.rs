@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use aduan_kit::signature::{check_hub_signature, hub_handshake};
+use aduan_kit::meta::{hub_webhook, HubSecrets};
 use aduan_kit::{Inbound, PushError, PushHandler, PushReply, WebhookRequest};
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::api::GraphApi;
 use crate::normalize::{Normalizer, KIND};
 
-pub use aduan_kit::signature::HUB_SIGNATURE_HEADER as SIGNATURE_HEADER;
+pub use aduan_kit::meta::HUB_SIGNATURE_HEADER as SIGNATURE_HEADER;
 
 pub struct FacebookWebhook {
     pub app_secret: SecretString,
@@ -69,26 +69,16 @@ impl PushHandler for FacebookWebhook {
     }
 
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError> {
-        match req.method {
-            http::Method::GET => hub_handshake(req, self.verify_token.expose_secret()),
-            http::Method::POST => {
-                check_hub_signature(req, self.app_secret.expose_secret().as_bytes())?;
-                match serde_json::from_slice::<serde_json::Value>(&req.body) {
-                    Ok(v) if v["object"] == "page" => {
-                        Ok(PushReply::Ingest(self.normalizer.entries(&v, &req.body)))
-                    }
-                    Ok(_) => Ok(PushReply::Ingest(Vec::new())),
-                    Err(e) => Ok(PushReply::Ingest(vec![Inbound::quarantined_json(
-                        KIND,
-                        self.normalizer.channel.clone(),
-                        "webhook",
-                        req.body.clone(),
-                        format!("webhook body is not JSON: {e}"),
-                    )])),
-                }
-            }
-            _ => Err(PushError::MethodNotAllowed),
-        }
+        hub_webhook(
+            req,
+            HubSecrets {
+                verify_token: self.verify_token.expose_secret(),
+                app_secret: self.app_secret.expose_secret().as_bytes(),
+            },
+            "page",
+            (KIND, &self.normalizer.channel),
+            |v| self.normalizer.entries(v, &req.body),
+        )
     }
 }
 

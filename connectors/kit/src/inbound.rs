@@ -222,6 +222,32 @@ pub enum Delivery {
 }
 
 impl Inbound {
+    /// An item read from a JSON payload, with the payload's bytes as received for its
+    /// raw original; received at `at`, or now when the provider gave no time.
+    pub fn from_json(
+        channel: &'static str,
+        channel_name: ChannelName,
+        external_id: String,
+        at: Option<DateTime<Utc>>,
+        kind: InboundKind,
+        thread: Threading,
+        raw: &Bytes,
+    ) -> Self {
+        Self {
+            channel,
+            channel_name,
+            external_id,
+            received_at: at.unwrap_or_else(Utc::now),
+            kind,
+            thread,
+            raw: Raw {
+                content_type: "application/json".into(),
+                bytes: raw.clone(),
+            },
+            acknowledge: None,
+        }
+    }
+
     /// A JSON body that could not be understood, kept whole for the admins and keyed
     /// by `{prefix}:{sha256 of the body}`, so the same bad body offered again is one
     /// record.

@@ -18,6 +18,7 @@ mod error;
 pub mod fetch;
 mod inbound;
 mod kind;
+pub mod meta;
 mod names;
 mod outbound;
 pub mod signature;

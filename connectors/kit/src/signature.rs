@@ -56,60 +56,12 @@ pub fn verify_base64(secret: &[u8], body: &[u8], header: &str) -> bool {
     mac(secret, body).verify_slice(&sig).is_ok()
 }
 
-/// The header Meta signs webhook deliveries with (Facebook Pages, WhatsApp).
-pub const HUB_SIGNATURE_HEADER: &str = "x-hub-signature-256";
-
 /// Whether a presented secret (a verify token) is the expected one, in constant time:
 /// the digests compared have the same length whatever was presented.
 pub fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
     mac(b"aduan-same-secret", presented)
         .verify_slice(&mac(b"aduan-same-secret", expected).finalize().into_bytes())
         .is_ok()
-}
-
-/// Meta's webhook subscription handshake (`GET ?hub.mode=subscribe&hub.verify_token=…
-/// &hub.challenge=…`): the challenge echoed when the verify token is the configured one.
-pub fn hub_handshake(
-    req: &crate::WebhookRequest,
-    verify_token: &str,
-) -> Result<crate::PushReply, crate::PushError> {
-    let q = req.query_pairs();
-    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if get("hub.mode") != Some("subscribe") {
-        return Err(crate::PushError::BadRequest(
-            "hub.mode must be subscribe".into(),
-        ));
-    }
-    let token = get("hub.verify_token").unwrap_or("");
-    if !same_secret(token.as_bytes(), verify_token.as_bytes()) {
-        return Err(crate::PushError::Unauthorized(
-            "wrong hub.verify_token".into(),
-        ));
-    }
-    Ok(crate::PushReply::Respond {
-        status: 200,
-        content_type: "text/plain",
-        body: bytes::Bytes::from(get("hub.challenge").unwrap_or("").to_owned()),
-    })
-}
-
-/// A Meta webhook delivery (`POST`) is authentic: [`HUB_SIGNATURE_HEADER`] holds the
-/// app secret's HMAC of the exact bytes received (Meta escapes non-ASCII as `\uXXXX`;
-/// nothing is re-encoded here).
-pub fn check_hub_signature(
-    req: &crate::WebhookRequest,
-    app_secret: &[u8],
-) -> Result<(), crate::PushError> {
-    let sig = req
-        .header(HUB_SIGNATURE_HEADER)
-        .ok_or_else(|| crate::PushError::Unauthorized(format!("no {HUB_SIGNATURE_HEADER}")))?;
-    if verify_hex(app_secret, &req.body, sig) {
-        Ok(())
-    } else {
-        Err(crate::PushError::Unauthorized(
-            "the signature does not match".into(),
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aduan_kit::{
     Acknowledgement, ChannelName, ComplaintDraft, DeliveryStatus, Inbound, InboundKind, Location,
-    Raw, Recipient, Reporter, SenderThread, Threading,
+    Recipient, Reporter, SenderThread, Threading,
 };
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
@@ -189,19 +189,7 @@ impl Normalizer {
         thread: Threading,
         raw: &Bytes,
     ) -> Inbound {
-        Inbound {
-            channel: KIND,
-            channel_name: self.channel.clone(),
-            external_id: id,
-            received_at: at.unwrap_or_else(Utc::now),
-            kind,
-            thread,
-            raw: Raw {
-                content_type: "application/json".into(),
-                bytes: raw.clone(),
-            },
-            acknowledge: None,
-        }
+        Inbound::from_json(KIND, self.channel.clone(), id, at, kind, thread, raw)
     }
 
     /// Every message and status of a webhook body; `raw` is the body's exact bytes,

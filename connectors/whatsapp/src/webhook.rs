@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use aduan_kit::signature::{check_hub_signature, hub_handshake};
+use aduan_kit::meta::{hub_webhook, HubSecrets};
 use aduan_kit::{
     AttachmentData, Inbound, InboundKind, PushError, PushHandler, PushReply, WebhookRequest,
 };
@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::api::CloudApi;
 use crate::normalize::{media_of, Normalizer, KIND};
 
-pub use aduan_kit::signature::HUB_SIGNATURE_HEADER as SIGNATURE_HEADER;
+pub use aduan_kit::meta::HUB_SIGNATURE_HEADER as SIGNATURE_HEADER;
 
 pub struct WhatsAppWebhook {
     pub app_secret: SecretString,
@@ -102,26 +102,16 @@ impl PushHandler for WhatsAppWebhook {
     }
 
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError> {
-        match req.method {
-            http::Method::GET => hub_handshake(req, self.verify_token.expose_secret()),
-            http::Method::POST => {
-                check_hub_signature(req, self.app_secret.expose_secret().as_bytes())?;
-                match serde_json::from_slice::<Value>(&req.body) {
-                    Ok(v) if v["object"] == "whatsapp_business_account" => {
-                        Ok(PushReply::Ingest(self.normalizer.entries(&v, &req.body)))
-                    }
-                    Ok(_) => Ok(PushReply::Ingest(Vec::new())),
-                    Err(e) => Ok(PushReply::Ingest(vec![Inbound::quarantined_json(
-                        KIND,
-                        self.normalizer.channel.clone(),
-                        "webhook",
-                        req.body.clone(),
-                        format!("webhook body is not JSON: {e}"),
-                    )])),
-                }
-            }
-            _ => Err(PushError::MethodNotAllowed),
-        }
+        hub_webhook(
+            req,
+            HubSecrets {
+                verify_token: self.verify_token.expose_secret(),
+                app_secret: self.app_secret.expose_secret().as_bytes(),
+            },
+            "whatsapp_business_account",
+            (KIND, &self.normalizer.channel),
+            |v| self.normalizer.entries(v, &req.body),
+        )
     }
 }
 
