@@ -19,6 +19,7 @@ pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
         Arc::new(aduan_x::XFactory),
         Arc::new(aduan_facebook::FacebookFactory),
         Arc::new(aduan_telegram::TelegramFactory),
+        Arc::new(aduan_whatsapp::WhatsAppFactory),
     ]
 }
 

@@ -48,6 +48,9 @@ pub struct DeliveryState {
     pub attempts: u32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// What the provider last reported of a sent message, where it reports delivery:
+    /// `sent`, `delivered`, `read` or `failed`.
+    pub reported: Option<String>,
 }
 
 pub(super) const ROW_COLUMNS: &str = "c.id, c.tracking_id, c.channel, c.channel_name, c.external_id, c.status, c.title, c.body,
@@ -194,6 +197,7 @@ pub(super) async fn with_threads(
                 status: d.status,
                 attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
                 last_error: d.last_error,
+                reported: d.reported,
             })
             .collect();
         item.pending_answer = side.pending_answer;

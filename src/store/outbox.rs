@@ -140,6 +140,30 @@ pub(crate) async fn insert_outbound(
     Ok(())
 }
 
+/// Fails the sent delivery on `channel` the provider knows as `external_id` when the
+/// provider reported that it could not deliver it (`delivery_reports`): intake calls it
+/// as the report arrives, the dispatcher as it records the id, whichever is last.
+pub(crate) async fn apply_failure_report(
+    conn: &mut sqlx::AnyConnection,
+    channel: &str,
+    external_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed',
+             last_error = (SELECT 'not delivered, the provider reports: ' || COALESCE(r.detail, 'no reason given')
+                           FROM delivery_reports r
+                           WHERE r.channel_name = $1 AND r.external_id = $2 AND r.status = 'failed')
+         WHERE channel_name = $1 AND external_id = $2 AND status = 'sent'
+           AND EXISTS (SELECT 1 FROM delivery_reports r
+                       WHERE r.channel_name = $1 AND r.external_id = $2 AND r.status = 'failed')",
+    )
+    .bind(channel)
+    .bind(external_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Whether intake may queue a receipt now (see [`receipt_room`]).
 pub(crate) enum ReceiptRoom {
     Open,
@@ -329,6 +353,10 @@ impl Store {
                 .bind(row.complaint_id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(ext) = external_id {
+                // The provider may have reported a failure before the id was known here.
+                apply_failure_report(&mut tx, row.message.channel_name.as_str(), ext).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

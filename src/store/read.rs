@@ -418,30 +418,37 @@ pub(crate) struct Delivery {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// The furthest the provider reported it got (`delivered`, `read`, `failed`).
+    pub reported: Option<String>,
 }
 
 /// The parts of complaints' threads as one statement, for the complaints whose id is
 /// `of` (a condition on `complaint_id`). Each part's rows take one shape (`cid`, `part`,
-/// `id`, `at`, texts `a` to `d`, a number `n`), grouped by complaint in ascending id and
+/// `id`, `at`, texts `a` to `d`, a number `n`, a text `e`), grouped by complaint in ascending id and
 /// ordered as each part is read: attachments by id, messages and their revisions by
 /// time; with `queue`, also its deliveries and its answer drafts awaiting approval.
 fn thread_sql(of: &str, queue: bool) -> String {
     let mut sql = format!(
         "SELECT complaint_id AS cid, CAST(1 AS BIGINT) AS part, id, CAST(NULL AS BIGINT) AS at,
-            filename AS a, content_type AS b, sha256 AS c, CAST(NULL AS TEXT) AS d, size AS n
+            filename AS a, content_type AS b, sha256 AS c, CAST(NULL AS TEXT) AS d, size AS n,
+            CAST(NULL AS TEXT) AS e
             FROM attachments WHERE complaint_id {of}
         UNION ALL SELECT complaint_id, 2, id, at, direction, channel,
-            CASE WHEN anonymous THEN '' ELSE external_id END, body, NULL
+            CASE WHEN anonymous THEN '' ELSE external_id END, body, NULL, NULL
             FROM messages WHERE complaint_id {of}
-        UNION ALL SELECT complaint_id, 3, id, at, kind, previous_body, NULL, NULL, message_id
+        UNION ALL SELECT complaint_id, 3, id, at, kind, previous_body, NULL, NULL, message_id, NULL
             FROM message_revisions WHERE complaint_id {of}"
     );
     if queue {
         sql.push_str(&format!(
             "
-        UNION ALL SELECT complaint_id, 4, id, NULL, channel_name, kind, status, last_error, attempts
+        UNION ALL SELECT complaint_id, 4, id, NULL, channel_name, kind, status, last_error, attempts,
+            (SELECT r.status FROM delivery_reports r
+             WHERE r.channel_name = outbox.channel_name AND r.external_id = outbox.external_id
+             ORDER BY CASE r.status WHEN 'failed' THEN 3 WHEN 'read' THEN 2 WHEN 'delivered' THEN 1 ELSE 0 END DESC
+             LIMIT 1)
             FROM outbox WHERE complaint_id {of}
-        UNION ALL SELECT complaint_id, 5, id, NULL, body, NULL, NULL, NULL, NULL
+        UNION ALL SELECT complaint_id, 5, id, NULL, body, NULL, NULL, NULL, NULL, NULL
             FROM answers WHERE complaint_id {of} AND status = 'submitted'"
         ));
     }
@@ -509,6 +516,7 @@ fn thread_from_rows(
                 status: r.col("c")?,
                 attempts: r.col("n")?,
                 last_error: r.col("d")?,
+                reported: r.col("e")?,
             }),
             // Oldest first: the last one read is the newest.
             5 => side.pending_answer = Some(r.col("a")?),

@@ -22,4 +22,5 @@ mod store;
 mod telegram;
 mod threads;
 mod webhook;
+mod whatsapp;
 mod x;

@@ -168,7 +168,13 @@ async fn a_rahasia_answer_stays_off_the_pages_of_what_merged_into_it(b: Backend)
 
 on_both!(a_rahasia_answer_stays_off_the_pages_of_what_merged_into_it);
 
-async fn api(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn api(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let req = if method == "GET" {
         app.client.get(app.url(path))
     } else {

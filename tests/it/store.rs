@@ -540,6 +540,60 @@ fn db_pool(store: &Store) -> sqlx::AnyPool {
     store.pool_for_tests()
 }
 
+/// Complaints without coordinates, then with them, on the same connections: a NULL
+/// `f64` was bound as a NULL `f32` (sqlx #4284), so on PostgreSQL the statement took
+/// the coordinate as `float4` and a later complaint with coordinates on that connection
+/// was quarantined. (The pool hands connections out in turn: every one of them is
+/// used for a complaint without coordinates first.)
+async fn coordinates_after_none_are_stored(b: Backend) {
+    let db = TestDb::new(b).await;
+    let (store, sink) = sink(&db).await;
+    for i in 0..24 {
+        let mut item = complaint("wa", &format!("loc-{i}"), "Jalan berlubang");
+        // A sender's conversation, as WhatsApp's messages have: the one-by-one path.
+        item.thread.sender = Some(aduan_kit::SenderThread {
+            key: format!("wa:6281200000{i:02}"),
+            window: std::time::Duration::from_secs(3600),
+        });
+        if i >= 12 {
+            if let InboundKind::Complaint(d) = &mut item.kind {
+                d.location = Some(aduan_kit::Location {
+                    text: Some("Pasar Siak".into()),
+                    lat: Some(0.79),
+                    lon: Some(102.05),
+                });
+            }
+        }
+        let ds = sink
+            .ingest(Batch {
+                items: vec![item],
+                cursor: None,
+            })
+            .await
+            .expect("ingest");
+        assert!(
+            matches!(
+                ds[0],
+                Delivery::Committed {
+                    outcome: Outcome::Created,
+                    ..
+                }
+            ),
+            "loc-{i}: {ds:?}"
+        );
+        if i >= 12 {
+            let rec = store
+                .complaint(&tracking(&ds[0]))
+                .await
+                .expect("read")
+                .expect("record");
+            let loc = rec.location.expect("location");
+            assert_eq!((loc.lat, loc.lon), (Some(0.79), Some(102.05)));
+        }
+    }
+    assert_eq!(store.count("intake_rejects").await.expect("count"), 0);
+}
+
 on_both!(
     ingest_is_idempotent,
     concurrent_ingest_keeps_every_complaint_once,
@@ -550,4 +604,5 @@ on_both!(
     attachments_are_stored_once_per_content,
     outbox_claims_are_exclusive_and_sends_recorded,
     receipts_stop_at_the_hourly_cap,
+    coordinates_after_none_are_stored,
 );

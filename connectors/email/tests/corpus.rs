@@ -84,5 +84,6 @@ fn kind_name(k: &InboundKind) -> String {
         InboundKind::Ignored { reason } => format!("ignored: {reason}"),
         InboundKind::Edited { of, .. } => format!("edit of {of}"),
         InboundKind::Removed { of } => format!("removal of {of}"),
+        InboundKind::Status { of, status, .. } => format!("status {} of {of}", status.as_str()),
     }
 }

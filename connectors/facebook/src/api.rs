@@ -12,7 +12,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aduan_kit::signature::sign_hex;
+use aduan_kit::meta::appsecret_proof;
 use aduan_kit::{ChannelName, ConnectorError};
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
@@ -109,12 +109,10 @@ impl GraphApi {
             cfg.max_attachment_bytes,
         )?;
         let token = cfg.page_access_token.clone();
-        let proof = sign_hex(
+        let proof = appsecret_proof(
             cfg.app_secret.expose_secret().as_bytes(),
             token.expose_secret().as_bytes(),
-        )
-        .trim_start_matches("sha256=")
-        .to_owned();
+        );
         Ok(Self {
             name,
             http,

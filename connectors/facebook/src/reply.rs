@@ -34,17 +34,7 @@ pub fn is_messenger(id: &str) -> bool {
 
 /// The text, shortened to `max` characters with the tracking number kept.
 pub fn fit(msg: &OutboundMessage, max: usize) -> String {
-    let body = msg.body.trim();
-    if body.chars().count() <= max {
-        return body.to_owned();
-    }
-    let tail = if msg.tracking_id.is_empty() {
-        String::new()
-    } else {
-        format!(" … [{}]", msg.tracking_id)
-    };
-    let keep = max.saturating_sub(tail.chars().count());
-    body.chars().take(keep).collect::<String>() + &tail
+    msg.fitted(max)
 }
 
 /// How a Messenger answer may go out now: `Ok(Some(tag))` with a message tag, `Ok(None)`

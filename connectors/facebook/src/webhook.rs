@@ -5,16 +5,15 @@
 
 use std::sync::Arc;
 
-use aduan_kit::signature::verify_hex;
+use aduan_kit::meta::{hub_webhook, HubSecrets};
 use aduan_kit::{Inbound, PushError, PushHandler, PushReply, WebhookRequest};
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
 use crate::api::GraphApi;
 use crate::normalize::{Normalizer, KIND};
 
-pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+pub use aduan_kit::meta::HUB_SIGNATURE_HEADER as SIGNATURE_HEADER;
 
 pub struct FacebookWebhook {
     pub app_secret: SecretString,
@@ -70,51 +69,16 @@ impl PushHandler for FacebookWebhook {
     }
 
     fn handle(&self, req: &WebhookRequest) -> Result<PushReply, PushError> {
-        match req.method {
-            http::Method::GET => {
-                let q = req.query_pairs();
-                let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-                if get("hub.mode") != Some("subscribe") {
-                    return Err(PushError::BadRequest("hub.mode must be subscribe".into()));
-                }
-                let token = get("hub.verify_token").unwrap_or("");
-                let expected = self.verify_token.expose_secret();
-                // Constant time: compare digests of equal length.
-                if Sha256::digest(token.as_bytes()) != Sha256::digest(expected.as_bytes()) {
-                    return Err(PushError::Unauthorized("wrong hub.verify_token".into()));
-                }
-                let challenge = get("hub.challenge").unwrap_or("").to_owned();
-                Ok(PushReply::Respond {
-                    status: 200,
-                    content_type: "text/plain",
-                    body: Bytes::from(challenge),
-                })
-            }
-            http::Method::POST => {
-                let sig = req
-                    .header(SIGNATURE_HEADER)
-                    .ok_or_else(|| PushError::Unauthorized(format!("no {SIGNATURE_HEADER}")))?;
-                if !verify_hex(self.app_secret.expose_secret().as_bytes(), &req.body, sig) {
-                    return Err(PushError::Unauthorized(
-                        "the signature does not match".into(),
-                    ));
-                }
-                match serde_json::from_slice::<serde_json::Value>(&req.body) {
-                    Ok(v) if v["object"] == "page" => {
-                        Ok(PushReply::Ingest(self.normalizer.entries(&v, &req.body)))
-                    }
-                    Ok(_) => Ok(PushReply::Ingest(Vec::new())),
-                    Err(e) => Ok(PushReply::Ingest(vec![Inbound::quarantined_json(
-                        KIND,
-                        self.normalizer.channel.clone(),
-                        "webhook",
-                        req.body.clone(),
-                        format!("webhook body is not JSON: {e}"),
-                    )])),
-                }
-            }
-            _ => Err(PushError::MethodNotAllowed),
-        }
+        hub_webhook(
+            req,
+            HubSecrets {
+                verify_token: self.verify_token.expose_secret(),
+                app_secret: self.app_secret.expose_secret().as_bytes(),
+            },
+            "page",
+            (KIND, &self.normalizer.channel),
+            |v| self.normalizer.entries(v, &req.body),
+        )
     }
 }
 

@@ -291,7 +291,7 @@ impl Fetcher {
     /// while reading. Messages never carry the query string, where CDNs put their
     /// signatures.
     pub async fn download(&self, what: &str, url: &str) -> Result<(String, Bytes), String> {
-        self.download_shown(what, url, url.split('?').next().unwrap_or(url))
+        self.fetch(what, url, None, url.split('?').next().unwrap_or(url))
             .await
     }
 
@@ -303,6 +303,30 @@ impl Fetcher {
         url: &str,
         shown: &str,
     ) -> Result<(String, Bytes), String> {
+        self.fetch(what, url, None, shown).await
+    }
+
+    /// [`Fetcher::download`] with `token` in the `Authorization: Bearer` header, for a
+    /// provider that serves media only to its API clients (WhatsApp). The token goes
+    /// only where the policy allows, and reqwest drops the header on a redirect to
+    /// another host.
+    pub async fn download_with_token(
+        &self,
+        what: &str,
+        url: &str,
+        token: &str,
+    ) -> Result<(String, Bytes), String> {
+        self.fetch(what, url, Some(token), url.split('?').next().unwrap_or(url))
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        what: &str,
+        url: &str,
+        bearer: Option<&str>,
+        shown: &str,
+    ) -> Result<(String, Bytes), String> {
         let parsed = Url::parse(url).map_err(|e| format!("{what} {shown}: not a link: {e}"))?;
         self.policy
             .check(&parsed)
@@ -310,7 +334,11 @@ impl Fetcher {
         let max_bytes = self.max_bytes;
         let failed = |e: reqwest::Error| format!("{what} {shown}: {}", describe(&e.without_url()));
         let too_big = || format!("{what} {shown}: larger than {max_bytes} bytes");
-        let mut res = self.client.get(parsed).send().await.map_err(failed)?;
+        let mut req = self.client.get(parsed);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        let mut res = req.send().await.map_err(failed)?;
         if !res.status().is_success() {
             return Err(format!("{what} {shown}: {}", res.status()));
         }
@@ -545,5 +573,52 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("rahasia"), "{err}");
+    }
+    /// A server on loopback that answers with `reply` and hands over each request it
+    /// read.
+    async fn recording(reply: String) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let _ = tx.send(String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase());
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn a_token_goes_in_the_header_and_not_across_a_redirect_to_another_host() {
+        let (other, mut other_seen) =
+            recording("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".into())
+                .await;
+        let (first, mut first_seen) = recording(format!(
+            "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{other}/b\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ))
+        .await;
+        let f = Fetcher::new(
+            FetchPolicy::new(["localhost", "127.0.0.1"]).allow_loopback_http(true),
+            Duration::from_secs(5),
+            1024,
+        )
+        .expect("fetcher");
+        let got = f
+            .download_with_token("media", &format!("http://localhost:{first}/a"), "tok-123")
+            .await;
+        assert_eq!(got.map(|(_, b)| b), Ok(Bytes::from_static(b"ok")));
+        let first_req = first_seen.recv().await.expect("first request");
+        assert!(
+            first_req.contains("authorization: bearer tok-123"),
+            "{first_req}"
+        );
+        let other_req = other_seen.recv().await.expect("redirected request");
+        assert!(!other_req.contains("authorization"), "{other_req}");
+        assert!(!other_req.contains("tok-123"), "{other_req}");
     }
 }

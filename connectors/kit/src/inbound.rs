@@ -77,6 +77,50 @@ pub enum InboundKind {
     },
     /// The author removed a message already filed: it is marked removed, never deleted.
     Removed { of: String },
+    /// The provider reports what became of a message the daemon sent (`of`: the id its
+    /// [`crate::SendReceipt`] returned): recorded on that delivery, never a complaint.
+    /// `detail` says why a message failed (never a secret).
+    Status {
+        of: String,
+        status: DeliveryStatus,
+        detail: Option<String>,
+    },
+}
+
+/// How far a message the daemon sent got, as its provider reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted by the provider's servers.
+    Sent,
+    /// On the recipient's device.
+    Delivered,
+    /// Opened by the recipient.
+    Read,
+    /// Could not be delivered: the delivery fails visibly.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// The provider's word for it (`sent`, `delivered`, `read`, `failed`), any case.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "sent" => Some(DeliveryStatus::Sent),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "read" => Some(DeliveryStatus::Read),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -262,4 +306,6 @@ pub enum Outcome {
     Ignored,
     /// An edit or removal recorded on the message it concerns.
     Revised,
+    /// A delivery status recorded on the message the daemon sent.
+    Status,
 }

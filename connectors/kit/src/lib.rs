@@ -18,6 +18,7 @@ mod error;
 pub mod fetch;
 mod inbound;
 mod kind;
+pub mod meta;
 mod names;
 mod outbound;
 pub mod signature;
@@ -32,7 +33,8 @@ pub use channel::{
 pub use error::{ConfigError, ConnectorError, ErrorKind, PushError, SinkError};
 pub use inbound::{
     Acknowledgement, AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery,
-    Inbound, InboundKind, Location, Outcome, PublicStatus, Raw, Reporter, SenderThread, Threading,
+    DeliveryStatus, Inbound, InboundKind, Location, Outcome, PublicStatus, Raw, Reporter,
+    SenderThread, Threading,
 };
 pub use kind::{AnswerPreview, KindInfo, Words};
 pub use names::{ChannelName, InvalidName};

@@ -55,6 +55,24 @@ pub struct OutboundMessage {
     pub last_inbound_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl OutboundMessage {
+    /// The text trimmed and, when longer than `max` characters, shortened with the
+    /// tracking number kept at its end.
+    pub fn fitted(&self, max: usize) -> String {
+        let body = self.body.trim();
+        if body.chars().count() <= max {
+            return body.to_owned();
+        }
+        let tail = if self.tracking_id.is_empty() {
+            String::new()
+        } else {
+            format!(" … [{}]", self.tracking_id)
+        };
+        let keep = max.saturating_sub(tail.chars().count());
+        body.chars().take(keep).collect::<String>() + &tail
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SendReceipt {
     /// The provider's id of what was sent (tweet id, Message-ID, message id): a thread

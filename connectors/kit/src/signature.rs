@@ -56,8 +56,8 @@ pub fn verify_base64(secret: &[u8], body: &[u8], header: &str) -> bool {
     mac(secret, body).verify_slice(&sig).is_ok()
 }
 
-/// Whether a shared secret sent in a header (Telegram's
-/// `X-Telegram-Bot-Api-Secret-Token`) is the configured one, in constant time: both are
+/// Whether a shared secret (Telegram's `X-Telegram-Bot-Api-Secret-Token`, Meta's
+/// `hub.verify_token`) is the configured one, in constant time: both are
 /// put through the same HMAC, and the MACs compared with `verify_slice`, so neither the
 /// length nor a common prefix shows in the time taken.
 pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
@@ -76,6 +76,7 @@ mod tests {
         assert!(!same_secret(b"rahasia-bo", b"rahasia-bot"));
         assert!(!same_secret(b"rahasia-bott", b"rahasia-bot"));
         assert!(!same_secret(b"", b"rahasia-bot"));
+        assert!(!same_secret(b"token-verifikasi", b"token-verifikasI"));
     }
 
     // RFC 4231 test case 2.

@@ -360,9 +360,11 @@ async fn detail(
                 } else {
                     t.delivery_ack
                 },
-                status: match d.status.as_str() {
-                    "sent" => t.delivery_sent,
-                    "failed" => t.delivery_failed,
+                status: match (d.status.as_str(), d.reported.as_deref()) {
+                    ("sent", Some("read")) => t.delivery_read,
+                    ("sent", Some("delivered")) => t.delivery_delivered,
+                    ("sent", _) => t.delivery_sent,
+                    ("failed", _) => t.delivery_failed,
                     _ => t.delivery_pending,
                 },
                 failed: d.status == "failed",

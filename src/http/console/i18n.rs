@@ -180,6 +180,8 @@ texts! {
     delivery_answer: "Jawaban", "Answer";
     delivery_pending: "Menunggu", "Waiting";
     delivery_sent: "Terkirim", "Sent";
+    delivery_delivered: "Sampai", "Delivered";
+    delivery_read: "Dibaca", "Read";
     delivery_failed: "Tidak terkirim: jawab dengan cara lain", "Not delivered: answer another way";
     attempts: "percobaan", "attempts";
     pending: "menunggu", "pending";

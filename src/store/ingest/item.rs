@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use aduan_kit::{Delivery, InboundKind, OutboundKind, Outcome, Recipient};
+use aduan_kit::{Delivery, DeliveryStatus, InboundKind, OutboundKind, Outcome, Recipient};
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::{
@@ -54,6 +54,11 @@ pub(super) async fn insert_item(
         }
     }
 
+    // A provider's report on a message the daemon sent is recorded on its delivery.
+    if let (None, InboundKind::Status { of, status, detail }) = (&force_quarantine, &item.kind) {
+        return record_status(tx, ch, of, *status, detail.as_deref(), received).await;
+    }
+
     let reject = match (&force_quarantine, &item.kind) {
         (Some(reason), _) => Some(("quarantined", reason.as_str(), Outcome::Quarantined)),
         (None, InboundKind::Quarantine { reason }) => {
@@ -69,6 +74,7 @@ pub(super) async fn insert_item(
         )),
         // An edit of a message never filed (its delivery was missed) files the new text.
         (None, InboundKind::Complaint(_) | InboundKind::Edited { .. }) => None,
+        (None, InboundKind::Status { .. }) => None,
     };
     if let Some((disposition, reason, outcome)) = reject {
         sqlx::query(
@@ -452,6 +458,47 @@ async fn revise(
         outcome: Outcome::Revised,
         tracking_id: Some(tracking_id),
     }))
+}
+
+/// Records what the provider reports of the message it knows as `of` (kept even when
+/// no delivery carries that id yet: the dispatcher may not have recorded it), and fails
+/// the delivery visibly when the provider could not deliver it. Answered with the
+/// complaint's tracking number when the delivery is known.
+async fn record_status(
+    tx: &mut Transaction<'static, Any>,
+    channel: &str,
+    of: &str,
+    status: DeliveryStatus,
+    detail: Option<&str>,
+    at: i64,
+) -> Result<Delivery, sqlx::Error> {
+    let of = text(of);
+    sqlx::query(
+        "INSERT INTO delivery_reports (channel_name, external_id, status, detail, at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(channel)
+    .bind(&of)
+    .bind(status.as_str())
+    .bind(detail.map(text))
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    if status == DeliveryStatus::Failed {
+        outbox::apply_failure_report(tx, channel, &of).await?;
+    }
+    let tracking_id: Option<String> = sqlx::query_scalar(
+        "SELECT c.tracking_id FROM outbox o JOIN complaints c ON c.id = o.complaint_id
+         WHERE o.channel_name = $1 AND o.external_id = $2 LIMIT 1",
+    )
+    .bind(channel)
+    .bind(&of)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(Delivery::Committed {
+        outcome: Outcome::Status,
+        tracking_id,
+    })
 }
 
 async fn free_tracking_id(tx: &mut Transaction<'static, Any>) -> Result<String, sqlx::Error> {

@@ -108,6 +108,10 @@ fn record_metrics(labels: &[(String, &'static str)], res: &Result<Vec<Delivery>,
                         outcome: Outcome::Revised,
                         ..
                     } => "revised",
+                    Delivery::Committed {
+                        outcome: Outcome::Status,
+                        ..
+                    } => "status",
                     Delivery::Retry { .. } => "error",
                 };
                 metrics::counter!("aduan_inbound_total", "channel" => name.clone(), "kind" => *kind, "outcome" => outcome)

@@ -21,7 +21,7 @@ mod polled;
 use std::time::Duration;
 
 use aduan_kit::{
-    Acknowledgement, ChannelName, ComplaintDraft, Inbound, InboundKind, Raw, Recipient, Reporter,
+    Acknowledgement, ChannelName, ComplaintDraft, Inbound, InboundKind, Recipient, Reporter,
     SenderThread, Threading,
 };
 use bytes::Bytes;
@@ -140,19 +140,15 @@ impl Normalizer {
         thread: Threading,
         raw: &Bytes,
     ) -> Inbound {
-        Inbound {
-            channel: KIND,
-            channel_name: self.channel.clone(),
-            external_id: id,
-            received_at: at.unwrap_or_else(Utc::now),
+        Inbound::from_json(
+            KIND,
+            self.channel.clone(),
+            id,
+            at,
             kind,
             thread,
-            raw: Raw {
-                content_type: "application/json".into(),
-                bytes: raw.clone(),
-            },
-            acknowledge: None,
-        }
+            raw.clone(),
+        )
     }
 
     fn draft(text: &str, name: Option<&str>, user_id: &str) -> Box<ComplaintDraft> {

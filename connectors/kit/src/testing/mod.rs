@@ -115,6 +115,7 @@ impl Sink for MemorySink {
                     InboundKind::Quarantine { .. } => Outcome::Quarantined,
                     InboundKind::Ignored { .. } => Outcome::Ignored,
                     InboundKind::Edited { .. } | InboundKind::Removed { .. } => Outcome::Revised,
+                    InboundKind::Status { .. } => Outcome::Status,
                 };
                 st.items.push(item);
                 o
@@ -189,6 +190,12 @@ pub fn check_inbound(item: &Inbound, channel: &ChannelName) {
         }
         InboundKind::Removed { of } => {
             assert!(!of.trim().is_empty(), "a removal names what it removes")
+        }
+        InboundKind::Status { of, .. } => {
+            assert!(
+                !of.trim().is_empty(),
+                "a status names the message it is about"
+            )
         }
     }
 }
