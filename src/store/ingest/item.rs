@@ -7,8 +7,8 @@ use aduan_kit::{Delivery, InboundKind, OutboundKind, Outcome, Recipient};
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::{
-    attachment_rows, complaint_row, draft, insert_rows, message_row, text, thread_key_rows,
-    Prepared, ATTACHMENTS, COMPLAINTS, MESSAGES, THREAD_KEYS,
+    complaint_row, draft, insert_attachments, insert_rows, message_row, text, thread_key_rows,
+    Prepared, COMPLAINTS, MESSAGES, THREAD_KEYS,
 };
 use super::threads::find_thread;
 use crate::store::outbox::{self, NewOutbound, ReceiptRoom};
@@ -137,13 +137,7 @@ pub(super) async fn insert_item(
                 .first()
                 .ok_or(sqlx::Error::RowNotFound)?
                 .try_get("id")?;
-            insert_rows(
-                tx,
-                ATTACHMENTS,
-                attachment_rows(p, id, Some(message_id))?,
-                "",
-            )
-            .await?;
+            insert_attachments(tx, p, id, Some(message_id), now).await?;
             (id, tid, Outcome::FollowUp)
         }
         None => {
@@ -165,7 +159,7 @@ pub(super) async fn insert_item(
                 .first()
                 .ok_or(sqlx::Error::RowNotFound)?
                 .try_get("id")?;
-            insert_rows(tx, ATTACHMENTS, attachment_rows(p, id, None)?, "").await?;
+            insert_attachments(tx, p, id, None, now).await?;
             if let Some(other) = refers_to {
                 sqlx::query("UPDATE complaints SET refers_to = $1 WHERE id = $2")
                     .bind(other)
