@@ -69,6 +69,16 @@ async fn store_on(db: &TestDb, backend: BlobBackend) -> (Store, StoreSink) {
     (store.clone(), StoreSink::new(store, writer))
 }
 
+/// An API token of a new coordinator, who may download any complaint's attachments.
+async fn coordinator_token(store: &Store) -> String {
+    staff_actor(store, "koord", Role::Coordinator, None).await;
+    store
+        .issue_token("koord", "uji")
+        .await
+        .expect("token")
+        .token
+}
+
 /// Moves a file's modification time `by` into the past.
 fn age(path: &Path, by: Duration) {
     std::fs::OpenOptions::new()
@@ -107,13 +117,7 @@ async fn the_database_store_serves_attachments_from_every_instance(b: Backend) {
     let second = aduan::app::start(cfg, Vec::new())
         .await
         .expect("second instance");
-    staff_actor(&a.store, "koord", Role::Coordinator, None).await;
-    let token = a
-        .store
-        .issue_token("koord", "uji")
-        .await
-        .expect("token")
-        .token;
+    let token = coordinator_token(&a.store).await;
     let download = async |digest: &str| {
         a.client
             .get(format!(
@@ -265,6 +269,21 @@ async fn the_collector_removes_unreferenced_files_and_keeps_the_rest(b: Backend)
     let pass = store.blobs().collect_garbage(GRACE).await.expect("collect");
     assert_eq!(pass.removed, 0);
     assert!(fresh.exists());
+
+    // Switched to the database before `aduan attachments migrate` ran: the file serves.
+    let switched = db
+        .store()
+        .await
+        .with_blob_backend(BlobBackend::Database, &db.data_dir())
+        .expect("store");
+    assert_eq!(
+        switched
+            .blobs()
+            .get(&sha256(b"foto"))
+            .await
+            .expect("from the file"),
+        b"foto"
+    );
 }
 
 /// `aduan attachments migrate` on the app's database and data directory.
@@ -335,13 +354,7 @@ async fn migrate_moves_files_into_the_database_and_back(b: Backend) {
     assert!(out.contains("1 removed from the filesystem"), "{out}");
     assert!(!out.contains("set [attachments]"), "{out}");
     assert_eq!(app.blob_files(), 0);
-    staff_actor(&app.store, "koord", Role::Coordinator, None).await;
-    let token = app
-        .store
-        .issue_token("koord", "uji")
-        .await
-        .expect("token")
-        .token;
+    let token = coordinator_token(&app.store).await;
     let res = app
         .client
         .get(app.url(&format!(
