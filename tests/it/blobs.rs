@@ -245,11 +245,21 @@ async fn the_collector_removes_unreferenced_files_and_keeps_the_rest(b: Backend)
     }
     let part = db.data_dir().join("blobs/tmp/terputus.part");
     std::fs::write(&part, b"setengah").expect("write");
-    for path in [&kept, &orphan, &part] {
+    // More orphans than the collector looks up at once.
+    let mut orphans = vec![orphan.clone()];
+    for i in 0..70 {
+        let bytes = format!("yatim {i}");
+        let path = blob_path(&db, &sha256(bytes.as_bytes()));
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+        std::fs::write(&path, bytes).expect("write");
+        orphans.push(path);
+    }
+    for path in orphans.iter().chain([&kept, &part]) {
         age(path, HOURS_2);
     }
     let pass = store.blobs().collect_garbage(GRACE).await.expect("collect");
-    assert_eq!(pass.removed, 2, "the orphan and the partial write");
+    assert_eq!(pass.removed, 72, "the orphans and the partial write");
+    assert!(orphans.iter().all(|p| !p.exists()));
     assert!(!orphan.exists() && !part.exists());
     assert!(fresh.exists(), "within the grace period");
     assert_eq!(

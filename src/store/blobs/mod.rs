@@ -12,6 +12,7 @@ mod files;
 mod migrate;
 mod table;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -71,6 +72,9 @@ fn not_found() -> StoreError {
         "attachment content not found",
     ))
 }
+
+/// Digests the file collector looks up in `attachments` per query.
+const REFERENCE_CHECK: usize = 64;
 
 /// Attachment content by SHA-256, in the configured place.
 pub struct BlobStore {
@@ -165,25 +169,42 @@ impl BlobStore {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut removed = self.blocking(move |f| f.tidy_tmp(cutoff)).await?;
         let old = self.blocking(move |f| f.older_than(cutoff)).await?;
-        for sha in old {
-            // An attachment committed from here on made its `put` refresh the file's time
-            // first, which `remove_unless_reused` sees.
-            let referenced: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM attachments WHERE sha256 = $1")
-                    .bind(&sha)
-                    .fetch_one(&self.pool)
+        for chunk in old.chunks(REFERENCE_CHECK) {
+            let referenced = self.referenced(chunk).await?;
+            for sha in chunk.iter().filter(|s| !referenced.contains(*s)) {
+                // An attachment committed since the look at the file's time made its
+                // `put` refresh that time first, which `remove_unless_reused` sees.
+                let sha = sha.clone();
+                let gone = self
+                    .blocking(move |f| f.remove_unless_reused(&sha, cutoff))
                     .await?;
-            if referenced > 0 {
-                continue;
-            }
-            let gone = self
-                .blocking(move |f| f.remove_unless_reused(&sha, cutoff))
-                .await?;
-            if matches!(gone, Removal::Removed) {
-                removed += 1;
+                if matches!(gone, Removal::Removed) {
+                    removed += 1;
+                }
             }
         }
         Ok(GcPass { removed })
+    }
+
+    /// Which of `digests` (at most [`REFERENCE_CHECK`]) some attachment references.
+    async fn referenced(&self, digests: &[String]) -> Result<HashSet<String>, StoreError> {
+        let marks: Vec<String> = (1..=REFERENCE_CHECK).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT sha256 FROM attachments WHERE sha256 IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        // Always as many parameters (the last digest repeated): one statement to prepare.
+        for i in 0..REFERENCE_CHECK {
+            query = query.bind(
+                digests
+                    .get(i)
+                    .or(digests.last())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
     }
 
     /// Whether `place` holds the content `sha256`.
