@@ -199,8 +199,13 @@ pub async fn start_scheduler(
         let job = Job::new_async(blob_gc.schedule.as_str(), move |_id, _l| {
             let store = store.clone();
             Box::pin(async move {
-                match store.blobs().collect_garbage(grace).await {
+                let result = store.blobs().collect_garbage(grace).await;
+                let outcome = if result.is_ok() { "ok" } else { "error" };
+                metrics::counter!("aduan_attachment_gc_runs_total", "result" => outcome)
+                    .increment(1);
+                match result {
                     Ok(p) if p.removed > 0 => {
+                        metrics::counter!("aduan_attachment_gc_removed_total").increment(p.removed);
                         tracing::info!(
                             removed = p.removed,
                             "unreferenced attachment content removed"
