@@ -79,6 +79,15 @@ async fn coordinator_token(store: &Store) -> String {
         .token
 }
 
+/// The content stored for `bytes`, as downloads read it.
+async fn read_back(store: &Store, bytes: &[u8]) -> Vec<u8> {
+    store
+        .blobs()
+        .get(&sha256(bytes))
+        .await
+        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(bytes)))
+}
+
 /// Moves a file's modification time `by` into the past.
 fn age(path: &Path, by: Duration) {
     std::fs::OpenOptions::new()
@@ -165,14 +174,7 @@ async fn the_collector_removes_unreferenced_rows_and_keeps_the_rest(b: Backend) 
         !blob_path(&db, &sha256(b"foto pertama")).exists(),
         "no file is written"
     );
-    assert_eq!(
-        store
-            .blobs()
-            .get(&sha256(b"foto susulan"))
-            .await
-            .expect("read"),
-        b"foto susulan"
-    );
+    assert_eq!(read_back(&store, b"foto susulan").await, b"foto susulan");
     assert!(store.blobs().get("../../etc/passwd").await.is_err());
 
     // An orphan older than the grace period (a complaint erased, say), a fresh one (a
@@ -203,7 +205,7 @@ async fn the_collector_removes_unreferenced_rows_and_keeps_the_rest(b: Backend) 
     assert_eq!(store.count("blobs").await.expect("count"), 3);
     assert!(store.blobs().get(&sha256(b"yatim lama")).await.is_err());
     for kept in [&b"yatim baru"[..], b"foto pertama", b"foto susulan"] {
-        assert_eq!(store.blobs().get(&sha256(kept)).await.expect("kept"), kept);
+        assert_eq!(read_back(&store, kept).await, kept);
     }
 
     // Content reused by a new complaint is fresh again, even if it was old.
@@ -262,10 +264,7 @@ async fn the_collector_removes_unreferenced_files_and_keeps_the_rest(b: Backend)
     assert!(orphans.iter().all(|p| !p.exists()));
     assert!(!orphan.exists() && !part.exists());
     assert!(fresh.exists(), "within the grace period");
-    assert_eq!(
-        store.blobs().get(&sha256(b"foto")).await.expect("kept"),
-        b"foto"
-    );
+    assert_eq!(read_back(&store, b"foto").await, b"foto");
     // Reusing old content refreshes its file, so the collector leaves it.
     age(&fresh, HOURS_2);
     ingest(&sink, with_file(complaint("x", "c2", "Lagi"), b"baru saja")).await;
@@ -286,14 +285,7 @@ async fn the_collector_removes_unreferenced_files_and_keeps_the_rest(b: Backend)
         .await
         .with_blob_backend(BlobBackend::Database, &db.data_dir())
         .expect("store");
-    assert_eq!(
-        switched
-            .blobs()
-            .get(&sha256(b"foto"))
-            .await
-            .expect("from the file"),
-        b"foto"
-    );
+    assert_eq!(read_back(&switched, b"foto").await, b"foto");
 }
 
 /// `aduan attachments migrate` on the app's database and data directory.
