@@ -288,6 +288,74 @@ async fn the_collector_removes_unreferenced_files_and_keeps_the_rest(b: Backend)
     assert_eq!(read_back(&switched, b"foto").await, b"foto");
 }
 
+/// Old unreferenced content reused by new complaints while the collector runs over and
+/// over: every attachment committed has its content at the end, in either store.
+async fn the_collector_never_takes_content_a_commit_reuses(b: Backend) {
+    for backend in [BlobBackend::Database, BlobBackend::Filesystem] {
+        let db = TestDb::new(b).await;
+        let (store, sink) = store_on(&db, backend).await;
+        let contents: Vec<Vec<u8>> = (0..24).map(|i| format!("foto {i}").into_bytes()).collect();
+        // Every content is there already, unreferenced and old (as after a crash).
+        let old = aduan::store::now_micros() - 2 * 3600 * 1_000_000;
+        for bytes in &contents {
+            match backend {
+                BlobBackend::Database => {
+                    sqlx::query(
+                        "INSERT INTO blobs (sha256, size, content, stored_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(sha256(bytes))
+                    .bind(bytes.len() as i64)
+                    .bind(bytes.clone())
+                    .bind(old)
+                    .execute(&store.pool_for_tests())
+                    .await
+                    .expect("orphan row");
+                }
+                BlobBackend::Filesystem => {
+                    let path = blob_path(&db, &sha256(bytes));
+                    std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+                    std::fs::write(&path, bytes).expect("orphan file");
+                    age(&path, HOURS_2);
+                }
+            }
+        }
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let collector = {
+            let (store, done) = (store.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut passes = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.blobs().collect_garbage(GRACE).await.expect("collect");
+                    passes += 1;
+                }
+                passes
+            })
+        };
+        for (i, bytes) in contents.iter().enumerate() {
+            let mut item = complaint("x", &format!("r{i}"), "Foto");
+            if let InboundKind::Complaint(d) = &mut item.kind {
+                d.attachments.push(AttachmentData {
+                    filename: "foto.jpg".into(),
+                    content_type: "image/jpeg".into(),
+                    bytes: bytes.clone().into(),
+                });
+            }
+            ingest(&sink, item).await;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let passes = collector.await.expect("collector");
+        assert!(passes > 0);
+        assert_eq!(store.count("attachments").await.expect("count"), 24);
+        for bytes in &contents {
+            assert_eq!(&read_back(&store, bytes).await, bytes, "{backend:?}");
+        }
+        store.blobs().collect_garbage(GRACE).await.expect("collect");
+        for bytes in &contents {
+            assert_eq!(&read_back(&store, bytes).await, bytes, "{backend:?}");
+        }
+    }
+}
+
 /// `aduan attachments migrate` on the app's database and data directory.
 fn migrate_cli(db: &TestDb, args: &[&str], store: &str) -> (bool, String) {
     let file = db.dir.path().join("migrate.toml");
@@ -430,6 +498,7 @@ on_both!(
     the_database_store_serves_attachments_from_every_instance,
     the_collector_removes_unreferenced_rows_and_keeps_the_rest,
     the_collector_removes_unreferenced_files_and_keeps_the_rest,
+    the_collector_never_takes_content_a_commit_reuses,
     migrate_moves_files_into_the_database_and_back,
     migrate_refuses_damaged_content_and_keeps_the_source,
 );

@@ -102,7 +102,7 @@ impl BlobFiles {
             for f in std::fs::read_dir(dir.path())? {
                 let f = f?;
                 let sha = format!("{prefix}{}", f.file_name().to_string_lossy());
-                if super::valid_digest(&sha) && f.metadata()?.modified()? < cutoff {
+                if super::valid_digest(&sha) && modified(&f)?.is_some_and(|t| t < cutoff) {
                     out.push(sha);
                 }
             }
@@ -144,21 +144,33 @@ impl BlobFiles {
         for f in std::fs::read_dir(self.tmp_dir())? {
             let f = f?;
             let name = f.file_name().to_string_lossy().into_owned();
-            let old = f.metadata()?.modified()? < cutoff;
+            // A `put` renames its temporary file into place at any moment.
+            let Some(at) = modified(&f)? else { continue };
+            let old = at < cutoff;
             let aside_of = name
                 .strip_suffix(".gc")
                 .and_then(|n| n.split('.').next())
                 .and_then(|sha| self.path_of(sha));
             match aside_of {
                 Some(dest) if !old => std::fs::rename(f.path(), dest)?,
-                _ if old => {
-                    std::fs::remove_file(f.path())?;
-                    removed += 1;
-                }
+                _ if old => match std::fs::remove_file(f.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                },
                 _ => {}
             }
         }
         Ok(removed)
+    }
+}
+
+/// The entry's modification time; `None` when it has gone since it was listed.
+fn modified(entry: &std::fs::DirEntry) -> std::io::Result<Option<SystemTime>> {
+    match entry.metadata().and_then(|m| m.modified()) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
