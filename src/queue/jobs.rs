@@ -1,5 +1,6 @@
 //! Scheduled work that keeps the working-day deadlines: computing each step's due date,
-//! flagging what is overdue, closing answered complaints nobody replied to.
+//! flagging what is overdue, closing answered complaints nobody replied to; and the
+//! collection of attachment content nothing references (`BlobStore::collect_garbage`).
 //!
 //! Every job is a set of conditional updates, so running it twice, or on two daemons
 //! at once, changes nothing the second time.
@@ -177,14 +178,14 @@ pub struct DigestRoute {
     pub public_url: String,
 }
 
-/// Runs [`sla_pass`] on `schedule` (cron with seconds, UTC), the digest on its own, and
-/// the collection of unreferenced attachment content.
 /// When content no attachment references is collected (see `BlobStore::collect_garbage`).
 pub struct BlobGc {
     pub schedule: String,
     pub grace: std::time::Duration,
 }
 
+/// Runs [`sla_pass`] on `schedule` (cron with seconds, UTC), the digest on its own, and
+/// the collection of unreferenced attachment content.
 pub async fn start_scheduler(
     store: Store,
     schedule: &str,
