@@ -8,8 +8,13 @@
 # This machine's disk and CPU drift a lot from minute to minute, so each side is measured
 # ROUNDS times, alternating daemon and baseline, and the medians are compared.
 #
+# With BASELINE_BIN set to another aduan binary (an earlier commit's release build),
+# that binary is the baseline instead, served the same way: the ratio is then this
+# build's speed against that one's, for checking that a change costs nothing.
+#
 #   bench/ingest.sh                        # 3 rounds of 10 s per side and back end
 #   ROUNDS=1 DURATION=5 bench/ingest.sh    # quicker
+#   BASELINE_BIN=/path/to/old/aduan bench/ingest.sh   # this build against another
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,8 +51,13 @@ LUA
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-run_aduan() { # name url: prints "rps non201 mean p99"
-  local name=$1 url=$2 dir="$WORK/$1"
+BASELINE_BIN=${BASELINE_BIN:-}
+if [ -n "$BASELINE_BIN" ] && [ ! -x "$BASELINE_BIN" ]; then
+  echo "BASELINE_BIN=$BASELINE_BIN is not an executable" >&2; exit 1
+fi
+
+run_aduan() { # name url [binary]: prints "rps non201 mean p99"
+  local name=$1 url=$2 bin=${3:-$BIN} dir="$WORK/$1"
   rm -rf "$dir"; mkdir -p "$dir"
   cat > "$dir/aduan.toml" <<TOML
 data_dir = "$dir/data"
@@ -68,7 +78,7 @@ label = "Air bersih"
 kind = "webform"
 name = "web"
 TOML
-  "$BIN" run --config "$dir/aduan.toml" 2>"$dir/log" &
+  "$bin" run --config "$dir/aduan.toml" 2>"$dir/log" &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port/api/v1/reports" > "$dir/wrk.txt"
@@ -98,9 +108,14 @@ for round in $(seq 1 "$ROUNDS"); do
   stored=$(psql -qtA "$PG_BASE/$db_aduan" -c "SELECT count(*) FROM complaints")
   echo "$rps" >> "$WORK/pg_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/pg_lat"
   psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" -c "CREATE DATABASE $db_base" 2>/dev/null
-  ADUAN_DATABASE__URL="$PG_BASE/$db_base" "$BIN" migrate >/dev/null 2>&1
-  pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" > "$WORK/pgbench.txt" 2>&1 || true
-  awk '/^tps/ {print $3; f=1; exit} END {exit !f}' "$WORK/pgbench.txt" >> "$WORK/pg_base" || { echo "pgbench failed:" >&2; tail -5 "$WORK/pgbench.txt" >&2; exit 1; }
+  if [ -n "$BASELINE_BIN" ]; then
+    read -r rps _ < <(run_aduan pgbase "$PG_BASE/$db_base" "$BASELINE_BIN")
+    echo "$rps" >> "$WORK/pg_base"
+  else
+    ADUAN_DATABASE__URL="$PG_BASE/$db_base" "$BIN" migrate >/dev/null 2>&1
+    pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" > "$WORK/pgbench.txt" 2>&1 || true
+    awk '/^tps/ {print $3; f=1; exit} END {exit !f}' "$WORK/pgbench.txt" >> "$WORK/pg_base" || { echo "pgbench failed:" >&2; tail -5 "$WORK/pgbench.txt" >&2; exit 1; }
+  fi
   echo "PostgreSQL round $round: aduan $(tail -n1 "$WORK/pg_aduan")/s (201s stored: $stored, non-201: $bad), baseline $(tail -n1 "$WORK/pg_base")/s" >&2
 done
 
@@ -136,7 +151,12 @@ for round in $(seq 1 "$ROUNDS"); do
   read -r rps bad lat p99 < <(run_aduan sqlite "")
   stored=$(sqlite3 "$WORK/sqlite/data/aduan.db" "SELECT count(*) FROM complaints")
   echo "$rps" >> "$WORK/sq_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/sq_lat"
-  sqlite_base >> "$WORK/sq_base"
+  if [ -n "$BASELINE_BIN" ]; then
+    read -r base _ < <(run_aduan sqbase "" "$BASELINE_BIN")
+    echo "$base" >> "$WORK/sq_base"
+  else
+    sqlite_base >> "$WORK/sq_base"
+  fi
   printf 'SQLite round %s: aduan %s/s (201s stored: %s, non-201: %s), baseline %.0f/s\n' "$round" "$rps" "$stored" "$bad" "$(tail -n1 "$WORK/sq_base")" >&2
 done
 
@@ -147,9 +167,14 @@ row() { # label aduan-file base-file lat-file
   printf '%-11s %16.0f %18.0f %7s %10s %10s %8s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")" \
     "$(awk '{print $1}' "$4" | tail -n1)" "$(awk '{print $2}' "$4" | tail -n1)" "$(awk '{s+=$3} END {print s}' "$4")"
 }
-printf '\n%-11s %16s %18s %7s %10s %10s %8s\n' "back end" "aduan (cpl/s)" "baseline (rows/s)" "ratio" "mean lat" "p99 lat" "non-201"
+base_unit="rows/s"; [ -n "$BASELINE_BIN" ] && base_unit="cpl/s"
+printf '\n%-11s %16s %18s %7s %10s %10s %8s\n' "back end" "aduan (cpl/s)" "baseline ($base_unit)" "ratio" "mean lat" "p99 lat" "non-201"
 row PostgreSQL "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_lat"
 row SQLite "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_lat"
 echo
 echo "medians of $ROUNDS alternating rounds of ${DURATION}s; $CONNS connections; $(nproc) cores; latency from the last round"
-echo "baseline = one INSERT per transaction into the same complaints table (pgbench; sqlite3 processes, WAL, synchronous=FULL)"
+if [ -n "$BASELINE_BIN" ]; then
+  echo "baseline = $BASELINE_BIN, served and loaded the same way"
+else
+  echo "baseline = one INSERT per transaction into the same complaints table (pgbench; sqlite3 processes, WAL, synchronous=FULL)"
+fi

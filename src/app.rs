@@ -8,6 +8,7 @@ use std::time::Duration;
 use aduan_kit::Channel;
 use anyhow::Context as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -186,6 +187,14 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         metrics: metrics_handle(),
         queue: queue.clone(),
         login_throttle: Default::default(),
+        open311: cfg.open311.enabled.then(|| http::Open311Settings {
+            api_key: cfg
+                .open311
+                .api_key
+                .as_ref()
+                .map(|k| SecretString::from(k.expose_secret()))
+                .filter(|k| !k.expose_secret().is_empty()),
+        }),
     });
     let rate_limits = Arc::new(http::rate_limit::RateLimits::new(&cfg.http.rate_limit));
     workers.push(tokio::spawn(

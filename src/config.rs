@@ -45,7 +45,20 @@ pub struct Config {
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
+    pub open311: Open311Config,
+    #[serde(default)]
     pub channels: Vec<toml::Table>,
+}
+
+/// The Open311 GeoReport v2 endpoints under `/open311/v2/`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Open311Config {
+    /// Off by default: the public list makes every non-rahasia complaint's title and
+    /// status readable by anyone, not only by who holds its tracking number.
+    pub enabled: bool,
+    /// When set, `POST requests` needs it as `api_key` (reads never do).
+    pub api_key: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -472,6 +485,7 @@ fn is_config_key(key: &uncased::UncasedStr) -> bool {
         "instance",
         "queue",
         "attachments",
+        "open311",
         "log",
     ];
     let k = key.as_str().to_ascii_lowercase();

@@ -62,6 +62,14 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
     cap.mul_f64(jitter).max(min.min(cap))
 }
 
+/// Whether a run that ended after `ran` was stable enough that its failure starts the
+/// backoff afresh: a channel that reconnected and then worked for a while must not wait
+/// minutes because it failed often in the past.
+fn ran_long_enough_to_forget(ran: Duration, max: Duration) -> bool {
+    const STABLE: Duration = Duration::from_secs(30);
+    ran >= STABLE.min(max)
+}
+
 pub fn start(
     channels: &Channels,
     health: &ChannelHealth,
@@ -135,7 +143,7 @@ async fn supervise(
                 format!("channel task panicked: {}", panic_message(join)),
             ),
         };
-        if started.elapsed() > max {
+        if ran_long_enough_to_forget(started.elapsed(), max) {
             failures = 0;
         }
         // Credentials an operator must renew, or a configuration that cannot work, are
@@ -172,6 +180,18 @@ fn panic_message(e: tokio::task::JoinError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stable_run_resets_the_backoff_and_a_short_one_does_not() {
+        let max = Duration::from_secs(300);
+        assert!(ran_long_enough_to_forget(Duration::from_secs(45), max));
+        assert!(!ran_long_enough_to_forget(Duration::from_secs(5), max));
+        // With a short maximum, a run as long as the maximum is stable.
+        assert!(ran_long_enough_to_forget(
+            Duration::from_secs(2),
+            Duration::from_secs(2)
+        ));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -7,6 +7,7 @@ pub mod console;
 pub mod download;
 mod form;
 mod measure;
+mod open311;
 mod ops;
 mod problem;
 pub mod rate_limit;
@@ -31,6 +32,7 @@ use crate::registry::Channels;
 use crate::store::{Store, StoreSink};
 use crate::supervisor::ChannelHealth;
 
+pub use open311::Settings as Open311Settings;
 pub use problem::Problem;
 
 /// What every handler can reach. axum clones a handler's state for every request: one
@@ -52,6 +54,8 @@ pub struct AppParts {
     pub queue: crate::queue::Queue,
     /// Password guesses per account, for the API's and the console's login alike.
     pub login_throttle: Arc<throttle::LoginThrottle>,
+    /// The Open311 endpoints, when enabled.
+    pub open311: Option<open311::Settings>,
 }
 
 impl AppState {
@@ -109,6 +113,20 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
     if !opts.metrics_apart {
         metrics = metrics.route("/metrics", get(ops::metrics));
     }
+    let mut open311 = Router::new();
+    if state.open311.is_some() {
+        open311 = open311
+            .route(
+                "/open311/v2/{file}",
+                get(open311::get_root)
+                    .route_layer(door(lookup))
+                    .merge(post(open311::post_requests).route_layer(door(submit))),
+            )
+            .route(
+                "/open311/v2/{collection}/{file}",
+                get(open311::get_one).route_layer(door(lookup)),
+            );
+    }
     Router::new()
         .route("/", get(form::show).merge(post(form::submit).route_layer(door(submit))))
         .route("/laporan", get(form::lookup).route_layer(door(lookup)))
@@ -133,6 +151,7 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
         .route("/api/v1/channels", get(admin::channels))
         .route("/webhooks/{channel}", get(webhooks::handle).post(webhooks::handle))
         .merge(console::router())
+        .merge(open311)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(metrics)

@@ -38,7 +38,7 @@ fn content_type(headers: &HeaderMap) -> String {
 /// Whether every name and value of a urlencoded body decodes to UTF-8. serde_urlencoded
 /// decodes lossily, turning bytes that are not UTF-8 into U+FFFD: the citizen's text
 /// would be filed altered, where the JSON path refuses it.
-fn urlencoded_is_utf8(body: &[u8]) -> bool {
+pub(super) fn urlencoded_is_utf8(body: &[u8]) -> bool {
     body.split(|b| *b == b'&')
         .all(|pair| percent_encoding::percent_decode(pair).decode_utf8().is_ok())
 }
@@ -148,6 +148,16 @@ async fn read_multipart(mut mp: Multipart, max_file_bytes: usize) -> Result<Rece
 
 /// Validates and commits a report through the public form channel.
 pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Problem> {
+    submit_at(st, r, None).await
+}
+
+/// [`submit`], with the point (latitude, longitude) the report is about, when the
+/// client gave one (Open311's `lat`/`long`).
+pub(super) async fn submit_at(
+    st: &AppState,
+    r: Received,
+    point: Option<(f64, f64)>,
+) -> Result<Submitted, Problem> {
     let Some(channel) = st.channels.public_form.clone() else {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
@@ -155,10 +165,15 @@ pub(super) async fn submit(st: &AppState, r: Received) -> Result<Submitted, Prob
             "the web form is not enabled",
         ));
     };
-    let report = match r.fields.validate(&st.form, r.files) {
+    let mut report = match r.fields.validate(&st.form, r.files) {
         Ok(v) => v,
         Err(errors) => return Ok(Submitted::Invalid(errors, r.fields)),
     };
+    if let Some((lat, lon)) = point {
+        let location = report.draft.location.get_or_insert_with(Default::default);
+        location.lat = Some(lat);
+        location.lon = Some(lon);
+    }
     let inbound = report.into_inbound(channel.clone(), r.raw);
     let (external_id, original) = (inbound.external_id.clone(), inbound.raw.bytes.clone());
     let deliveries = st

@@ -12,6 +12,7 @@ mod ingest;
 mod lease;
 mod outbox;
 mod pool;
+mod public_list;
 mod read;
 mod row;
 mod time;
@@ -32,6 +33,7 @@ pub(crate) use outbox::insert_outbound;
 pub use outbox::{NewOutbound, OutboxRow, OutboxStatus};
 pub(crate) use pool::{on_pg_list, on_reads, Lists, Reads, PG_CLAIM_LANES};
 pub use pool::{Backend, CHECK_IF_IDLE_FOR};
+pub use public_list::{PublicListFilter, PublicListed, CLOSED_STATUSES};
 pub(crate) use read::complaint_from_row;
 pub use read::{
     status_label, AttachmentMeta, ComplaintFilter, ComplaintRecord, LocationRecord, MessageRecord,

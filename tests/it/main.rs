@@ -13,6 +13,7 @@ mod form;
 pub mod harness;
 mod lease;
 mod login;
+mod open311;
 mod pg_tls;
 mod privacy;
 mod queue;

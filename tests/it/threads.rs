@@ -2,12 +2,15 @@
 //! own normalizer: a tracking number quoted, or a reply in its public thread, by anyone
 //! else files a complaint of its own that names the other, and never reopens it.
 
+use std::sync::Arc;
+
 use aduan::queue::{AnswerRoutes, Queue, Role};
 use aduan::store::Store;
 use aduan_kit::{Delivery, Inbound, Outcome};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
+use tokio::sync::Barrier;
 
 use crate::harness::{staff_actor, Backend, TestDb};
 use crate::on_both;
@@ -282,8 +285,107 @@ async fn on_messenger_only_the_sender_joins(b: Backend) {
     assert_eq!((o, t.as_str()), (Outcome::FollowUp, mine.as_str()));
 }
 
+/// Two instances on one database (two pools, each with its own writer) take two
+/// messages of one conversation at the same moment, round after round (`pair` makes
+/// each round's): whichever commits first files the complaint and the other joins it,
+/// never a second complaint. Returns in how many rounds the second was filed first.
+async fn race(b: Backend, rounds: usize, pair: impl Fn(usize) -> [Inbound; 2]) -> usize {
+    let db = TestDb::new(b).await;
+    let (one, two) = (db.store().await, db.store().await);
+    let sink = |store: &Store| {
+        let (writer, _) = aduan::store::IngestWriter::spawn(store.clone(), 16, 1);
+        aduan::store::StoreSink::new(store.clone(), writer)
+    };
+    let sinks = [sink(&one), sink(&two)];
+    let mut second_first = 0;
+    for round in 0..rounds {
+        // Each instance takes the first message in turn; the barrier lets both go at once.
+        let barrier = Arc::new(Barrier::new(2));
+        let tasks = pair(round).into_iter().enumerate().map(|(i, item)| {
+            let (sink, barrier) = (sinks[(round + i) % 2].clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let batch = aduan_kit::Batch {
+                    items: vec![item],
+                    cursor: None,
+                };
+                match sink.ingest(batch).await.expect("ingest").pop() {
+                    Some(Delivery::Committed {
+                        outcome,
+                        tracking_id: Some(t),
+                    }) => (outcome, t),
+                    other => panic!("not filed: {other:?}"),
+                }
+            })
+        });
+        let mut got = Vec::new();
+        for t in tasks.collect::<Vec<_>>() {
+            got.push(t.await.expect("ingest task"));
+        }
+        let (first, second) = (&got[0], &got[1]);
+        assert_eq!(first.1, second.1, "round {round}: two complaints: {got:?}");
+        match (first.0, second.0) {
+            (Outcome::Created, Outcome::FollowUp) => {}
+            (Outcome::FollowUp, Outcome::Created) => second_first += 1,
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert_eq!(state(&one, &first.1).await.1, 2, "round {round}");
+    }
+    let complaints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM complaints")
+        .fetch_one(&two.pool_for_tests())
+        .await
+        .expect("count");
+    assert_eq!(complaints, rounds as i64);
+    second_first
+}
+
+/// An e-mail and its reporter's reply to it, racing.
+async fn a_reply_racing_its_original_on_another_instance_joins_it(b: Backend) {
+    let from = "Warga <warga@warga.test>";
+    let replies_first = race(b, 60, |round| {
+        let id = format!("<o{round}@warga.test>");
+        let reply = format!("<r{round}@warga.test>");
+        [
+            mail(from, &id, "Saluran tersumbat", None),
+            mail(from, &reply, "Re: Saluran", Some(&id)),
+        ]
+    })
+    .await;
+    println!("60 rounds; the reply was filed first in {replies_first}");
+}
+
+/// A tweet and its author's reply under it, racing.
+async fn a_tweet_and_its_authors_reply_racing_make_one_complaint(b: Backend) {
+    race(b, 60, |round| {
+        let (id, reply) = (
+            format!("{}", 3000 + 2 * round),
+            format!("{}", 3001 + 2 * round),
+        );
+        [
+            tweet(&id, "111", "@PemkabSiak lampu jalan mati", None),
+            tweet(&reply, "111", "@PemkabSiak sudah seminggu", Some(&id)),
+        ]
+    })
+    .await;
+}
+
+/// Two Messenger messages of one sender (the conversation is the sender's), racing.
+async fn a_senders_messages_racing_on_two_instances_make_one_complaint(b: Backend) {
+    race(b, 60, |round| {
+        let psid = format!("63{round:02}");
+        [
+            messenger(&psid, &format!("m_a{round}"), "Bansos RT 03 belum cair"),
+            messenger(&psid, &format!("m_b{round}"), "Sudah tiga bulan"),
+        ]
+    })
+    .await;
+}
+
 on_both!(
     on_x_only_the_author_joins_or_reopens,
     by_e_mail_only_the_reporters_address_joins,
-    on_messenger_only_the_sender_joins
+    on_messenger_only_the_sender_joins,
+    a_reply_racing_its_original_on_another_instance_joins_it,
+    a_tweet_and_its_authors_reply_racing_make_one_complaint,
+    a_senders_messages_racing_on_two_instances_make_one_complaint
 );

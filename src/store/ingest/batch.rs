@@ -116,7 +116,21 @@ pub(super) async fn insert_batch(
         }
         BlobStore::write_in(tx, contents, now).await?;
         insert_rows(tx, ATTACHMENTS, files, "").await?;
-        insert_rows(tx, THREAD_KEYS, thread_keys, "ON CONFLICT DO NOTHING").await?;
+        // A key already claimed is a reply to it filed first by another writer (or a
+        // twin in this batch): the careful path looks again, one item at a time.
+        let wanted = thread_keys.len();
+        let claimed = insert_rows(
+            tx,
+            THREAD_KEYS,
+            thread_keys,
+            "ON CONFLICT DO NOTHING RETURNING key",
+        )
+        .await?;
+        if claimed.len() < wanted {
+            return Err(sqlx::Error::Protocol(
+                "a thread key was claimed by another message meanwhile".into(),
+            ));
+        }
         for &i in &new {
             let k = &keys[i];
             queue_receipt(

@@ -3,12 +3,14 @@
 //! fast path sends here whatever is not a plain new complaint, and the careful path
 //! every item.
 
+use std::collections::HashSet;
+
 use aduan_kit::{Delivery, InboundKind, OutboundKind, Outcome, Recipient};
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::{
     complaint_row, draft, insert_attachments, insert_rows, message_row, text, thread_key_rows,
-    Prepared, COMPLAINTS, MESSAGES, THREAD_KEYS,
+    Prepared, COMPLAINTS, MESSAGES, THREAD_KEYS, V,
 };
 use super::threads::find_thread;
 use crate::store::outbox::{self, NewOutbound, ReceiptRoom};
@@ -88,116 +90,261 @@ pub(super) async fn insert_item(
             tracking_id: None,
         });
     }
-    let (thread, refers_to) = find_thread(tx, item).await?;
-    let (complaint_id, tracking_id, outcome) = match thread {
-        Some((id, tid)) => {
-            // A merged complaint's follow-ups belong to the complaint it was merged into.
-            let (id, tid) = match sqlx::query(
-                "SELECT m.id, m.tracking_id FROM complaints c JOIN complaints m ON m.id = c.merged_into WHERE c.id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-            {
-                Some(r) => (r.try_get(0)?, r.try_get(1)?),
-                None => (id, tid),
-            };
-            // The citizen replied to an answer: the complaint is open again, for the unit.
-            // (Only its reporter's messages join it: nobody else reopens it.)
-            let before: String = sqlx::query_scalar("SELECT status FROM complaints WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut **tx)
+    let mut lost_claims = 0;
+    let (tracking_id, outcome) = loop {
+        let thread = find_thread(tx, item, lost_claims > 0).await?;
+        if let Some(found) = thread.found {
+            let (id, tid) = follow_up(tx, p, found, now).await?;
+            follow_sender(tx, p, id).await?;
+            break (tid, Outcome::FollowUp);
+        }
+        // Filed in a savepoint: when another writer claimed one of its thread keys since
+        // the lookup, the complaint is undone and the lookup goes again (it now sees the
+        // other's committed rows); after a few rounds it stays as it is.
+        sqlx::query("SAVEPOINT thread").execute(&mut **tx).await?;
+        let (id, tid) = file_new(tx, p, careful, thread.refers_to, now).await?;
+        let lost = claim_keys(tx, p, id, &thread.held).await?
+            | claim_sender(tx, p, id, thread.sender_seen).await?;
+        if lost && lost_claims < CLAIM_ROUNDS {
+            sqlx::query("ROLLBACK TO SAVEPOINT thread")
+                .execute(&mut **tx)
                 .await?;
-            let reopen = matches!(before.as_str(), "answered" | "closed");
-            sqlx::query(if reopen {
-                "UPDATE complaints SET updated_at = $1, status = 'in_progress', status_changed_at = $1,
-                     due_at = NULL, overdue_at = NULL WHERE id = $2"
-            } else {
-                "UPDATE complaints SET updated_at = $1 WHERE id = $2"
-            })
-            .bind(now)
-            .bind(id)
+            sqlx::query("RELEASE SAVEPOINT thread")
+                .execute(&mut **tx)
+                .await?;
+            metrics::counter!("aduan_ingest_thread_claims_lost_total").increment(1);
+            lost_claims += 1;
+            continue;
+        }
+        sqlx::query("RELEASE SAVEPOINT thread")
             .execute(&mut **tx)
             .await?;
-            if reopen {
-                crate::store::audit_on(
-                    tx,
-                    id,
-                    "citizen",
-                    "reopen",
-                    Some("the reporter replied to the answer"),
-                    Some(&before),
-                    Some("in_progress"),
-                    true,
-                )
-                .await?;
-            }
-            let rows = insert_rows(tx, MESSAGES, vec![message_row(p, id)?], "RETURNING id").await?;
-            let message_id: i64 = rows
-                .first()
-                .ok_or(sqlx::Error::RowNotFound)?
-                .try_get("id")?;
-            insert_attachments(tx, p, id, Some(message_id), now).await?;
-            (id, tid, Outcome::FollowUp)
-        }
-        None => {
-            // The unique index catches the (2^-35) collision; the careful path then picks
-            // a number it checked first.
-            let tid = if careful {
-                free_tracking_id(tx).await?
-            } else {
-                TrackingId::generate().to_string()
-            };
-            let rows = insert_rows(
-                tx,
-                COMPLAINTS,
-                vec![complaint_row(p, &tid, now)?],
-                "RETURNING id",
-            )
-            .await?;
-            let id: i64 = rows
-                .first()
-                .ok_or(sqlx::Error::RowNotFound)?
-                .try_get("id")?;
-            insert_attachments(tx, p, id, None, now).await?;
-            if let Some(other) = refers_to {
-                sqlx::query("UPDATE complaints SET refers_to = $1 WHERE id = $2")
-                    .bind(other)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            queue_receipt(tx, p, id, &tid).await?;
-            (id, tid, Outcome::Created)
-        }
+        break (tid, Outcome::Created);
     };
-
-    insert_rows(
-        tx,
-        THREAD_KEYS,
-        thread_key_rows(p, complaint_id),
-        "ON CONFLICT DO NOTHING",
-    )
-    .await?;
-    if let Some(sender) = &item.thread.sender {
-        // The person's conversation now leads to this complaint (unless a newer message
-        // of theirs was filed first).
-        sqlx::query(
-            "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
-             WHERE thread_keys.last_at IS NULL OR thread_keys.last_at <= excluded.last_at",
-        )
-        .bind(ch)
-        .bind(text(&sender.key))
-        .bind(complaint_id)
-        .bind(received)
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(Delivery::Committed {
         outcome,
         tracking_id: Some(tracking_id),
     })
+}
+
+/// How often a new complaint goes back to its lookup after losing a thread key's claim.
+const CLAIM_ROUNDS: u32 = 3;
+
+/// Appends a follow-up to the complaint `found` (or the one it was merged into), which
+/// opens again when it was answered or closed. Returns the complaint it went to.
+async fn follow_up(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    (id, tid): (i64, String),
+    now: i64,
+) -> Result<(i64, String), sqlx::Error> {
+    // A merged complaint's follow-ups belong to the complaint it was merged into.
+    let (id, tid) = match sqlx::query(
+        "SELECT m.id, m.tracking_id FROM complaints c JOIN complaints m ON m.id = c.merged_into WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    {
+        Some(r) => (r.try_get(0)?, r.try_get(1)?),
+        None => (id, tid),
+    };
+    // The citizen replied to an answer: the complaint is open again, for the unit.
+    // (Only its reporter's messages join it: nobody else reopens it.)
+    let before: String = sqlx::query_scalar("SELECT status FROM complaints WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let reopen = matches!(before.as_str(), "answered" | "closed");
+    sqlx::query(if reopen {
+        "UPDATE complaints SET updated_at = $1, status = 'in_progress', status_changed_at = $1,
+             due_at = NULL, overdue_at = NULL WHERE id = $2"
+    } else {
+        "UPDATE complaints SET updated_at = $1 WHERE id = $2"
+    })
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if reopen {
+        crate::store::audit_on(
+            tx,
+            id,
+            "citizen",
+            "reopen",
+            Some("the reporter replied to the answer"),
+            Some(&before),
+            Some("in_progress"),
+            true,
+        )
+        .await?;
+    }
+    let rows = insert_rows(tx, MESSAGES, vec![message_row(p, id)?], "RETURNING id").await?;
+    let message_id: i64 = rows
+        .first()
+        .ok_or(sqlx::Error::RowNotFound)?
+        .try_get("id")?;
+    insert_attachments(tx, p, id, Some(message_id), now).await?;
+    insert_rows(
+        tx,
+        THREAD_KEYS,
+        thread_key_rows(p, id),
+        "ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    Ok((id, tid))
+}
+
+/// Files `p` as a new complaint with its attachments and receipt.
+async fn file_new(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    careful: bool,
+    refers_to: Option<i64>,
+    now: i64,
+) -> Result<(i64, String), sqlx::Error> {
+    // The unique index catches the (2^-35) collision; the careful path then picks a
+    // number it checked first.
+    let tid = if careful {
+        free_tracking_id(tx).await?
+    } else {
+        TrackingId::generate().to_string()
+    };
+    let rows = insert_rows(
+        tx,
+        COMPLAINTS,
+        vec![complaint_row(p, &tid, now)?],
+        "RETURNING id",
+    )
+    .await?;
+    let id: i64 = rows
+        .first()
+        .ok_or(sqlx::Error::RowNotFound)?
+        .try_get("id")?;
+    insert_attachments(tx, p, id, None, now).await?;
+    if let Some(other) = refers_to {
+        sqlx::query("UPDATE complaints SET refers_to = $1 WHERE id = $2")
+            .bind(other)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    queue_receipt(tx, p, id, &tid).await?;
+    Ok((id, tid))
+}
+
+/// Claims a new complaint's thread keys: its own, and the references its lookup found
+/// nobody's (named claims, see `Thread::held`). True when one not in `held` was taken
+/// by another writer meanwhile: PostgreSQL makes the insert wait for that writer's
+/// commit, and the next lookup sees it.
+async fn claim_keys(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+    held: &HashSet<String>,
+) -> Result<bool, sqlx::Error> {
+    let ch = p.item.channel_name.to_string();
+    let thread = &p.item.thread;
+    let own = thread.keys.iter().map(|k| (text(k), false));
+    let named = thread.refs.iter().map(|r| (text(r), true));
+    let mut claims: Vec<(String, bool)> = Vec::new();
+    for (key, named) in own.chain(named) {
+        if !claims.iter().any(|(k, _)| *k == key) {
+            claims.push((key, named));
+        }
+    }
+    let wanted: Vec<&String> = claims
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !held.contains(*k))
+        .collect();
+    let rows = claims
+        .iter()
+        .map(|(k, named)| {
+            vec![
+                V::S(ch.clone()),
+                V::S(k.clone()),
+                V::I(complaint_id),
+                V::B(*named),
+            ]
+        })
+        .collect();
+    let claimed: HashSet<String> = insert_rows(
+        tx,
+        "thread_keys (channel_name, key, complaint_id, named)",
+        rows,
+        "ON CONFLICT DO NOTHING RETURNING key",
+    )
+    .await?
+    .iter()
+    .map(|r| r.try_get("key"))
+    .collect::<Result<_, _>>()?;
+    Ok(wanted.into_iter().any(|k| !claimed.contains(k)))
+}
+
+/// The sender's conversation (Messenger's) now leads to this complaint, unless a newer
+/// message of theirs was filed first.
+async fn follow_sender(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+) -> Result<(), sqlx::Error> {
+    let Some(sender) = &p.item.thread.sender else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
+         WHERE thread_keys.last_at IS NULL OR thread_keys.last_at <= excluded.last_at",
+    )
+    .bind(p.item.channel_name.as_str())
+    .bind(text(&sender.key))
+    .bind(complaint_id)
+    .bind(micros(p.item.received_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims the sender's conversation for a new complaint, as [`follow_sender`] does,
+/// but only while it is as the lookup saw it (`seen`). True when another message of
+/// theirs was filed meanwhile (PostgreSQL makes the claim wait for that commit).
+async fn claim_sender(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+    seen: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let Some(sender) = &p.item.thread.sender else {
+        return Ok(false);
+    };
+    let ch = p.item.channel_name.as_str();
+    let key = text(&sender.key);
+    let claimed = sqlx::query(
+        "INSERT INTO thread_keys (channel_name, key, complaint_id, last_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (channel_name, key) DO UPDATE SET complaint_id = excluded.complaint_id, last_at = excluded.last_at
+         WHERE thread_keys.last_at = $5 AND thread_keys.last_at <= excluded.last_at
+         RETURNING key",
+    )
+    .bind(ch)
+    .bind(&key)
+    .bind(complaint_id)
+    .bind(micros(p.item.received_at))
+    .bind(seen)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if claimed.is_some() {
+        return Ok(false);
+    }
+    // Not taken: changed since the lookup, or already naming a newer message of theirs.
+    let now: Option<i64> =
+        sqlx::query_scalar("SELECT last_at FROM thread_keys WHERE channel_name = $1 AND key = $2")
+            .bind(ch)
+            .bind(&key)
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten();
+    Ok(now != seen)
 }
 
 /// Records an edit (`body`: the new text) or a removal (`None`) on the message whose

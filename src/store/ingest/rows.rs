@@ -224,13 +224,13 @@ pub(super) async fn insert_attachments(
 }
 
 /// Extra keys that let later messages join (a message's own id is found through
-/// `messages`).
+/// `messages`), each once.
 pub(super) fn thread_key_rows(p: &Prepared, complaint_id: i64) -> Vec<Vec<V>> {
     let ch = p.item.channel_name.to_string();
-    p.item
-        .thread
-        .keys
-        .iter()
-        .map(|k| vec![V::S(ch.clone()), V::S(text(k)), V::I(complaint_id)])
+    let mut keys: Vec<String> = p.item.thread.keys.iter().map(|k| text(k)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter()
+        .map(|k| vec![V::S(ch.clone()), V::S(k), V::I(complaint_id)])
         .collect()
 }

@@ -1,11 +1,13 @@
 //! Which complaint an inbound message follows up on, if any.
 
+use std::collections::HashSet;
+
 use aduan_kit::{Inbound, InboundKind};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::text;
-use crate::store::micros;
+use crate::store::{flag, micros};
 use crate::tracking::TrackingId;
 
 /// Whether `item` was sent by the reporter of a complaint filed on `channel_name` with
@@ -81,55 +83,115 @@ async fn by_reporter(
 }
 
 /// A complaint one of `find_thread`'s lookups found: the thread to join when the message
-/// comes from its reporter, else `None`, the first such complaint kept in `refers_to`.
+/// comes from its reporter, else `None`, the first such complaint kept in `refers_to`
+/// unless it only `named` the key (see [`Thread::held`]).
 async fn joinable(
     tx: &mut Transaction<'static, Any>,
     item: &Inbound,
     row: Option<AnyRow>,
+    named: bool,
     refers_to: &mut Option<i64>,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
     let Some(row) = row else { return Ok(None) };
     if by_reporter(tx, item, &row).await? {
         return Ok(Some((row.try_get(0)?, row.try_get(1)?)));
     }
-    refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
+    if !named {
+        refers_to.get_or_insert(row.try_get::<i64, _>(0)?);
+    }
     Ok(None)
+}
+
+/// What [`find_thread`] found for a message.
+pub(super) struct Thread {
+    /// The complaint it follows up on: id and tracking number.
+    pub(super) found: Option<(i64, String)>,
+    /// Else the complaint it replied to or quoted, by someone else.
+    pub(super) refers_to: Option<i64>,
+    /// The keys looked up that are already some complaint's. The others a new complaint
+    /// claims in `thread_keys`, its references too ("named" claims): a writer that finds
+    /// one claimed meanwhile (its original committed by another writer, or a reply to it
+    /// filed first) looks again and joins that complaint. A named claim only leads the
+    /// message it names (the original, when its reporter's reply was filed first), and
+    /// makes no complaint refer to another.
+    pub(super) held: HashSet<String>,
+    /// When the sender's conversation (`Threading::sender`) was last written, as the
+    /// lookup saw it: a new complaint takes it over only if it is still so.
+    pub(super) sender_seen: Option<i64>,
+}
+
+impl Thread {
+    fn joins(found: (i64, String)) -> Self {
+        Self {
+            found: Some(found),
+            refers_to: None,
+            held: HashSet::new(),
+            sender_seen: None,
+        }
+    }
 }
 
 /// The complaint a message follows up on: a thread key it names, else a tracking number
 /// it quotes, else its sender's open conversation; each only when the message comes
 /// from that complaint's reporter. A thread key or a tracking number is no secret (a
 /// reply under a public post names it, a number is read aloud and posted), so anyone
-/// else's message becomes a complaint of its own: the second value is then the
-/// complaint it replied to or quoted, for the admins to see beside it.
+/// else's message becomes a complaint of its own, naming the complaint it replied to or
+/// quoted, for the admins to see beside it. `recheck` (after a lost claim) also looks up
+/// the message's own keys: a reply to it may have been filed first.
 pub(super) async fn find_thread(
     tx: &mut Transaction<'static, Any>,
     item: &Inbound,
-) -> Result<(Option<(i64, String)>, Option<i64>), sqlx::Error> {
+    recheck: bool,
+) -> Result<Thread, sqlx::Error> {
     let mut refers_to = None;
-    for r in &item.thread.refs {
-        let row: Option<AnyRow> = sqlx::query(concat!(
+    let mut held = HashSet::new();
+    // A reference to the message itself (a Facebook comment names its own id) is an
+    // own key too.
+    let (keys, refs) = (&item.thread.keys, &item.thread.refs);
+    let own = keys
+        .iter()
+        .filter(|k| recheck && !refs.contains(k))
+        .map(|k| (k, true));
+    let refs = refs.iter().map(|r| (r, keys.contains(r)));
+    for (r, own) in refs.chain(own) {
+        let r = text(r);
+        if held.contains(&r) {
+            continue;
+        }
+        // Every complaint the key leads to, in turn: a named claim can come before the
+        // row of the message the key is.
+        let rows: Vec<AnyRow> = sqlx::query(concat!(
             "SELECT ",
             thread_cols!(),
-            " FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+            ", t.named FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
              WHERE t.channel_name = $1 AND t.key = $2
              UNION ALL
              SELECT ",
             thread_cols!(),
-            " FROM complaints c WHERE c.channel_name = $1 AND c.external_id = $2
+            ", FALSE FROM complaints c WHERE c.channel_name = $1 AND c.external_id = $2
              UNION ALL
              SELECT ",
             thread_cols!(),
-            " FROM messages m JOIN complaints c ON c.id = m.complaint_id
-             WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2
-             LIMIT 1"
+            ", FALSE FROM messages m JOIN complaints c ON c.id = m.complaint_id
+             WHERE m.channel_name = $1 AND m.direction = 'in' AND m.external_id = $2"
         ))
         .bind(item.channel_name.as_str())
-        .bind(text(r))
-        .fetch_optional(&mut **tx)
+        .bind(&r)
+        .fetch_all(&mut **tx)
         .await?;
-        if let Some(found) = joinable(tx, item, row, &mut refers_to).await? {
-            return Ok((Some(found), None));
+        if !rows.is_empty() {
+            held.insert(r);
+        }
+        for row in rows {
+            // A named key leads only to the message it names: the original filed after
+            // its reply. Another message naming the same key is not led by it.
+            let named = flag(&row, "named")?;
+            if named && !own {
+                continue;
+            }
+            if let Some(f) = joinable(tx, item, Some(row), named, &mut refers_to).await? {
+                return Ok(Thread::joins(f));
+            }
         }
     }
     if let Some(tid) = item
@@ -146,27 +208,43 @@ pub(super) async fn find_thread(
         .bind(tid.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(found) = joinable(tx, item, row, &mut refers_to).await? {
-            return Ok((Some(found), None));
+        if let Some(f) = joinable(tx, item, row, false, &mut refers_to).await? {
+            return Ok(Thread::joins(f));
         }
     }
+    let mut sender_seen = None;
     if let Some(sender) = &item.thread.sender {
         let window = i64::try_from(sender.window.as_micros()).unwrap_or(i64::MAX);
         let row: Option<AnyRow> = sqlx::query(concat!(
             "SELECT ",
             thread_cols!(),
-            " FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
-             WHERE t.channel_name = $1 AND t.key = $2 AND t.last_at >= $3
-               AND c.status NOT IN ('closed', 'rejected', 'archived')"
+            ", t.last_at, c.status FROM thread_keys t JOIN complaints c ON c.id = t.complaint_id
+             WHERE t.channel_name = $1 AND t.key = $2"
         ))
         .bind(item.channel_name.as_str())
         .bind(text(&sender.key))
-        .bind(micros(item.received_at).saturating_sub(window))
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(found) = joinable(tx, item, row, &mut refers_to).await? {
-            return Ok((Some(found), None));
+        let mut open = None;
+        if let Some(r) = row {
+            let last_at: Option<i64> = r.try_get("last_at")?;
+            let status: String = r.try_get("status")?;
+            sender_seen = last_at;
+            let since = micros(item.received_at).saturating_sub(window);
+            if last_at.is_some_and(|l| l >= since)
+                && !matches!(status.as_str(), "closed" | "rejected" | "archived")
+            {
+                open = Some(r);
+            }
+        }
+        if let Some(f) = joinable(tx, item, open, false, &mut refers_to).await? {
+            return Ok(Thread::joins(f));
         }
     }
-    Ok((None, refers_to))
+    Ok(Thread {
+        found: None,
+        refers_to,
+        held,
+        sender_seen,
+    })
 }

@@ -228,15 +228,23 @@ async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_no
     .await;
     let app = app.restart().await;
     let store = app.store.clone();
-    let all = eventually(Duration::from_secs(20), || {
+    // Generous: the windows only matter when something is wrong, and CI machines are
+    // busy. The channel's health says why when they pass.
+    let all = eventually(Duration::from_secs(60), || {
         let store = store.clone();
-        async move { store.count("complaints").await.unwrap_or(0) == n }
+        async move { store.count("complaints").await.unwrap_or(0) >= n }
     })
     .await;
     assert!(
         all,
-        "after a restart mid-way: {} of {n}",
-        app.count("complaints").await
+        "after a restart mid-way: {} of {n}; channel: {:?}",
+        app.count("complaints").await,
+        app.health("surel").snapshot()
+    );
+    assert_eq!(
+        app.count("complaints").await,
+        n,
+        "the restart filed nothing twice"
     );
 
     // The folder is deleted and made again: same name, new UIDVALIDITY, same messages.
@@ -268,15 +276,17 @@ async fn restarts_uidvalidity_changes_and_dropped_connections_lose_and_repeat_no
     append_fresh(user, &folder, &extra).await;
     let mut admin = imap(user).await;
     let store = app.store.clone();
-    let recovered = eventually(Duration::from_secs(30), || {
+    let recovered = eventually(Duration::from_secs(60), || {
         let store = store.clone();
-        async move { store.count("complaints").await.unwrap_or(0) == n + 1 }
+        async move { store.count("complaints").await.unwrap_or(0) > n }
     })
     .await;
     assert!(
         recovered,
-        "reconnected and read the new message: {}",
-        app.count("complaints").await
+        "reconnected and read the new message: {} of {}; channel: {:?}",
+        app.count("complaints").await,
+        n + 1,
+        app.health("surel").snapshot()
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(

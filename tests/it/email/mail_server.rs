@@ -14,7 +14,7 @@ pub(super) fn imap_port() -> u16 {
         .unwrap_or(14143)
 }
 
-pub(super) fn smtp_port() -> u16 {
+pub(crate) fn smtp_port() -> u16 {
     std::env::var("ADUAN_SMTP_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -28,7 +28,7 @@ pub(super) fn submission_port() -> u16 {
         .unwrap_or(2587)
 }
 
-pub(super) const PASSWORD: &str = "rahasia";
+pub(crate) const PASSWORD: &str = "rahasia";
 
 /// Every test user's bearer token on the test Dovecot (`ADUAN_MAIL_TOKEN`).
 pub(super) fn bearer_token() -> String {
@@ -41,7 +41,7 @@ pub(super) fn mail_dir() -> String {
 
 type Session = async_imap::Session<TcpStream>;
 
-pub(super) async fn imap(user: &str) -> Session {
+pub(crate) async fn imap(user: &str) -> Session {
     let tcp = TcpStream::connect(("127.0.0.1", imap_port())).await.unwrap_or_else(|e| {
         panic!("Dovecot is not answering on 127.0.0.1:{}: {e}. Start it with scripts/mail-services.sh", imap_port())
     });
@@ -57,7 +57,7 @@ pub(super) async fn imap(user: &str) -> Session {
 /// APPEND through a fresh session, retried: right after the folder is recreated or the
 /// user's sessions are kicked, Dovecot may refuse it for a moment ("Mailbox was deleted
 /// under us", or the kick landing on the new session).
-pub(super) async fn append_fresh(user: &str, folder: &str, raw: &str) {
+pub(crate) async fn append_fresh(user: &str, folder: &str, raw: &str) {
     let raw = raw.replace('\n', "\r\n");
     let mut last = String::new();
     for _ in 0..50 {
@@ -72,7 +72,7 @@ pub(super) async fn append_fresh(user: &str, folder: &str, raw: &str) {
 }
 
 /// A fresh folder of its own for one test, so tests never see each other's mail.
-pub(super) async fn fresh_folder(session: &mut Session) -> String {
+pub(crate) async fn fresh_folder(session: &mut Session) -> String {
     let folder = format!("t{}", uuid::Uuid::new_v4().simple());
     session.create(&folder).await.expect("CREATE");
     folder
@@ -98,7 +98,7 @@ pub(super) async fn append(session: &mut Session, folder: &str, raw: &str) {
 
 /// What our receiving server writes on top of a message whose sender it authenticated
 /// (receipts go only to those).
-pub(super) const AUTHENTICATED: &str =
+pub(crate) const AUTHENTICATED: &str =
     "Authentication-Results: mx.aduan.test; spf=pass smtp.mailfrom=warga.test; dkim=pass header.d=warga.test\n";
 
 pub(super) fn mail(id: &str, subject: &str, body: &str, extra: &str) -> String {
@@ -107,7 +107,7 @@ pub(super) fn mail(id: &str, subject: &str, body: &str, extra: &str) -> String {
     )
 }
 
-pub(super) fn channel_toml(user: &str, folder: &str, password: &str, poll: u64) -> String {
+pub(crate) fn channel_toml(user: &str, folder: &str, password: &str, poll: u64) -> String {
     format!(
         r#"
 [[channels]]
@@ -188,13 +188,13 @@ pub(super) async fn send_smtp(to: &str, raw: &str) {
     let _ = w.write_all(b"QUIT\r\n").await;
 }
 
-pub(super) fn header_of(raw: &str, name: &str) -> Option<String> {
+pub(crate) fn header_of(raw: &str, name: &str) -> Option<String> {
     let parsed = mailparse::parse_headers(raw.as_bytes()).ok()?.0;
     mailparse::MailHeaderMap::get_first_value(parsed.as_slice(), name)
 }
 
 /// The messages in `user`'s INBOX whose subject carries `tag`, as raw text.
-pub(super) async fn inbox_with(user: &str, tag: &str) -> Vec<String> {
+pub(crate) async fn inbox_with(user: &str, tag: &str) -> Vec<String> {
     let mut s = imap(user).await;
     s.select("INBOX").await.expect("SELECT");
     let uids = s

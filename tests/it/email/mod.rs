@@ -7,5 +7,5 @@
 mod answers;
 mod credentials;
 mod intake;
-mod mail_server;
+pub(crate) mod mail_server;
 mod receipts;
