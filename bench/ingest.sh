@@ -15,6 +15,11 @@
 #   bench/ingest.sh                        # 3 rounds of 10 s per side and back end
 #   ROUNDS=1 DURATION=5 bench/ingest.sh    # quicker
 #   BASELINE_BIN=/path/to/old/aduan bench/ingest.sh   # this build against another
+#
+# PG_PARAMS is appended to the PostgreSQL URLs. aduan, like libpq (pgbench), uses TLS
+# when the server offers it (sslmode=prefer); a baseline build without TLS support
+# speaks plain TCP, so compare the two with PG_PARAMS='?sslmode=disable'. BACKENDS
+# picks the back ends ("postgres sqlite" by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +28,8 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 PG_ADMIN=${ADUAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}
+PG_PARAMS=${PG_PARAMS:-}
+BACKENDS=${BACKENDS:-postgres sqlite}
 
 need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
@@ -102,20 +109,29 @@ cat > "$WORK/pg_insert.sql" <<SQL
 $insert_sql (md5(random()::text), 'webform', 'web', md5(random()::text), 'new', '$TITLE', '$BODY', 'air-bersih', 'Siti Aminah', 'siti@contoh.id', '+6281234567890', 'Kampung Dalam, Siak', 'application/json', convert_to('$RAW', 'UTF8'), 0, 0, 0);
 SQL
 : > "$WORK/pg_aduan"; : > "$WORK/pg_base"; : > "$WORK/pg_lat"
-for round in $(seq 1 "$ROUNDS"); do
+# Each round runs both sides; which goes first alternates, so that neither side always
+# inherits the other's leftovers (a checkpoint, a warm page cache).
+pg_aduan_side() {
   psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_aduan WITH (FORCE)" -c "CREATE DATABASE $db_aduan" 2>/dev/null
-  read -r rps bad lat p99 < <(run_aduan pg "$PG_BASE/$db_aduan")
+  read -r rps bad lat p99 < <(run_aduan pg "$PG_BASE/$db_aduan$PG_PARAMS")
   stored=$(psql -qtA "$PG_BASE/$db_aduan" -c "SELECT count(*) FROM complaints")
   echo "$rps" >> "$WORK/pg_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/pg_lat"
+}
+pg_base_side() {
   psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_base WITH (FORCE)" -c "CREATE DATABASE $db_base" 2>/dev/null
   if [ -n "$BASELINE_BIN" ]; then
-    read -r rps _ < <(run_aduan pgbase "$PG_BASE/$db_base" "$BASELINE_BIN")
-    echo "$rps" >> "$WORK/pg_base"
+    local base
+    read -r base _ < <(run_aduan pgbase "$PG_BASE/$db_base$PG_PARAMS" "$BASELINE_BIN")
+    echo "$base" >> "$WORK/pg_base"
   else
     ADUAN_DATABASE__URL="$PG_BASE/$db_base" "$BIN" migrate >/dev/null 2>&1
-    pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base" > "$WORK/pgbench.txt" 2>&1 || true
+    pgbench -n -c "$CONNS" -j 2 -T "$DURATION" -f "$WORK/pg_insert.sql" "$PG_BASE/$db_base$PG_PARAMS" > "$WORK/pgbench.txt" 2>&1 || true
     awk '/^tps/ {print $3; f=1; exit} END {exit !f}' "$WORK/pgbench.txt" >> "$WORK/pg_base" || { echo "pgbench failed:" >&2; tail -5 "$WORK/pgbench.txt" >&2; exit 1; }
   fi
+}
+for round in $(seq 1 "$ROUNDS"); do
+  case " $BACKENDS " in *" postgres "*) ;; *) break ;; esac
+  if [ $((round % 2)) -eq 1 ]; then pg_aduan_side; pg_base_side; else pg_base_side; pg_aduan_side; fi
   echo "PostgreSQL round $round: aduan $(tail -n1 "$WORK/pg_aduan")/s (201s stored: $stored, non-201: $bad), baseline $(tail -n1 "$WORK/pg_base")/s" >&2
 done
 
@@ -147,16 +163,23 @@ sqlite_base() { # prints rows/s
   echo "$rows / $elapsed" | bc -l
 }
 : > "$WORK/sq_aduan"; : > "$WORK/sq_base"; : > "$WORK/sq_lat"
-for round in $(seq 1 "$ROUNDS"); do
+sq_aduan_side() {
   read -r rps bad lat p99 < <(run_aduan sqlite "")
   stored=$(sqlite3 "$WORK/sqlite/data/aduan.db" "SELECT count(*) FROM complaints")
   echo "$rps" >> "$WORK/sq_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/sq_lat"
+}
+sq_base_side() {
   if [ -n "$BASELINE_BIN" ]; then
+    local base
     read -r base _ < <(run_aduan sqbase "" "$BASELINE_BIN")
     echo "$base" >> "$WORK/sq_base"
   else
     sqlite_base >> "$WORK/sq_base"
   fi
+}
+for round in $(seq 1 "$ROUNDS"); do
+  case " $BACKENDS " in *" sqlite "*) ;; *) break ;; esac
+  if [ $((round % 2)) -eq 1 ]; then sq_aduan_side; sq_base_side; else sq_base_side; sq_aduan_side; fi
   printf 'SQLite round %s: aduan %s/s (201s stored: %s, non-201: %s), baseline %.0f/s\n' "$round" "$rps" "$stored" "$bad" "$(tail -n1 "$WORK/sq_base")" >&2
 done
 
@@ -169,8 +192,8 @@ row() { # label aduan-file base-file lat-file
 }
 base_unit="rows/s"; [ -n "$BASELINE_BIN" ] && base_unit="cpl/s"
 printf '\n%-11s %16s %18s %7s %10s %10s %8s\n' "back end" "aduan (cpl/s)" "baseline ($base_unit)" "ratio" "mean lat" "p99 lat" "non-201"
-row PostgreSQL "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_lat"
-row SQLite "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_lat"
+[ -s "$WORK/pg_aduan" ] && row PostgreSQL "$WORK/pg_aduan" "$WORK/pg_base" "$WORK/pg_lat"
+[ -s "$WORK/sq_aduan" ] && row SQLite "$WORK/sq_aduan" "$WORK/sq_base" "$WORK/sq_lat"
 echo
 echo "medians of $ROUNDS alternating rounds of ${DURATION}s; $CONNS connections; $(nproc) cores; latency from the last round"
 if [ -n "$BASELINE_BIN" ]; then

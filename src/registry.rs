@@ -18,6 +18,7 @@ pub fn builtin_factories() -> Vec<Arc<dyn ChannelFactory>> {
         Arc::new(aduan_email::EmailFactory),
         Arc::new(aduan_x::XFactory),
         Arc::new(aduan_facebook::FacebookFactory),
+        Arc::new(aduan_telegram::TelegramFactory),
     ]
 }
 

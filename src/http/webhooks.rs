@@ -67,15 +67,16 @@ pub async fn handle(
     };
     // Attachments the payload only links to are fetched before anything is committed.
     let items = push.complete(items).await;
-    match st
+    let committed = st
         .sink
         .ingest(Batch {
-            items,
+            items: items.clone(),
             cursor: None,
         })
-        .await
-    {
+        .await;
+    match committed {
         Ok(ds) if ds.iter().all(Delivery::is_committed) => {
+            push.after_commit(&items, &ds, &st.sink).await;
             let results: Vec<_> = ds
                 .iter()
                 .map(|d| match d {

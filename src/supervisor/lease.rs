@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_kit::{
-    Batch, ChannelName, ConnectorError, Cursor, Delivery, HealthHandle, PullSource, Sink, SinkError,
+    Batch, ChannelName, ConnectorError, Cursor, Delivery, HealthHandle, PublicStatus, PullSource,
+    Sink, SinkError, TrackingId,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -154,6 +155,13 @@ impl Sink for FencedSink {
         stream: &str,
     ) -> Result<Option<Cursor>, SinkError> {
         self.sink.cursor(channel, stream).await
+    }
+
+    async fn public_status(
+        &self,
+        tracking_id: &TrackingId,
+    ) -> Result<Option<PublicStatus>, SinkError> {
+        self.sink.public_status(tracking_id).await
     }
 }
 

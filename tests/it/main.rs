@@ -20,6 +20,7 @@ mod queue;
 mod runtime;
 mod server;
 mod store;
+mod telegram;
 mod threads;
 mod webhook;
 mod x;

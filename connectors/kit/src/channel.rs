@@ -7,8 +7,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    AnswerPreview, ChannelName, ConfigError, ConnectorError, ErrorKind, Inbound, KindInfo,
-    OutboundMessage, PushError, SendReceipt, Sink,
+    AnswerPreview, ChannelName, ConfigError, ConnectorError, Delivery, ErrorKind, Inbound,
+    KindInfo, OutboundMessage, PushError, SendReceipt, Sink,
 };
 
 /// Builds channels of one kind from their configuration. The daemon keeps one factory
@@ -179,6 +179,16 @@ pub trait PushHandler: Send + Sync {
     /// drop items; a fetch that fails leaves the link in the text.
     async fn complete(&self, items: Vec<Inbound>) -> Vec<Inbound> {
         items
+    }
+
+    /// Runs after the items of an accepted request were committed, with one
+    /// [`Delivery`] per item: for what a chat channel answers at once and files as no
+    /// complaint (Telegram's `/start` and `/status NOMOR`), reading the public status
+    /// through `sink`. Only what the delivery says was new is answered, so a redelivered
+    /// request is not answered twice. Failures are the channel's to log; the request
+    /// stays acknowledged.
+    async fn after_commit(&self, items: &[Inbound], deliveries: &[Delivery], sink: &dyn Sink) {
+        let _ = (items, deliveries, sink);
     }
 }
 

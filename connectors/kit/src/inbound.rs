@@ -145,6 +145,18 @@ pub struct Raw {
     pub bytes: Bytes,
 }
 
+/// What anyone with a tracking number may know of a complaint: the same as the public
+/// status page, never the text of a confidential one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicStatus {
+    pub tracking_id: String,
+    /// The status as the status page words it, in Indonesian ("Ditindaklanjuti").
+    pub status_label: String,
+    pub received_at: DateTime<Utc>,
+    /// When the status last changed or an answer was published.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A persisted position in one stream of one channel (UIDVALIDITY:UID, since_id, a
 /// paging cursor). Opaque to the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +190,32 @@ pub enum Delivery {
 }
 
 impl Inbound {
+    /// An item whose raw original is a provider's JSON exactly as received, written at
+    /// `at` (now when the provider gave no time), with no receipt yet.
+    pub fn from_json(
+        channel: &'static str,
+        channel_name: ChannelName,
+        external_id: String,
+        at: Option<DateTime<Utc>>,
+        kind: InboundKind,
+        thread: Threading,
+        raw: Bytes,
+    ) -> Self {
+        Self {
+            channel,
+            channel_name,
+            external_id,
+            received_at: at.unwrap_or_else(Utc::now),
+            kind,
+            thread,
+            raw: Raw {
+                content_type: "application/json".into(),
+                bytes: raw,
+            },
+            acknowledge: None,
+        }
+    }
+
     /// A JSON body that could not be understood, kept whole for the admins and keyed
     /// by `{prefix}:{sha256 of the body}`, so the same bad body offered again is one
     /// record.

@@ -32,7 +32,7 @@ pub use channel::{
 pub use error::{ConfigError, ConnectorError, ErrorKind, PushError, SinkError};
 pub use inbound::{
     Acknowledgement, AttachmentData, Batch, ComplaintDraft, Cursor, CursorUpdate, Delivery,
-    Inbound, InboundKind, Location, Outcome, Raw, Reporter, SenderThread, Threading,
+    Inbound, InboundKind, Location, Outcome, PublicStatus, Raw, Reporter, SenderThread, Threading,
 };
 pub use kind::{AnswerPreview, KindInfo, Words};
 pub use names::{ChannelName, InvalidName};
@@ -53,4 +53,12 @@ pub trait Sink: Send + Sync {
         channel: &ChannelName,
         stream: &str,
     ) -> Result<Option<Cursor>, SinkError>;
+
+    /// What the public status page shows of a complaint, for a chat channel that answers
+    /// a citizen's status question (Telegram's `/status NOMOR`) itself: `None` when no
+    /// complaint has this number.
+    async fn public_status(
+        &self,
+        tracking_id: &TrackingId,
+    ) -> Result<Option<PublicStatus>, SinkError>;
 }

@@ -56,9 +56,27 @@ pub fn verify_base64(secret: &[u8], body: &[u8], header: &str) -> bool {
     mac(secret, body).verify_slice(&sig).is_ok()
 }
 
+/// Whether a shared secret sent in a header (Telegram's
+/// `X-Telegram-Bot-Api-Secret-Token`) is the configured one, in constant time: both are
+/// put through the same HMAC, and the MACs compared with `verify_slice`, so neither the
+/// length nor a common prefix shows in the time taken.
+pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    const KEY: &[u8] = b"aduan shared-secret comparison";
+    let want = mac(KEY, expected).finalize().into_bytes();
+    mac(KEY, given).verify_slice(&want).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_secrets_match_only_whole() {
+        assert!(same_secret(b"rahasia-bot", b"rahasia-bot"));
+        assert!(!same_secret(b"rahasia-bo", b"rahasia-bot"));
+        assert!(!same_secret(b"rahasia-bott", b"rahasia-bot"));
+        assert!(!same_secret(b"", b"rahasia-bot"));
+    }
 
     // RFC 4231 test case 2.
     #[test]

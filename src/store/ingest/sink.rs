@@ -1,7 +1,10 @@
 //! The store as connectors see it: attachments staged first (written to files, or
 //! hashed to go in with the transaction), then the items committed through the writer.
 
-use aduan_kit::{Batch, ChannelName, Cursor, Delivery, InboundKind, Outcome, Sink, SinkError};
+use aduan_kit::{
+    Batch, ChannelName, Cursor, Delivery, InboundKind, Outcome, PublicStatus, Sink, SinkError,
+    TrackingId,
+};
 use tokio::sync::oneshot;
 
 use super::rows::Prepared;
@@ -142,6 +145,28 @@ impl Sink for StoreSink {
             .cursor(channel, stream)
             .await
             .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn public_status(
+        &self,
+        tracking_id: &TrackingId,
+    ) -> Result<Option<PublicStatus>, SinkError> {
+        let report = self
+            .store
+            .public_report(tracking_id.as_str())
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        Ok(report.map(|r| PublicStatus {
+            updated_at: r
+                .updates
+                .iter()
+                .map(|u| u.at)
+                .max()
+                .unwrap_or(r.received_at),
+            tracking_id: r.tracking_id,
+            status_label: r.status_label.to_owned(),
+            received_at: r.received_at,
+        }))
     }
 }
 

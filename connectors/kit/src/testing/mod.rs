@@ -18,8 +18,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Batch, ChannelName, Cursor, Delivery, HealthHandle, Inbound, InboundKind, Outcome, PullContext,
-    PullSource, PushError, PushHandler, PushReply, Sink, SinkError, WebhookRequest,
+    Batch, ChannelName, Cursor, Delivery, HealthHandle, Inbound, InboundKind, Outcome,
+    PublicStatus, PullContext, PullSource, PushError, PushHandler, PushReply, Sink, SinkError,
+    TrackingId, WebhookRequest,
 };
 
 #[derive(Default)]
@@ -27,6 +28,7 @@ struct State {
     keys: HashSet<(String, String)>,
     items: Vec<Inbound>,
     cursors: BTreeMap<(String, String), Cursor>,
+    statuses: BTreeMap<String, PublicStatus>,
     commits: usize,
     duplicates: usize,
 }
@@ -72,6 +74,13 @@ impl MemorySink {
             .cursors
             .get(&(channel.to_string(), stream.to_owned()))
             .cloned()
+    }
+
+    /// Gives a complaint a public status, as if it had been filed and worked on.
+    pub fn set_status(&self, status: PublicStatus) {
+        self.lock()
+            .statuses
+            .insert(status.tracking_id.clone(), status);
     }
 
     /// Sets a cursor as if an earlier run had committed it.
@@ -129,6 +138,13 @@ impl Sink for MemorySink {
         stream: &str,
     ) -> Result<Option<Cursor>, SinkError> {
         Ok(self.cursor_of(channel, stream))
+    }
+
+    async fn public_status(
+        &self,
+        tracking_id: &TrackingId,
+    ) -> Result<Option<PublicStatus>, SinkError> {
+        Ok(self.lock().statuses.get(tracking_id.as_str()).cloned())
     }
 }
 
