@@ -43,7 +43,9 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
         cfg.database.max_connections,
     )
     .await
-    .context("cannot open the database")?;
+    .context("cannot open the database")?
+    .with_blob_backend(cfg.attachments.store, &cfg.data_dir)
+    .context("cannot open the attachment store")?;
     let applied = store.migrate().await.context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
@@ -161,10 +163,18 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
                 public_url: cfg.public_url.clone(),
             })
     });
-    let scheduler =
-        crate::queue::jobs::start_scheduler(store.clone(), &cfg.queue.sla_schedule, digest)
-            .await
-            .context("queue.sla_schedule / queue.digest_schedule")?;
+    let blob_gc = crate::queue::jobs::BlobGc {
+        schedule: cfg.attachments.gc_schedule.clone(),
+        grace: cfg.attachments.gc_grace(),
+    };
+    let scheduler = crate::queue::jobs::start_scheduler(
+        store.clone(),
+        &cfg.queue.sla_schedule,
+        digest,
+        blob_gc,
+    )
+    .await
+    .context("queue.sla_schedule / queue.digest_schedule / attachments.gc_schedule")?;
 
     let state = AppState::new(http::AppParts {
         store: store.clone(),

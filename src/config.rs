@@ -17,6 +17,9 @@ use crate::http::rate_limit::RateLimitConfig;
 
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// The shortest grace period the attachment collector may be given.
+pub const MIN_GC_GRACE_SECS: u64 = 600;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -37,6 +40,8 @@ pub struct Config {
     pub instance: InstanceConfig,
     #[serde(default)]
     pub queue: QueueConfig,
+    #[serde(default)]
+    pub attachments: AttachmentsConfig,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -179,6 +184,35 @@ impl Default for QueueConfig {
             answer_email_channel: None,
             digest_schedule: "0 0 1 * * Mon-Fri".into(),
         }
+    }
+}
+
+/// Where attachment content is kept, and the collection of content nothing references.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// `filesystem` (under `data_dir`) or `database` (shared by every instance on it).
+    pub store: crate::store::BlobBackend,
+    /// When unreferenced content is collected (cron with seconds, UTC).
+    pub gc_schedule: String,
+    /// Content stored or reused within this many seconds is never collected: a
+    /// transaction in flight may be about to reference it.
+    pub gc_grace_secs: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            store: crate::store::BlobBackend::default(),
+            gc_schedule: "0 17 * * * *".into(),
+            gc_grace_secs: 6 * 3600,
+        }
+    }
+}
+
+impl AttachmentsConfig {
+    pub fn gc_grace(&self) -> Duration {
+        Duration::from_secs(self.gc_grace_secs)
     }
 }
 
@@ -366,6 +400,12 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "at least 1"));
         }
+        if self.attachments.gc_grace_secs < MIN_GC_GRACE_SECS {
+            return Err(err(
+                "attachments.gc_grace_secs",
+                &format!("at least {MIN_GC_GRACE_SECS} (longer than any ingest transaction)"),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(err("log.format", "\"text\" or \"json\""));
         }
@@ -444,6 +484,8 @@ fn is_config_key(key: &uncased::UncasedStr) -> bool {
         "supervisor",
         "instance",
         "queue",
+        "attachments",
+        "open311",
         "log",
     ];
     let k = key.as_str().to_ascii_lowercase();

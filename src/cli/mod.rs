@@ -1,6 +1,7 @@
 //! The `aduan` command line: the commands and their options here, each group's work
 //! in a module of its own.
 
+mod attachments;
 mod complaints;
 mod daemon;
 mod holidays;
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: holidays::HolidaysCommand,
     },
+    /// Moves attachment content between the data directory and the database.
+    Attachments {
+        #[command(subcommand)]
+        command: attachments::AttachmentsCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -94,12 +100,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => users::run(&cfg, command).await,
         Command::Units { command } => units::run(&cfg, command).await,
         Command::Holidays { command } => holidays::run(&cfg, command).await,
+        Command::Attachments { command } => attachments::run(&cfg, command).await,
     }
 }
 
 /// The store, migrated already: the CLI never changes the schema.
 async fn ready_store(cfg: &Config) -> anyhow::Result<crate::store::Store> {
-    let store = crate::store::Store::connect(&cfg.database_url(), &cfg.data_dir, 2).await?;
+    let store = crate::store::Store::connect(&cfg.database_url(), &cfg.data_dir, 2)
+        .await?
+        .with_blob_backend(cfg.attachments.store, &cfg.data_dir)?;
     store.ready().await.map_err(|e| {
         anyhow::anyhow!(
             "the database is not ready ({e}); run `aduan migrate` or start the daemon once"

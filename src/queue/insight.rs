@@ -211,11 +211,7 @@ impl Queue {
             .find(|(i, m)| pick(*i, m))
             .map(|(_, m)| m)
             .ok_or(Refusal::NotVisible)?;
-        let bytes = self
-            .store()
-            .blobs()
-            .get(&meta.sha256)
-            .map_err(crate::store::StoreError::Blob)?;
+        let bytes = self.store().blobs().get(&meta.sha256).await?;
         Ok((meta, bytes))
     }
 

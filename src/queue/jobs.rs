@@ -1,5 +1,6 @@
 //! Scheduled work that keeps the working-day deadlines: computing each step's due date,
-//! flagging what is overdue, closing answered complaints nobody replied to.
+//! flagging what is overdue, closing answered complaints nobody replied to; and the
+//! collection of attachment content nothing references (`BlobStore::collect_garbage`).
 //!
 //! Every job is a set of conditional updates, so running it twice, or on two daemons
 //! at once, changes nothing the second time.
@@ -169,7 +170,6 @@ pub async fn sla_pass(store: &Store, now: i64) -> Result<SlaPass, StoreError> {
     Ok(pass)
 }
 
-/// Runs [`sla_pass`] on `schedule` (cron with seconds, UTC).
 /// Where the escalation digest goes out, and when.
 pub struct DigestRoute {
     pub schedule: String,
@@ -178,13 +178,49 @@ pub struct DigestRoute {
     pub public_url: String,
 }
 
+/// When content no attachment references is collected (see `BlobStore::collect_garbage`).
+pub struct BlobGc {
+    pub schedule: String,
+    pub grace: std::time::Duration,
+}
+
+/// Runs [`sla_pass`] on `schedule` (cron with seconds, UTC), the digest on its own, and
+/// the collection of unreferenced attachment content.
 pub async fn start_scheduler(
     store: Store,
     schedule: &str,
     digest: Option<DigestRoute>,
+    blob_gc: BlobGc,
 ) -> Result<tokio_cron_scheduler::JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
     let sched = JobScheduler::new().await?;
+    {
+        let store = store.clone();
+        let grace = blob_gc.grace;
+        let job = Job::new_async(blob_gc.schedule.as_str(), move |_id, _l| {
+            let store = store.clone();
+            Box::pin(async move {
+                let result = store.blobs().collect_garbage(grace).await;
+                let outcome = if result.is_ok() { "ok" } else { "error" };
+                metrics::counter!("aduan_attachment_gc_runs_total", "result" => outcome)
+                    .increment(1);
+                match result {
+                    Ok(p) if p.removed > 0 => {
+                        metrics::counter!("aduan_attachment_gc_removed_total").increment(p.removed);
+                        tracing::info!(
+                            removed = p.removed,
+                            "unreferenced attachment content removed"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "attachment collection failed; it runs again on schedule")
+                    }
+                }
+            })
+        })?;
+        sched.add(job).await?;
+    }
     if let Some(d) = digest {
         let store = store.clone();
         let d = std::sync::Arc::new(d);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 
 pub(crate) use audit::audit_on;
-pub use blobs::BlobStore;
+pub use blobs::{BlobBackend, BlobStore, GcPass, MigrateReport};
 pub use error::StoreError;
 pub(crate) use ingest::is_transient;
 pub use ingest::{IngestWriter, StoreSink};
@@ -45,7 +45,7 @@ pub use time::{from_micros, micros, now_micros};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A handle on the database and the attachment directory. Cheap to clone.
+/// A handle on the database and the attachment content. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
@@ -89,7 +89,11 @@ impl Store {
             lists,
             claims,
         } = pool::Pools::open(url, backend, max_connections).await?;
-        let blobs = Arc::new(BlobStore::new(data_dir.join("blobs"))?);
+        let blobs = Arc::new(BlobStore::new(
+            data_dir.join("blobs"),
+            any.clone(),
+            BlobBackend::default(),
+        )?);
         Ok(Self {
             pool: any,
             reads,
@@ -142,6 +146,21 @@ impl Store {
 
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// This store with attachment content kept in `backend` (`[attachments] store`;
+    /// [`Store::connect`] keeps it in files). Call before the store is cloned.
+    pub fn with_blob_backend(
+        mut self,
+        backend: BlobBackend,
+        data_dir: &Path,
+    ) -> Result<Self, StoreError> {
+        self.blobs = Arc::new(BlobStore::new(
+            data_dir.join("blobs"),
+            self.pool.clone(),
+            backend,
+        )?);
+        Ok(self)
     }
 
     /// On SQLite, a turn at writing for the queue (see `write_gate`); on PostgreSQL none

@@ -386,6 +386,7 @@ impl Store {
             "complaints",
             "messages",
             "attachments",
+            "blobs",
             "raw_originals",
             "intake_rejects",
             "inbound_keys",

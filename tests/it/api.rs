@@ -138,6 +138,7 @@ async fn multipart_report_stores_attachments(b: Backend) {
         app.store
             .blobs()
             .get(&rec.attachments[0].sha256)
+            .await
             .expect("blob"),
         PNG
     );

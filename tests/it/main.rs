@@ -2,6 +2,7 @@
 //! surface, the runtime, and the built binary end to end.
 
 mod api;
+mod blobs;
 mod console;
 mod docs;
 mod e2e;

@@ -368,7 +368,7 @@ async fn attachments_are_stored_once_per_content(b: Backend) {
         .expect("read")
         .expect("exists");
     let sha = &rec.attachments[0].sha256;
-    assert_eq!(store.blobs().get(sha).expect("blob"), b"sama");
+    assert_eq!(store.blobs().get(sha).await.expect("blob"), b"sama");
     let blob_dirs: usize = std::fs::read_dir(db.data_dir().join("blobs"))
         .expect("blobs")
         .flatten()

@@ -12,10 +12,10 @@ use sqlx::{Any, Row, Transaction};
 
 use super::item::{duplicate, insert_item, queue_receipt};
 use super::rows::{
-    attachment_rows, complaint_row, insert_rows, key, thread_key_rows, Key, Prepared, ATTACHMENTS,
-    COMPLAINTS, THREAD_KEYS, V,
+    attachment_rows, blob_contents, complaint_row, insert_rows, key, thread_key_rows, Key,
+    Prepared, ATTACHMENTS, COMPLAINTS, THREAD_KEYS, V,
 };
-use crate::store::now_micros;
+use crate::store::{now_micros, BlobStore};
 use crate::tracking::TrackingId;
 
 const RETURNING_KEY: &str = "RETURNING id, channel_name, external_id";
@@ -106,13 +106,15 @@ pub(super) async fn insert_batch(
             .collect::<Result<_, sqlx::Error>>()?;
         let complaint_ids = ids_by_key(&insert_rows(tx, COMPLAINTS, rows, RETURNING_KEY).await?)?;
 
-        let (mut files, mut thread_keys) = (Vec::new(), Vec::new());
+        let (mut contents, mut files, mut thread_keys) = (Vec::new(), Vec::new(), Vec::new());
         for &i in &new {
             let k = &keys[i];
             let cid = lookup(&complaint_ids, k, "complaint")?;
+            contents.extend(blob_contents(items[i])?);
             files.extend(attachment_rows(items[i], cid, None)?);
             thread_keys.extend(thread_key_rows(items[i], cid));
         }
+        BlobStore::write_in(tx, contents, now).await?;
         insert_rows(tx, ATTACHMENTS, files, "").await?;
         // A key already claimed is a reply to it filed first by another writer (or a
         // twin in this batch): the careful path looks again, one item at a time.

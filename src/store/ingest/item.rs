@@ -9,8 +9,8 @@ use aduan_kit::{Delivery, DeliveryStatus, InboundKind, OutboundKind, Outcome, Re
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::{
-    attachment_rows, complaint_row, draft, insert_rows, message_row, text, thread_key_rows,
-    Prepared, ATTACHMENTS, COMPLAINTS, MESSAGES, THREAD_KEYS, V,
+    complaint_row, draft, insert_attachments, insert_rows, message_row, text, thread_key_rows,
+    Prepared, COMPLAINTS, MESSAGES, THREAD_KEYS, V,
 };
 use super::threads::find_thread;
 use crate::store::outbox::{self, NewOutbound, ReceiptRoom};
@@ -190,13 +190,7 @@ async fn follow_up(
         .first()
         .ok_or(sqlx::Error::RowNotFound)?
         .try_get("id")?;
-    insert_rows(
-        tx,
-        ATTACHMENTS,
-        attachment_rows(p, id, Some(message_id))?,
-        "",
-    )
-    .await?;
+    insert_attachments(tx, p, id, Some(message_id), now).await?;
     insert_rows(
         tx,
         THREAD_KEYS,
@@ -233,7 +227,7 @@ async fn file_new(
         .first()
         .ok_or(sqlx::Error::RowNotFound)?
         .try_get("id")?;
-    insert_rows(tx, ATTACHMENTS, attachment_rows(p, id, None)?, "").await?;
+    insert_attachments(tx, p, id, None, now).await?;
     if let Some(other) = refers_to {
         sqlx::query("UPDATE complaints SET refers_to = $1 WHERE id = $2")
             .bind(other)

@@ -4,12 +4,14 @@ use aduan_kit::{ComplaintDraft, Inbound, InboundKind};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments, Transaction};
 
-use crate::store::micros;
+use crate::store::{micros, BlobStore};
 
-/// One inbound item with its attachments already written to the blob store.
+/// One inbound item with its attachments' digests; their content is written to the
+/// blob store already, or goes in with the transaction (`content_in_tx`).
 pub(super) struct Prepared {
     pub(super) item: Inbound,
     pub(super) blob_hashes: Vec<String>,
+    pub(super) content_in_tx: bool,
 }
 
 /// PostgreSQL text cannot hold NUL; SQLite would but nothing downstream wants it.
@@ -186,6 +188,39 @@ pub(super) fn attachment_rows(
             ]
         })
         .collect())
+}
+
+/// The attachments' content (digest, bytes) the transaction must write: none unless the
+/// blob store keeps it in the database.
+pub(super) fn blob_contents(p: &Prepared) -> Result<Vec<(&str, &[u8])>, sqlx::Error> {
+    if !p.content_in_tx {
+        return Ok(Vec::new());
+    }
+    Ok(draft(p)?
+        .attachments
+        .iter()
+        .zip(&p.blob_hashes)
+        .map(|(a, hash)| (hash.as_str(), &a.bytes[..]))
+        .collect())
+}
+
+/// An item's attachments: their content (see [`blob_contents`]), then their rows.
+pub(super) async fn insert_attachments(
+    tx: &mut Transaction<'static, Any>,
+    p: &Prepared,
+    complaint_id: i64,
+    message_id: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    BlobStore::write_in(tx, blob_contents(p)?, now).await?;
+    insert_rows(
+        tx,
+        ATTACHMENTS,
+        attachment_rows(p, complaint_id, message_id)?,
+        "",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Extra keys that let later messages join (a message's own id is found through

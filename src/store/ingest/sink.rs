@@ -1,5 +1,5 @@
-//! The store as connectors see it: attachments written first, then the items
-//! committed through the writer.
+//! The store as connectors see it: attachments staged first (written to files, or
+//! hashed to go in with the transaction), then the items committed through the writer.
 
 use aduan_kit::{
     Batch, ChannelName, Cursor, Delivery, InboundKind, Outcome, PublicStatus, Sink, SinkError,
@@ -23,7 +23,7 @@ impl StoreSink {
         Self { store, writer }
     }
 
-    /// Writes attachments, then commits through the writer. Returns per-item deliveries.
+    /// Stages attachments, then commits through the writer. Returns per-item deliveries.
     pub async fn ingest(&self, batch: Batch) -> Result<Vec<Delivery>, StoreError> {
         self.ingest_fenced(batch, None).await
     }
@@ -36,6 +36,7 @@ impl StoreSink {
         fence: Option<Fence>,
     ) -> Result<Vec<Delivery>, StoreError> {
         let blobs = self.store.blobs.clone();
+        let content_in_tx = blobs.in_transaction();
         let items =
             tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, std::io::Error> {
                 batch
@@ -46,11 +47,15 @@ impl StoreSink {
                             InboundKind::Complaint(d) | InboundKind::Edited { draft: d, .. } => d
                                 .attachments
                                 .iter()
-                                .map(|a| blobs.put(&a.bytes))
+                                .map(|a| blobs.stage(&a.bytes))
                                 .collect::<Result<_, _>>()?,
                             _ => Vec::new(),
                         };
-                        Ok(Prepared { item, blob_hashes })
+                        Ok(Prepared {
+                            item,
+                            blob_hashes,
+                            content_in_tx,
+                        })
                     })
                     .collect()
             });

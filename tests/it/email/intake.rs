@@ -333,6 +333,7 @@ async fn attachments_are_kept_and_mail_is_moved_after_the_commit() {
         app.store
             .blobs()
             .get(&rec.attachments[0].sha256)
+            .await
             .expect("blob"),
         crate::api::PNG
     );
