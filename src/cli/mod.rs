@@ -3,7 +3,11 @@
 
 mod complaints;
 mod daemon;
+pub mod dates;
+pub mod export;
 mod holidays;
+pub mod import;
+mod transfer;
 mod units;
 mod users;
 
@@ -60,6 +64,13 @@ enum Command {
         #[command(subcommand)]
         command: holidays::HolidaysCommand,
     },
+    /// Files legacy complaints from a CSV or XLSX register, one a row, without receipts.
+    /// Bad rows are listed and written to FILE.rejects.csv beside it; the exit status is
+    /// 1 when there were any. Running it again files nothing twice.
+    Import(transfer::ImportArgs),
+    /// Writes the queue to CSV, filtered as the list is. Anonymous reporters' identities
+    /// are never exported.
+    Export(transfer::ExportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -94,6 +105,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => users::run(&cfg, command).await,
         Command::Units { command } => units::run(&cfg, command).await,
         Command::Holidays { command } => holidays::run(&cfg, command).await,
+        Command::Import(args) => transfer::import(&cfg, args).await,
+        Command::Export(args) => transfer::export(&cfg, args).await,
     }
 }
 
