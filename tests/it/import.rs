@@ -182,10 +182,15 @@ async fn bad_rows_are_reported_by_line_and_kept(b: Backend) {
     let path = write(
         db.dir.path(),
         "mixed.csv",
-        "judul,uraian,tanggal\nBaik,\"dua\nbaris\",01/12/2026\nTanpa tanggal,isi,\nTanggal salah,isi,kemarin\n,,02/12/2026\nBaik juga,isi,2/12/2026\n",
+        "judul,uraian,tanggal\nBaik,\"dua\nbaris\",01/12/2026\nTanpa tanggal,isi,\nTanggal salah,isi,kemarin\n,,02/12/2026\nBaik juga,isi,2/12/2026\nBaik juga,isi,2/12/2026\n",
     );
+    // The last row repeats the one before: one complaint, in the same batch.
     let report = run(&store, &path, &ImportOptions::default()).await;
-    assert_eq!((report.rows, report.created), (5, 2), "{report:?}");
+    assert_eq!(
+        (report.rows, report.created, report.already),
+        (6, 2, 1),
+        "{report:?}"
+    );
     let lines: Vec<u64> = report.rejected.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, [4, 5, 6], "{report:?}");
     assert!(report.rejected[1].1.contains("kemarin"), "{report:?}");
