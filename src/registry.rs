@@ -38,8 +38,25 @@ pub fn factory_of(kind: &str) -> Option<&'static dyn ChannelFactory> {
 
 /// How the console presents `kind`, and its answer limit.
 pub fn kind_info(kind: &str) -> Option<&'static KindInfo> {
-    factory_of(kind).map(|f| f.kind_info())
+    match factory_of(kind) {
+        Some(f) => Some(f.kind_info()),
+        None => (kind == crate::cli::import::KIND).then_some(&IMPORTED),
+    }
 }
+
+/// Complaints `aduan import` filed from a legacy register: no channel of this kind is
+/// configured or answers, but the console names them.
+static IMPORTED: KindInfo = KindInfo {
+    label: aduan_kit::Words {
+        id: "Impor data lama",
+        en: "Legacy import",
+    },
+    icon: r#"<path d="M8 1.5v8M4.5 6 8 9.5 11.5 6M2 11v3.5h12V11" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+    colour: "#595959",
+    chart_colour: "#a6a6a6",
+    answer_limit: None,
+    reauthorize: None,
+};
 
 /// The configured, built channels by name.
 #[derive(Default)]

@@ -4,7 +4,11 @@
 mod attachments;
 mod complaints;
 mod daemon;
+pub mod dates;
+pub mod export;
 mod holidays;
+pub mod import;
+mod transfer;
 mod units;
 mod users;
 
@@ -66,6 +70,13 @@ enum Command {
         #[command(subcommand)]
         command: attachments::AttachmentsCommand,
     },
+    /// Files legacy complaints from a CSV or XLSX register, one a row, without receipts.
+    /// Bad rows are listed and written to FILE.rejects.csv beside it; the exit status is
+    /// 1 when there were any. Running it again files nothing twice.
+    Import(transfer::ImportArgs),
+    /// Writes the queue to CSV, filtered as the list is. Anonymous reporters' identities
+    /// are never exported.
+    Export(transfer::ExportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -101,6 +112,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Units { command } => units::run(&cfg, command).await,
         Command::Holidays { command } => holidays::run(&cfg, command).await,
         Command::Attachments { command } => attachments::run(&cfg, command).await,
+        Command::Import(args) => transfer::import(&cfg, args).await,
+        Command::Export(args) => transfer::export(&cfg, args).await,
     }
 }
 

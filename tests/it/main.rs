@@ -11,6 +11,7 @@ mod facebook;
 mod fault;
 mod form;
 pub mod harness;
+mod import;
 mod lease;
 mod login;
 mod open311;
