@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::reports::{submit_at, urlencoded_is_utf8, Received, Submitted};
+use super::reports::{content_type, submit_at, urlencoded_is_utf8, Received, Submitted};
 use super::{AppState, Problem};
 use crate::store::{PublicListFilter, PublicListed};
 use crate::tracking::TrackingId;
@@ -303,19 +303,28 @@ async fn requests(st: &AppState, format: Format, q: ListParams) -> Response {
         tracking_ids,
         limit: MAX_RESULTS,
     };
-    match st.store.public_list(&filter).await {
-        Ok(rows) => list(
-            format,
-            "service_requests",
-            rows.into_iter().map(|c| request_view(st, c)).collect(),
-        ),
+    match read_requests(st, format, &filter).await {
+        Ok(found) => list(format, "service_requests", found),
+        Err(res) => res,
+    }
+}
+
+/// The requests `filter` selects, as the public sees them; an error response when the
+/// store cannot be read.
+async fn read_requests(
+    st: &AppState,
+    format: Format,
+    filter: &PublicListFilter,
+) -> Result<Vec<ServiceRequest>, Response> {
+    match st.store.public_list(filter).await {
+        Ok(rows) => Ok(rows.into_iter().map(|c| request_view(st, c)).collect()),
         Err(e) => {
-            tracing::error!(error = %e, "Open311 list failed");
-            error(
+            tracing::error!(error = %e, "Open311 read failed");
+            Err(error(
                 format,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the list could not be read; try again",
-            )
+                "the requests could not be read; try again",
+            ))
         }
     }
 }
@@ -352,21 +361,10 @@ pub async fn get_one(
         tracking_ids: vec![tid.as_str().to_owned()],
         limit: 1,
     };
-    match st.store.public_list(&filter).await {
-        Ok(rows) if rows.is_empty() => not_found(),
-        Ok(rows) => list(
-            format,
-            "service_requests",
-            rows.into_iter().map(|c| request_view(&st, c)).collect(),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "Open311 lookup failed");
-            error(
-                format,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the request could not be read; try again",
-            )
-        }
+    match read_requests(&st, format, &filter).await {
+        Ok(found) if found.is_empty() => not_found(),
+        Ok(found) => list(format, "service_requests", found),
+        Err(res) => res,
     }
 }
 
@@ -445,15 +443,7 @@ pub async fn post_requests(
         None => return error(Format::Json, StatusCode::NOT_FOUND, "no such resource"),
     };
     let bad = |what: String| error(format, StatusCode::BAD_REQUEST, what);
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form_type {
+    if content_type(&headers) != "application/x-www-form-urlencoded" {
         return bad("send the request as application/x-www-form-urlencoded".into());
     }
     if !urlencoded_is_utf8(&body) {

@@ -25,7 +25,7 @@ pub(super) enum Submitted {
     Invalid(Vec<FieldError>, ReportFields),
 }
 
-fn content_type(headers: &HeaderMap) -> String {
+pub(super) fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
