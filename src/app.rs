@@ -136,6 +136,14 @@ pub async fn start(cfg: Config, extra: Vec<Channel>) -> anyhow::Result<RunningAp
         &cfg.public_url,
     );
     workers.push(tokio::spawn(dispatcher.run(shutdown.clone())));
+    let forwarding = crate::forward::Forwarding::new(
+        store.clone(),
+        cfg.forwarders()?,
+        cfg.outbox.clone(),
+        &cfg.public_url,
+    )
+    .map_err(anyhow::Error::msg)?;
+    workers.push(tokio::spawn(forwarding.run(shutdown.clone())));
 
     crate::queue::jobs::seed_holidays(&store).await?;
     store

@@ -48,6 +48,9 @@ pub struct Config {
     pub open311: Open311Config,
     #[serde(default)]
     pub channels: Vec<toml::Table>,
+    /// `[[forwarders]]`, read by [`Config::forwarders`].
+    #[serde(default)]
+    pub forwarders: Vec<toml::Table>,
 }
 
 /// The Open311 GeoReport v2 endpoints under `/open311/v2/`.
@@ -359,7 +362,37 @@ impl Config {
                 .unwrap_or_else(|| format!("channels[{i}]"));
             resolve_table(source, &format!("channels.{name}"), table)?;
         }
+        for (i, table) in self.forwarders.iter_mut().enumerate() {
+            resolve_table(source, &format!("forwarders[{i}]"), table)?;
+        }
         Ok(())
+    }
+
+    /// The forwarders, each checked (see [`crate::forward::ForwarderConfig`]).
+    pub fn forwarders(&self) -> Result<Vec<crate::forward::ForwarderConfig>, ConfigError> {
+        let mut out: Vec<crate::forward::ForwarderConfig> = Vec::new();
+        for (i, table) in self.forwarders.iter().enumerate() {
+            let bad = |key: &str, expected: String| ConfigError::Key {
+                file: "(configuration)".into(),
+                key: format!("forwarders[{i}].{key}"),
+                expected,
+            };
+            let f: crate::forward::ForwarderConfig =
+                toml::Value::Table(table.clone())
+                    .try_into()
+                    .map_err(|e: toml::de::Error| bad("(table)", e.message().to_owned()))?;
+            if let Some((key, expected)) = f.problem() {
+                return Err(bad(key, expected));
+            }
+            if out.iter().any(|o| o.name == f.name) {
+                return Err(bad(
+                    "name",
+                    format!("a name no other forwarder has ({})", f.name),
+                ));
+            }
+            out.push(f);
+        }
+        Ok(out)
     }
 
     fn validate(&self, source: &str) -> Result<(), ConfigError> {
@@ -409,6 +442,14 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(err("log.format", "\"text\" or \"json\""));
         }
+        self.forwarders().map_err(|e| match e {
+            ConfigError::Key { key, expected, .. } => ConfigError::Key {
+                file: source.into(),
+                key,
+                expected,
+            },
+            other => other,
+        })?;
         let mut names = std::collections::HashSet::new();
         for (i, ch) in self.channels.iter().enumerate() {
             let key = |k: &str| format!("channels[{i}].{k}");

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod forward;
 pub mod http;
 pub mod queue;
 pub mod registry;

@@ -653,6 +653,81 @@ pub async fn channels(State(st): State<AppState>, Admin(a): Admin) -> Response {
     .into_response()
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ForwardsQuery {
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub status: Option<String>,
+    pub forwarder: Option<String>,
+    pub tracking_id: Option<String>,
+    /// At most 500; 100 by default.
+    pub limit: Option<i64>,
+}
+
+/// Deliveries to other systems (`[[forwarders]]`), newest first (operators and
+/// coordinators): what was sent, what is waiting, what failed and why.
+#[utoipa::path(get, path = "/api/v1/forwards", params(ForwardsQuery),
+    responses((status = 200, body = [crate::store::ForwardRow]), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub async fn forwards(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Query(q): Query<ForwardsQuery>,
+) -> Response {
+    if !a.role.is_central() {
+        return forbidden("see the forwarders' deliveries");
+    }
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => match crate::store::ForwardStatus::parse(s) {
+            Some(v) => Some(v),
+            None => {
+                return Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-filter",
+                    "status is one of pending, sending, sent, failed",
+                )
+                .into_response()
+            }
+        },
+    };
+    let filter = crate::store::ForwardFilter {
+        status,
+        forwarder: q.forwarder.filter(|f| !f.is_empty()),
+        tracking_id: q.tracking_id.filter(|t| !t.is_empty()),
+        limit: q.limit.unwrap_or(100),
+    };
+    match st.store.forwards(&filter).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// Puts a failed delivery back in line, its attempts counted afresh (operators and
+/// coordinators), once what made it fail is mended.
+#[utoipa::path(post, path = "/api/v1/forwards/{id}/retry",
+    responses((status = 202), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub async fn retry_forward(
+    State(st): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+) -> Response {
+    if !a.role.is_central() {
+        return forbidden("retry the forwarders' deliveries");
+    }
+    match st.store.retry_forward(id).await {
+        Ok(true) => {
+            tracing::info!(forward_id = id, actor = %a.username, "forwarding: failed delivery put back in line");
+            StatusCode::ACCEPTED.into_response()
+        }
+        Ok(false) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no failed delivery {id}"),
+        )
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -669,8 +744,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aduan admin API", description = "The complaint queue (SP4N-LAPOR! workflow). Errors are application/problem+json (RFC 9457)."),
-    paths(login, logout, list, show, attachment, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, categories, put_category, delete_category, channels),
-    components(schemas(Category, LoginBody, SessionInfo, Page, QueueItem, crate::queue::DeliveryState, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus)),
+    paths(login, logout, list, show, attachment, claim, release, next, act, units, create_unit, users, create_user, holidays, put_holiday, delete_holiday, categories, put_category, delete_category, channels, forwards, retry_forward),
+    components(schemas(Category, LoginBody, SessionInfo, Page, QueueItem, crate::queue::DeliveryState, ActionRequest, Unit, User, NewUnitBody, NewUserBody, NewUserResponse, HolidayBody, ChannelStatus, crate::store::ForwardRow, crate::store::ForwardKind, crate::store::ForwardStatus)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -149,6 +149,8 @@ pub fn router(state: AppState, opts: &RouterOptions) -> Router {
         .route("/api/v1/categories", get(admin::categories).put(admin::put_category))
         .route("/api/v1/categories/{code}", axum::routing::delete(admin::delete_category))
         .route("/api/v1/channels", get(admin::channels))
+        .route("/api/v1/forwards", get(admin::forwards))
+        .route("/api/v1/forwards/{id}/retry", post(admin::retry_forward))
         .route("/webhooks/{channel}", get(webhooks::handle).post(webhooks::handle))
         .merge(console::router())
         .merge(open311)

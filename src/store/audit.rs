@@ -1,6 +1,7 @@
 //! The audit trail's one writer: every workflow action, identity view, scheduled change
 //! and intake event records an event through [`audit_on`], in the transaction that
-//! makes it.
+//! makes it; a change of status or an approved answer is also recorded there as an
+//! event for the forwarders.
 
 use super::time::now_micros;
 
@@ -27,7 +28,7 @@ pub(crate) async fn audit_on(
     .bind(after)
     .bind(public)
     .bind(now_micros())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    super::record_change(conn, complaint_id, action, before, after).await
 }

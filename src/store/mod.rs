@@ -8,6 +8,7 @@
 mod audit;
 mod blobs;
 mod error;
+mod forwards;
 mod ingest;
 mod lease;
 mod outbox;
@@ -18,7 +19,7 @@ mod row;
 mod time;
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::AnyPool;
@@ -26,6 +27,8 @@ use sqlx::AnyPool;
 pub(crate) use audit::audit_on;
 pub use blobs::{BlobBackend, BlobStore, GcPass, MigrateReport};
 pub use error::StoreError;
+pub(crate) use forwards::{record_change, record_filed};
+pub use forwards::{ForwardFilter, ForwardKind, ForwardRow, ForwardStatus, PendingEvent};
 pub(crate) use ingest::is_transient;
 pub use ingest::{IngestWriter, StoreSink};
 pub use lease::{Fence, Lease};
@@ -67,6 +70,9 @@ pub struct Store {
     /// instead of meeting in SQLite's busy handler, which sleeps in steps of up to
     /// 100 ms.
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Whether intake records `complaint.filed` for the forwarders (the daemon turns it
+    /// on when any forwarder wants that event; `aduan import` never does).
+    forward_filed: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -103,7 +109,18 @@ impl Store {
             blobs,
             users_changed: Arc::default(),
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
+            forward_filed: Arc::default(),
         })
+    }
+
+    /// Turns the recording of `complaint.filed` events on or off, for this store and
+    /// every clone of it.
+    pub fn record_filed_events(&self, on: bool) {
+        self.forward_filed.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn forwards_filed(&self) -> bool {
+        self.forward_filed.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> Backend {

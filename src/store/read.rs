@@ -144,7 +144,7 @@ pub struct ComplaintFilter {
     pub limit: i64,
 }
 
-const COMPLAINT_COLUMNS: &str = "id, tracking_id, channel, channel_name, external_id, status, title, body, category, unit,
+pub(crate) const COMPLAINT_COLUMNS: &str = "id, tracking_id, channel, channel_name, external_id, status, title, body, category, unit,
     reporter_name, reporter_handle, reporter_email, reporter_phone, anonymous, confidential, received_at, occurred_on,
     location_text, location_lat, location_lon";
 
@@ -392,6 +392,8 @@ impl Store {
             "inbound_keys",
             "outbox",
             "audit_events",
+            "forward_events",
+            "forwards",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::Invalid(format!("unknown table {table}")));

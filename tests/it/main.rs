@@ -10,6 +10,7 @@ mod email;
 mod facebook;
 mod fault;
 mod form;
+mod forwards;
 pub mod harness;
 mod import;
 mod lease;

@@ -233,6 +233,26 @@ impl Resolve for PublicOnly {
     }
 }
 
+/// A client for requests to a configured endpoint (a forwarder's): the scheme and the
+/// address checks of [`FetchPolicy`], no proxy from the environment, `timeout` on the
+/// connection and on the whole exchange, and no redirect followed: an endpoint that
+/// answers with one is reported, so its operator configures where it now lives. Check
+/// each URL with [`FetchPolicy::check`] before the request.
+pub fn endpoint_client(policy: &FetchPolicy, timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("aduan/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .https_only(!policy.plain_http_to_loopback)
+        .dns_resolver(Arc::new(PublicOnly {
+            loopback: policy.loopback,
+        }))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// Downloads under a [`FetchPolicy`], with a size cap and a time limit.
 pub struct Fetcher {
     client: reqwest::Client,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use aduan_kit::{CursorUpdate, Delivery};
+use aduan_kit::{CursorUpdate, Delivery, Outcome};
 use sqlx::{Any, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -152,6 +152,20 @@ async fn try_commit(store: &Store, jobs: &[Job], careful: bool) -> Result<JobRes
             }
             results.push(Ok(ds));
         }
+    }
+    if store.forwards_filed() {
+        let filed: Vec<&str> = results
+            .iter()
+            .flat_map(|r| r.iter().flatten())
+            .filter_map(|d| match d {
+                Delivery::Committed {
+                    outcome: Outcome::Created,
+                    tracking_id: Some(t),
+                } => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        crate::store::record_filed(&mut tx, &filed).await?;
     }
     tx.commit().await?;
     Ok(results)
