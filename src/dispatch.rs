@@ -55,25 +55,7 @@ impl Dispatcher {
     /// Runs until `shutdown`; a send in progress is finished, not abandoned.
     pub async fn run(self, shutdown: CancellationToken) {
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
-        loop {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            let worked = match self.tick().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox: could not claim messages");
-                    false
-                }
-            };
-            if !worked {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                }
-            }
-        }
+        rounds("outbox", &shutdown, poll, Some(&self.wake), || self.tick()).await
     }
 
     /// Claims and delivers one round of due messages; returns how many it handled.
@@ -169,6 +151,45 @@ impl Dispatcher {
             .increment(1);
         if let Err(e) = self.store.outbound_failed(row.id, error, retry_at).await {
             tracing::error!(outbox_id = row.id, error = %e, "outbox: could not record failure");
+        }
+    }
+}
+
+/// Runs `round` until `shutdown`: again at once after a round that did some work,
+/// otherwise after `poll` or when `wake` is notified. A round in progress is finished.
+pub(crate) async fn rounds<F, Fut>(
+    what: &str,
+    shutdown: &CancellationToken,
+    poll: Duration,
+    wake: Option<&Notify>,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, crate::store::StoreError>>,
+{
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let worked = match round().await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::error!(error = %e, "{what}: a round failed");
+                false
+            }
+        };
+        if !worked {
+            let woken = async {
+                match wake {
+                    Some(w) => w.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = woken => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
         }
     }
 }

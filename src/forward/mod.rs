@@ -92,18 +92,7 @@ impl SendError {
 
 /// A reqwest error and its causes, without the URL (a query string may carry a key).
 fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    aduan_kit::fetch::describe(&e.without_url())
 }
 
 /// One configured forwarder, ready to send.
@@ -220,24 +209,7 @@ impl Forwarding {
     /// Runs until `shutdown`; a send in progress is finished, not abandoned.
     pub async fn run(self, shutdown: CancellationToken) {
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
-        loop {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            let worked = match self.tick().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::error!(error = %e, "forwarding: could not take events or deliveries");
-                    false
-                }
-            };
-            if !worked {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(poll) => {}
-                }
-            }
-        }
+        crate::dispatch::rounds("forwarding", &shutdown, poll, None, || self.tick()).await
     }
 
     /// Fans out one round of events and delivers one round of due deliveries; returns

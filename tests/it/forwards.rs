@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aduan::queue::Role;
+use aduan::store::{ForwardFilter, ForwardRow, ForwardStatus};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -105,6 +106,23 @@ fn verified(h: &HeaderMap, body: &Bytes) -> String {
     v["type"].as_str().expect("type").to_owned()
 }
 
+/// The daemon's deliveries, newest first: all, or those of a status or a complaint.
+async fn deliveries(
+    app: &TestApp,
+    status: Option<ForwardStatus>,
+    tracking_id: Option<&str>,
+) -> Vec<ForwardRow> {
+    app.store
+        .forwards(&ForwardFilter {
+            status,
+            tracking_id: tracking_id.map(str::to_owned),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("forwards")
+}
+
 async fn report(app: &TestApp, fields: Value) -> String {
     filed(app.post_json("/api/v1/reports", &fields).await).await
 }
@@ -185,19 +203,14 @@ async fn a_complaints_life_reaches_the_webhook_signed(b: Backend) {
     assert_eq!(approved["change"]["to"], "answered");
     assert_eq!(approved["complaint"]["unit"], "pdam");
 
-    // Every delivery is recorded as sent; nothing is left waiting.
-    let rows = app
-        .store
-        .forwards(&aduan::store::ForwardFilter {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .expect("forwards");
-    assert_eq!(rows.len(), events.len());
-    assert!(rows
-        .iter()
-        .all(|r| r.status == aduan::store::ForwardStatus::Sent));
+    // Every delivery is recorded as sent (just after the receiver answered); nothing
+    // is left waiting.
+    let all_sent = eventually(Duration::from_secs(10), || async {
+        let rows = deliveries(&app, None, None).await;
+        rows.len() == events.len() && rows.iter().all(|r| r.status == ForwardStatus::Sent)
+    })
+    .await;
+    assert!(all_sent, "{:?}", deliveries(&app, None, None).await);
     assert_eq!(app.count("forward_events").await, 0);
     app.stop().await;
 }
@@ -222,16 +235,7 @@ async fn failures_are_retried_and_a_refusal_is_shown_and_can_be_retried(b: Backe
         .iter()
         .all(|(h, _)| h["aduan-event-id"] == raw[0].0["aduan-event-id"]));
 
-    let failed = || async {
-        app.store
-            .forwards(&aduan::store::ForwardFilter {
-                status: Some(aduan::store::ForwardStatus::Failed),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("forwards")
-    };
+    let failed = || deliveries(&app, Some(ForwardStatus::Failed), None);
     assert!(
         eventually(Duration::from_secs(10), || async {
             !failed().await.is_empty()
@@ -408,22 +412,13 @@ async fn the_open311_forwarder_files_into_another_endpoint(b: Backend) {
     let mut fields = named("Pipa bocor di depan SD 3");
     fields["location"] = json!("Jl. Sultan Syarif Kasim, Siak");
     let tid = report(&app, fields).await;
-    let sent = || async {
-        app.store
-            .forwards(&aduan::store::ForwardFilter {
-                tracking_id: Some(tid.clone()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("forwards")
-    };
+    let sent = || deliveries(&app, None, Some(&tid));
     assert!(
         eventually(Duration::from_secs(20), || async {
             sent()
                 .await
                 .first()
-                .is_some_and(|r| r.status == aduan::store::ForwardStatus::Sent)
+                .is_some_and(|r| r.status == ForwardStatus::Sent)
         })
         .await,
         "{:?}",
@@ -475,16 +470,7 @@ async fn the_open311_forwarder_reports_a_refusal(b: Backend) {
     );
     let app = spawn_app_toml(b, toml).await;
     report(&app, named("Air mati")).await;
-    let failed = || async {
-        app.store
-            .forwards(&aduan::store::ForwardFilter {
-                status: Some(aduan::store::ForwardStatus::Failed),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("forwards")
-    };
+    let failed = || deliveries(&app, Some(ForwardStatus::Failed), None);
     assert!(
         eventually(Duration::from_secs(20), || async {
             !failed().await.is_empty()
@@ -532,16 +518,7 @@ async fn no_private_address_and_no_redirect(b: Backend) {
     );
     let app = spawn_app_toml(b, toml).await;
     report(&app, named("Air mati")).await;
-    let failed = || async {
-        app.store
-            .forwards(&aduan::store::ForwardFilter {
-                status: Some(aduan::store::ForwardStatus::Failed),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("forwards")
-    };
+    let failed = || deliveries(&app, Some(ForwardStatus::Failed), None);
     assert!(
         eventually(Duration::from_secs(20), || async {
             failed().await.len() == 2

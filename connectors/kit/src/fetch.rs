@@ -239,6 +239,15 @@ impl Resolve for PublicOnly {
 /// answers with one is reported, so its operator configures where it now lives. Check
 /// each URL with [`FetchPolicy::check`] before the request.
 pub fn endpoint_client(policy: &FetchPolicy, timeout: Duration) -> Result<reqwest::Client, String> {
+    checked_client(policy, timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// What every client under a [`FetchPolicy`] has: the scheme and the address check,
+/// no proxy from the environment, and `timeout` on the connection and the exchange.
+fn checked_client(policy: &FetchPolicy, timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -248,9 +257,6 @@ pub fn endpoint_client(policy: &FetchPolicy, timeout: Duration) -> Result<reqwes
         .dns_resolver(Arc::new(PublicOnly {
             loopback: policy.loopback,
         }))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 /// Downloads under a [`FetchPolicy`], with a size cap and a time limit.
@@ -260,8 +266,9 @@ pub struct Fetcher {
     max_bytes: usize,
 }
 
-/// The error and what caused it, without the URL (CDNs sign their links in the query).
-fn describe(e: &reqwest::Error) -> String {
+/// The error and what caused it (call it on `e.without_url()` where the URL may carry
+/// a signature or a key).
+pub fn describe(e: &reqwest::Error) -> String {
     let mut out = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -279,15 +286,7 @@ impl Fetcher {
     pub fn new(policy: FetchPolicy, timeout: Duration, max_bytes: usize) -> Result<Self, String> {
         let policy = Arc::new(policy);
         let hops = policy.clone();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("aduan/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .https_only(!policy.plain_http_to_loopback)
-            .dns_resolver(Arc::new(PublicOnly {
-                loopback: policy.loopback,
-            }))
+        let client = checked_client(&policy, timeout)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
