@@ -16,6 +16,13 @@
 #   ROUNDS=1 DURATION=5 bench/ingest.sh    # quicker
 #   BASELINE_BIN=/path/to/old/aduan bench/ingest.sh   # this build against another
 #
+# With FORWARD=1, the measured side also runs a webhook forwarder of every event to a
+# local receiver (a threaded Python server answering 204), and the baseline is this
+# same build without it: the ratio is what forwarding costs intake. The receiver is
+# slower than intake, so deliveries lag; how many were sent by the end is printed.
+#
+#   FORWARD=1 bench/ingest.sh
+#
 # PG_PARAMS is appended to the PostgreSQL URLs. aduan, like libpq (pgbench), uses TLS
 # when the server offers it (sslmode=prefer); a baseline build without TLS support
 # speaks plain TCP, so compare the two with PG_PARAMS='?sslmode=disable'. BACKENDS
@@ -59,12 +66,34 @@ LUA
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 BASELINE_BIN=${BASELINE_BIN:-}
+EXTRA_TOML=""
+if [ "${FORWARD:-}" = 1 ]; then
+  BASELINE_BIN=${BASELINE_BIN:-$BIN}
+  hook_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 - "$hook_port" "$WORK/receiver" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204); self.end_headers()
+    def log_message(self, *a): pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+  EXTRA_TOML="[[forwarders]]
+name = \"bench\"
+kind = \"webhook\"
+url = \"http://127.0.0.1:$hook_port/hook\"
+secret = \"bench-secret-0123456789\"
+insecure_local_http_for_tests = true"
+fi
 if [ -n "$BASELINE_BIN" ] && [ ! -x "$BASELINE_BIN" ]; then
   echo "BASELINE_BIN=$BASELINE_BIN is not an executable" >&2; exit 1
 fi
 
 run_aduan() { # name url [binary]: prints "rps non201 mean p99"
-  local name=$1 url=$2 bin=${3:-$BIN} dir="$WORK/$1"
+  local name=$1 url=$2 bin=${3:-$BIN} dir="$WORK/$1" extra=""
+  [ -z "${3:-}" ] && extra=$EXTRA_TOML
   rm -rf "$dir"; mkdir -p "$dir"
   cat > "$dir/aduan.toml" <<TOML
 data_dir = "$dir/data"
@@ -84,6 +113,7 @@ label = "Air bersih"
 [[channels]]
 kind = "webform"
 name = "web"
+$extra
 TOML
   "$bin" run --config "$dir/aduan.toml" 2>"$dir/log" &
   local pid=$!
@@ -115,6 +145,7 @@ pg_aduan_side() {
   psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db_aduan WITH (FORCE)" -c "CREATE DATABASE $db_aduan" 2>/dev/null
   read -r rps bad lat p99 < <(run_aduan pg "$PG_BASE/$db_aduan$PG_PARAMS")
   stored=$(psql -qtA "$PG_BASE/$db_aduan" -c "SELECT count(*) FROM complaints")
+  [ -n "$EXTRA_TOML" ] && echo "PostgreSQL: $(psql -qtA "$PG_BASE/$db_aduan" -c "SELECT count(*) FROM forwards WHERE status = 'sent'") of $stored complaints' filings delivered by the end" >&2
   echo "$rps" >> "$WORK/pg_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/pg_lat"
 }
 pg_base_side() {
@@ -166,6 +197,7 @@ sqlite_base() { # prints rows/s
 sq_aduan_side() {
   read -r rps bad lat p99 < <(run_aduan sqlite "")
   stored=$(sqlite3 "$WORK/sqlite/data/aduan.db" "SELECT count(*) FROM complaints")
+  [ -n "$EXTRA_TOML" ] && echo "SQLite: $(sqlite3 "$WORK/sqlite/data/aduan.db" "SELECT count(*) FROM forwards WHERE status = 'sent'") of $stored complaints' filings delivered by the end" >&2
   echo "$rps" >> "$WORK/sq_aduan"; echo "$lat $p99 $bad $stored" >> "$WORK/sq_lat"
 }
 sq_base_side() {
