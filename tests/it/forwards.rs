@@ -571,7 +571,47 @@ async fn a_complaints_events_keep_their_order_through_a_retry(b: Backend) {
     app.stop().await;
 }
 
+/// The console's channel page lists what failed, with the reason, and sends it again
+/// for an operator; a unit admin can do neither.
+async fn the_console_shows_a_failed_delivery_and_sends_it_again(b: Backend) {
+    use crate::console::pages::Session;
+    let (rx, url) = Receiver::start(&[422]).await;
+    let app = spawn_app_toml(b, hook("dasbor", &url, "events = [\"complaint.filed\"]")).await;
+    let tid = report(&app, named("Drainase tersumbat")).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !deliveries(&app, Some(ForwardStatus::Failed), None)
+                .await
+                .is_empty()
+        })
+        .await
+    );
+    let row = deliveries(&app, Some(ForwardStatus::Failed), None)
+        .await
+        .remove(0);
+    app.store.create_unit("pupr", "PUPR").await.expect("unit");
+    crate::console::user(&app, "fw-cop", Role::Operator, None).await;
+    crate::console::user(&app, "fw-cua", Role::UnitAdmin, Some("pupr")).await;
+    let ua = Session::open(&app, "fw-cua").await;
+    let action = format!("/admin/penerusan/{}/ulang", row.id);
+    assert_eq!(ua.post(&action, &[]).await.status(), StatusCode::FORBIDDEN);
+    let op = Session::open(&app, "fw-cop").await;
+    let html = op.html("/admin/kanal").await;
+    assert!(
+        html.contains("dasbor") && html.contains(tid.as_str()),
+        "{html}"
+    );
+    assert!(html.contains("422"), "the reason is shown");
+    assert!(html.contains(&action));
+    let res = op.post(&action, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let got = rx.await_events(1).await;
+    assert_eq!(got[0].1["complaint"]["tracking_id"], tid.as_str());
+    app.stop().await;
+}
+
 on_both!(
+    the_console_shows_a_failed_delivery_and_sends_it_again,
     a_complaints_events_keep_their_order_through_a_retry,
     no_private_address_and_no_redirect,
     what_waits_survives_a_restart,

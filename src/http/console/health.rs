@@ -2,7 +2,7 @@
 //! error and why, how far behind it is, its counters, and what to do about it.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -29,11 +29,23 @@ pub struct ChannelView {
     pub todo: Vec<String>,
 }
 
+/// A delivery to another system that failed for good.
+pub struct ForwardView {
+    pub id: i64,
+    pub forwarder: String,
+    pub event: &'static str,
+    pub tracking_id: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub occurred_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/health.html")]
 struct HealthPage {
     c: Chrome,
     channels: Vec<ChannelView>,
+    forwards: Vec<ForwardView>,
 }
 
 /// A duration for people: "3 mnt", "2 jam", "4 hari".
@@ -122,13 +134,60 @@ pub async fn page(State(st): State<AppState>, staff: Staff) -> Response {
             todo,
         });
     }
+    let failed = crate::store::ForwardFilter {
+        status: Some(crate::store::ForwardStatus::Failed),
+        limit: 50,
+        ..Default::default()
+    };
+    let forwards = match st.store.forwards(&failed).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| ForwardView {
+                id: r.id,
+                forwarder: r.forwarder,
+                event: r.event.as_str(),
+                tracking_id: r.tracking_id,
+                attempts: r.attempts,
+                last_error: r.last_error.unwrap_or_default(),
+                occurred_at: wib(r.occurred_at),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "console: failed deliveries could not be read");
+            return error_page(&staff, StatusCode::SERVICE_UNAVAILABLE, t.try_again);
+        }
+    };
     render(
         StatusCode::OK,
         &HealthPage {
             c: staff.chrome("health"),
             channels,
+            forwards,
         },
     )
+}
+
+/// Puts a failed delivery to another system back in line (operators and coordinators).
+pub async fn retry_forward(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    p: super::Posted<super::manage::NoFields>,
+) -> Response {
+    let t = p.staff.t();
+    if !p.staff.actor.role.is_central() {
+        return error_page(&p.staff, StatusCode::FORBIDDEN, t.central_only);
+    }
+    match st.store.retry_forward(id).await {
+        Ok(true) => {
+            tracing::info!(forward_id = id, actor = %p.staff.actor.username, "forwarding: failed delivery put back in line");
+            super::redirect_with("/admin/kanal#forwards", true, t.done)
+        }
+        Ok(false) => super::redirect_with("/admin/kanal#forwards", false, t.invalid),
+        Err(e) => {
+            tracing::error!(error = %e, "console: retry of a delivery failed");
+            super::redirect_with("/admin/kanal#forwards", false, t.try_again)
+        }
+    }
 }
 
 pub struct RejectView {

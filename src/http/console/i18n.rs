@@ -188,6 +188,12 @@ texts! {
     failed: "gagal", "failed";
     sent: "terkirim", "sent";
     what_to_do: "Yang perlu dilakukan", "What to do";
+    forwards: "Penerusan ke sistem lain yang gagal", "Failed forwarding to other systems";
+    forwards_intro: "Kiriman forwarder yang tidak diterima sistem tujuan, dengan alasannya. Setelah penyebabnya diperbaiki, kirim ulang.", "Deliveries another system did not accept, with the reason. Once the cause is mended, send again.";
+    no_failed_forwards: "Tidak ada penerusan yang gagal.", "No failed deliveries.";
+    forwarder: "Forwarder", "Forwarder";
+    event: "Peristiwa", "Event";
+    send_again: "Kirim ulang", "Send again";
     never: "belum pernah", "never";
     no_channels: "Tidak ada kanal yang dikonfigurasi.", "No channels are configured.";
     st_ok: "Sehat", "Healthy";

@@ -96,6 +96,7 @@ pub fn router() -> Router<AppState> {
             post(manage::delete_category),
         )
         .route("/admin/kanal", get(health::page))
+        .route("/admin/penerusan/{id}/ulang", post(health::retry_forward))
         .route("/admin/karantina", get(health::quarantine))
         .route("/admin/dasbor", get(dashboard::page))
         .route("/admin/{*rest}", get(not_found))

@@ -90,7 +90,7 @@ impl<'a> Session<'a> {
     }
 
     /// POSTs a form as it is sent by the page, CSRF token included.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let mut fields = fields.to_vec();
         fields.push(("csrf", self.csrf.as_str()));
         self.post_without_token(path, &fields).await
