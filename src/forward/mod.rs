@@ -28,7 +28,7 @@ pub use payload::event_payload;
 pub use webhook::{sign, verify};
 
 use crate::config::OutboxConfig;
-use crate::store::{ForwardKind, ForwardRow, PendingEvent, Store};
+use crate::store::{ForwardKind, ForwardResult, ForwardRow, PendingEvent, Store};
 use crate::supervisor::backoff;
 
 /// Why a delivery did not go through, and whether trying again may help.
@@ -223,50 +223,60 @@ impl Forwarding {
             return Ok(fanned);
         }
         let lease = chrono::Duration::seconds(i64::try_from(self.cfg.lease_secs).unwrap_or(120));
-        let rows = self.store.claim_forwards(16, Utc::now() + lease).await?;
+        let rows = self.store.claim_forwards(64, Utc::now() + lease).await?;
         let n = rows.len();
         // The claim holds back a complaint's later events while an earlier one is open,
-        // so what it returns can go at once.
-        futures::future::join_all(rows.iter().map(|r| self.deliver(r))).await;
+        // so what it returns can go at once; what became of them is recorded together.
+        let results = futures::future::join_all(rows.iter().map(|r| self.deliver(r))).await;
+        if let Err(e) = self.store.record_forwards(&results).await {
+            // Sent but not recorded: the leases run out and those go again, with the
+            // same event ids, which receivers drop.
+            tracing::error!(error = %e, deliveries = n, "forwarding: could not record a round of deliveries");
+            return Err(e);
+        }
+        for r in &results {
+            let (id, result) = match r {
+                ForwardResult::Sent { id, .. } => (*id, "sent"),
+                ForwardResult::Failed { id, retry_at, .. } => (
+                    *id,
+                    if retry_at.is_some() {
+                        "retry"
+                    } else {
+                        "failed"
+                    },
+                ),
+            };
+            if let Some(row) = rows.iter().find(|row| row.id == id) {
+                metrics::counter!("aduan_forward_total", "forwarder" => row.forwarder.clone(), "result" => result)
+                    .increment(1);
+            }
+        }
         Ok(fanned + n)
     }
 
-    /// Delivers one row.
-    async fn deliver(&self, row: &ForwardRow) {
+    /// Delivers one row; what became of it.
+    async fn deliver(&self, row: &ForwardRow) -> ForwardResult {
         let Some(f) = self.forwarders.get(&row.forwarder) else {
-            self.failed(
+            return self.failed(
                 row,
                 SendError::permanent(format!("no forwarder {} is configured", row.forwarder)),
-            )
-            .await;
-            return;
+            );
         };
         let limit = Duration::from_secs(self.cfg.lease_secs.max(2) / 2);
         match tokio::time::timeout(limit, f.send(&self.store, &self.public_url, row)).await {
-            Ok(Ok(external_id)) => {
-                if let Err(e) = self
-                    .store
-                    .forward_sent(row.id, external_id.as_deref())
-                    .await
-                {
-                    tracing::error!(forward_id = row.id, error = %e, "forwarding: sent but could not record it");
-                    return;
-                }
-                metrics::counter!("aduan_forward_total", "forwarder" => row.forwarder.clone(), "result" => "sent")
-                    .increment(1);
-            }
-            Ok(Err(e)) => self.failed(row, e).await,
-            Err(_) => {
-                self.failed(
-                    row,
-                    SendError::transient(format!("no answer within {limit:?}")),
-                )
-                .await
-            }
+            Ok(Ok(external_id)) => ForwardResult::Sent {
+                id: row.id,
+                external_id,
+            },
+            Ok(Err(e)) => self.failed(row, e),
+            Err(_) => self.failed(
+                row,
+                SendError::transient(format!("no answer within {limit:?}")),
+            ),
         }
     }
 
-    async fn failed(&self, row: &ForwardRow, e: SendError) {
+    fn failed(&self, row: &ForwardRow, e: SendError) -> ForwardResult {
         let give_up = e.kind == ErrorKind::Permanent || row.attempts >= self.cfg.max_attempts;
         let retry_at = (!give_up).then(|| {
             let min = Duration::from_millis(self.cfg.base_backoff_ms);
@@ -280,14 +290,10 @@ impl Forwarding {
         let result = if give_up { "failed" } else { "retry" };
         tracing::warn!(forward_id = row.id, forwarder = %row.forwarder, event = row.event.as_str(),
             attempt = row.attempts, error = %e.message, result, "forwarding: delivery failed");
-        metrics::counter!("aduan_forward_total", "forwarder" => row.forwarder.clone(), "result" => result)
-            .increment(1);
-        if let Err(err) = self
-            .store
-            .forward_failed(row.id, &e.message, retry_at)
-            .await
-        {
-            tracing::error!(forward_id = row.id, error = %err, "forwarding: could not record the failure");
+        ForwardResult::Failed {
+            id: row.id,
+            error: e.message,
+            retry_at,
         }
     }
 }

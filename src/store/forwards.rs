@@ -199,6 +199,22 @@ fn row_to_forward(r: &AnyRow) -> Result<ForwardRow, StoreError> {
     })
 }
 
+/// What became of one delivery.
+#[derive(Debug, Clone)]
+pub enum ForwardResult {
+    /// The other system took it; `external_id` is what it calls it.
+    Sent {
+        id: i64,
+        external_id: Option<String>,
+    },
+    /// Tried again at `retry_at`, or failed for good without one.
+    Failed {
+        id: i64,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
 /// Which deliveries an admin lists.
 #[derive(Debug, Default, Clone)]
 pub struct ForwardFilter {
@@ -383,44 +399,53 @@ impl Store {
         Ok((rec, answer))
     }
 
-    /// The other system took it; `external_id` is what it calls it.
-    pub async fn forward_sent(&self, id: i64, external_id: Option<&str>) -> Result<(), StoreError> {
+    /// Records what became of a round of deliveries, in one transaction (a commit per
+    /// delivery would make the disk's flush the pace of forwarding).
+    pub async fn record_forwards(&self, results: &[ForwardResult]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
         let _turn = self.write_turn().await;
-        sqlx::query(
-            "UPDATE forwards SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL,
-                 external_id = COALESCE($2, external_id)
-             WHERE id = $3",
-        )
-        .bind(now_micros())
-        .bind(external_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// A failed attempt: tried again at `retry_at`, or `failed` for good without one.
-    pub async fn forward_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let (status, next) = match retry_at {
-            Some(at) => ("pending", micros(at)),
-            None => ("failed", now_micros()),
-        };
-        sqlx::query(
-            "UPDATE forwards SET status = $1, next_attempt_at = $2, last_error = $3, lease_until = NULL
-             WHERE id = $4",
-        )
-        .bind(status)
-        .bind(next)
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        let now = now_micros();
+        for r in results {
+            match r {
+                ForwardResult::Sent { id, external_id } => {
+                    sqlx::query(
+                        "UPDATE forwards SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL,
+                             external_id = COALESCE($2, external_id)
+                         WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(external_id.as_deref())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                ForwardResult::Failed {
+                    id,
+                    error,
+                    retry_at,
+                } => {
+                    // Without a time to try again, it is failed for good.
+                    let (status, next) = match retry_at {
+                        Some(at) => ("pending", micros(*at)),
+                        None => ("failed", now),
+                    };
+                    sqlx::query(
+                        "UPDATE forwards SET status = $1, next_attempt_at = $2, last_error = $3, lease_until = NULL
+                         WHERE id = $4",
+                    )
+                    .bind(status)
+                    .bind(next)
+                    .bind(error.as_str())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -28,7 +28,9 @@ pub(crate) use audit::audit_on;
 pub use blobs::{BlobBackend, BlobStore, GcPass, MigrateReport};
 pub use error::StoreError;
 pub(crate) use forwards::{record_change, record_filed};
-pub use forwards::{ForwardFilter, ForwardKind, ForwardRow, ForwardStatus, PendingEvent};
+pub use forwards::{
+    ForwardFilter, ForwardKind, ForwardResult, ForwardRow, ForwardStatus, PendingEvent,
+};
 pub(crate) use ingest::is_transient;
 pub use ingest::{IngestWriter, StoreSink};
 pub use lease::{Fence, Lease};
