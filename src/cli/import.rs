@@ -87,12 +87,19 @@ impl Field {
     }
 }
 
+/// Rows filed in one transaction by default. The unique indexes (row key, tracking
+/// number) take each row at a random place, so a commit writes about a page of each per
+/// row until the batch is a good part of the index's size; a bigger batch shares those
+/// pages between its rows. Past a few thousand, the gain is small and a progress step
+/// long. (The daemon's `database.max_batch` is sized for a request's latency instead.)
+pub const BATCH: usize = 4096;
+
 /// How the import runs.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Headers named for fields, over the recognised ones.
     pub map: BTreeMap<Field, String>,
-    /// Rows a batch of the ingest writer carries.
+    /// Rows filed in one transaction.
     pub batch: usize,
     /// Ingest writers (PostgreSQL overlaps them; SQLite has one writer at a time).
     pub writers: usize,
@@ -102,7 +109,7 @@ impl Default for ImportOptions {
     fn default() -> Self {
         Self {
             map: BTreeMap::new(),
-            batch: 500,
+            batch: BATCH,
             writers: 2,
         }
     }
@@ -215,7 +222,7 @@ pub async fn import_file(
         }
     }
 
-    let (writer, done) = IngestWriter::spawn(store.clone(), opts.batch, opts.writers);
+    let (writer, done) = IngestWriter::spawn_bulk(store.clone(), opts.batch, opts.writers);
     let sink = StoreSink::new(store.clone(), writer);
     let total = report.rows;
     let mut finished = bad.len() as u64;

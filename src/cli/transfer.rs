@@ -21,6 +21,9 @@ pub(super) struct ImportArgs {
     /// A TOML file of `field = "Header"` lines (optionally under `[columns]`).
     #[arg(long, value_name = "FILE")]
     mapping: Option<PathBuf>,
+    /// Rows filed in one transaction.
+    #[arg(long, value_name = "ROWS", default_value_t = super::import::BATCH)]
+    batch: usize,
 }
 
 #[derive(clap::Args)]
@@ -41,7 +44,7 @@ pub(super) struct ExportArgs {
 
 pub(super) async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut opts = ImportOptions {
-        batch: cfg.database.max_batch.max(1),
+        batch: args.batch.max(1),
         writers: cfg.ingest_writers(),
         ..ImportOptions::default()
     };
