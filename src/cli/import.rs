@@ -87,12 +87,23 @@ impl Field {
     }
 }
 
-/// Rows filed in one transaction by default. The unique indexes (row key, tracking
-/// number) take each row at a random place, so a commit writes about a page of each per
-/// row until the batch is a good part of the index's size; a bigger batch shares those
-/// pages between its rows. Past a few thousand, the gain is small and a progress step
-/// long. (The daemon's `database.max_batch` is sized for a request's latency instead.)
+/// Rows filed in one transaction on SQLite by default. The unique indexes (row key,
+/// tracking number) take each row at a random place, and a SQLite commit writes every
+/// page it changed, so a small batch into a big table writes about a page of each index
+/// per row; a bigger batch shares those pages between its rows. Past a few thousand the
+/// gain is small and a progress step long.
 pub const BATCH: usize = 4096;
+
+/// The rows a transaction files unless `--batch` says: [`BATCH`] on SQLite. PostgreSQL
+/// logs a commit's changes, not its pages, so its batches stay the daemon's
+/// (`database.max_batch`), which keep its two writers overlapped to the last batch.
+pub fn default_batch(cfg: &crate::config::Config) -> usize {
+    if cfg.database_url().starts_with("sqlite:") {
+        BATCH
+    } else {
+        cfg.database.max_batch
+    }
+}
 
 /// How the import runs.
 #[derive(Debug, Clone)]
