@@ -87,12 +87,30 @@ impl Field {
     }
 }
 
+/// Rows filed in one transaction on SQLite by default. The unique indexes (row key,
+/// tracking number) take each row at a random place, and a SQLite commit writes every
+/// page it changed, so a small batch into a big table writes about a page of each index
+/// per row; a bigger batch shares those pages between its rows. Past a few thousand the
+/// gain is small and a progress step long.
+pub const BATCH: usize = 4096;
+
+/// The rows a transaction files unless `--batch` says: [`BATCH`] on SQLite. PostgreSQL
+/// logs a commit's changes, not its pages, so its batches stay the daemon's
+/// (`database.max_batch`), which keep its two writers overlapped to the last batch.
+pub fn default_batch(cfg: &crate::config::Config) -> usize {
+    if cfg.database_url().starts_with("sqlite:") {
+        BATCH
+    } else {
+        cfg.database.max_batch
+    }
+}
+
 /// How the import runs.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Headers named for fields, over the recognised ones.
     pub map: BTreeMap<Field, String>,
-    /// Rows a batch of the ingest writer carries.
+    /// Rows filed in one transaction.
     pub batch: usize,
     /// Ingest writers (PostgreSQL overlaps them; SQLite has one writer at a time).
     pub writers: usize,
@@ -102,7 +120,7 @@ impl Default for ImportOptions {
     fn default() -> Self {
         Self {
             map: BTreeMap::new(),
-            batch: 500,
+            batch: BATCH,
             writers: 2,
         }
     }
@@ -215,7 +233,7 @@ pub async fn import_file(
         }
     }
 
-    let (writer, done) = IngestWriter::spawn(store.clone(), opts.batch, opts.writers);
+    let (writer, done) = IngestWriter::spawn_bulk(store.clone(), opts.batch, opts.writers);
     let sink = StoreSink::new(store.clone(), writer);
     let total = report.rows;
     let mut finished = bad.len() as u64;

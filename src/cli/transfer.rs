@@ -21,6 +21,10 @@ pub(super) struct ImportArgs {
     /// A TOML file of `field = "Header"` lines (optionally under `[columns]`).
     #[arg(long, value_name = "FILE")]
     mapping: Option<PathBuf>,
+    /// Rows filed in one transaction [default: 4096 on SQLite, `database.max_batch` on
+    /// PostgreSQL].
+    #[arg(long, value_name = "ROWS")]
+    batch: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -41,7 +45,10 @@ pub(super) struct ExportArgs {
 
 pub(super) async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut opts = ImportOptions {
-        batch: cfg.database.max_batch.max(1),
+        batch: args
+            .batch
+            .unwrap_or_else(|| super::import::default_batch(cfg))
+            .max(1),
         writers: cfg.ingest_writers(),
         ..ImportOptions::default()
     };

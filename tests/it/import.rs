@@ -315,12 +315,71 @@ async fn export_hides_anonymous_reporters_and_imports_again(b: Backend) {
     assert_eq!(rahasia.reporter.as_ref().and_then(|r| r.name.clone()), None);
 }
 
+/// A register of several batches, one row repeated across two of them: each row one
+/// complaint, the repeat filed once, a re-run files nothing. On SQLite a bulk batch
+/// changes its connection's settings for its transaction only: every connection of the
+/// pool has the ones it was opened with afterwards.
+async fn a_register_of_several_batches(b: Backend) {
+    let db = TestDb::new(b).await;
+    let store = db.store().await;
+    let mut text = String::from("judul,isi,tanggal\n");
+    for i in 0..2500 {
+        // Row 2001 repeats row 1, two batches later.
+        let n = if i == 2000 { 0 } else { i };
+        text.push_str(&format!(
+            "Sampah menumpuk nomor {n},Sampah belum diangkut di RT {n},0{}/12/2026\n",
+            1 + n % 9
+        ));
+    }
+    let path = write(db.dir.path(), "big.csv", &text);
+    let opts = ImportOptions {
+        batch: 1000,
+        ..ImportOptions::default()
+    };
+    let report = run(&store, &path, &opts).await;
+    assert_eq!(
+        (report.rows, report.created, report.already),
+        (2500, 2499, 1),
+        "{report:?}"
+    );
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(store.count("complaints").await.expect("count"), 2499);
+    assert_eq!(store.count("outbox").await.expect("count"), 0);
+
+    let again = run(&store, &path, &opts).await;
+    assert_eq!((again.created, again.already), (0, 2500), "{again:?}");
+    assert_eq!(store.count("complaints").await.expect("count"), 2499);
+
+    if b == Backend::Sqlite {
+        let pool = store.pool_for_tests();
+        let mut held = Vec::new();
+        for _ in 0..pool.size() {
+            let mut conn = pool.acquire().await.expect("a connection");
+            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("cache_size");
+            let temp: i64 = sqlx::query_scalar("PRAGMA temp_store")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("temp_store");
+            assert_eq!(
+                (cache, temp),
+                (-2000, 0),
+                "a connection kept a bulk setting"
+            );
+            held.push(conn);
+        }
+    }
+}
+
 on_both!(
     an_indonesian_register_files_each_row_once,
     english_headers_and_a_mapping_file,
     bad_rows_are_reported_by_line_and_kept,
     an_xlsx_register,
     export_hides_anonymous_reporters_and_imports_again,
+    a_register_of_several_batches,
 );
 
 /// The command line: the summary, bad lines on standard error, exit status 1 while a
