@@ -123,6 +123,18 @@ async fn deliveries(
         .expect("forwards")
 }
 
+/// Waits until `n` deliveries have failed for good (within 20 s), and returns them.
+async fn await_failed(app: &TestApp, n: usize) -> Vec<ForwardRow> {
+    let failed = || deliveries(app, Some(ForwardStatus::Failed), None);
+    let reached = eventually(Duration::from_secs(20), || async {
+        failed().await.len() >= n
+    })
+    .await;
+    let rows = failed().await;
+    assert!(reached, "expected {n} failed deliveries: {rows:?}");
+    rows
+}
+
 async fn report(app: &TestApp, fields: Value) -> String {
     filed(app.post_json("/api/v1/reports", &fields).await).await
 }
@@ -236,13 +248,7 @@ async fn failures_are_retried_and_a_refusal_is_shown_and_can_be_retried(b: Backe
         .all(|(h, _)| h["aduan-event-id"] == raw[0].0["aduan-event-id"]));
 
     let failed = || deliveries(&app, Some(ForwardStatus::Failed), None);
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            !failed().await.is_empty()
-        })
-        .await
-    );
-    let row = failed().await.remove(0);
+    let row = await_failed(&app, 1).await.remove(0);
     assert_eq!(row.forwarder, "gone");
     assert_eq!(row.attempts, 1, "a 410 is not tried again");
     assert!(
@@ -397,18 +403,36 @@ async fn anonymous_reporters_and_rahasia_complaints_are_kept_back(b: Backend) {
     app.stop().await;
 }
 
-async fn the_open311_forwarder_files_into_another_endpoint(b: Backend) {
-    // The other system is another aduan with its Open311 endpoint on.
+/// Another aduan with its Open311 endpoint on (key `their_key`, `their_toml` added),
+/// and an aduan whose Open311 forwarder `kota` files into it (`forwarder_toml` added).
+async fn open311_pair(
+    b: Backend,
+    their_key: &str,
+    their_toml: &str,
+    forwarder_toml: &str,
+) -> (TestApp, TestApp) {
     let other = spawn_app_toml(
         b,
-        "[open311]\nenabled = true\napi_key = \"kunci-kota-tetangga\"\n[[form.categories]]\nslug = \"air-minum\"\nlabel = \"Air minum\"\n".into(),
+        format!("[open311]\nenabled = true\napi_key = \"{their_key}\"\n{their_toml}"),
     )
     .await;
     let toml = format!(
-        "[[forwarders]]\nname = \"kota\"\nkind = \"open311\"\nurl = \"{}/open311/v2\"\napi_key = \"kunci-kota-tetangga\"\ninsecure_local_http_for_tests = true\nservice_codes = {{ \"air-bersih\" = \"air-minum\" }}\n",
+        "[[forwarders]]\nname = \"kota\"\nkind = \"open311\"\nurl = \"{}/open311/v2\"\ninsecure_local_http_for_tests = true\n{forwarder_toml}",
         other.base
     );
     let app = spawn_app_toml(b, toml).await;
+    (other, app)
+}
+
+async fn the_open311_forwarder_files_into_another_endpoint(b: Backend) {
+    // The other system is another aduan with its Open311 endpoint on.
+    let (other, app) = open311_pair(
+        b,
+        "kunci-kota-tetangga",
+        "[[form.categories]]\nslug = \"air-minum\"\nlabel = \"Air minum\"\n",
+        "api_key = \"kunci-kota-tetangga\"\nservice_codes = { \"air-bersih\" = \"air-minum\" }\n",
+    )
+    .await;
     let mut fields = named("Pipa bocor di depan SD 3");
     fields["location"] = json!("Jl. Sultan Syarif Kasim, Siak");
     let tid = report(&app, fields).await;
@@ -459,25 +483,13 @@ async fn the_open311_forwarder_files_into_another_endpoint(b: Backend) {
 
 /// A wrong key is refused by the other endpoint: the delivery fails with its words.
 async fn the_open311_forwarder_reports_a_refusal(b: Backend) {
-    let other = spawn_app_toml(
-        b,
-        "[open311]\nenabled = true\napi_key = \"kunci-benar\"\n".into(),
-    )
-    .await;
-    let toml = format!(
-        "[[forwarders]]\nname = \"kota\"\nkind = \"open311\"\nurl = \"{}/open311/v2\"\napi_key = \"kunci-salah\"\ninsecure_local_http_for_tests = true\n",
-        other.base
-    );
-    let app = spawn_app_toml(b, toml).await;
+    let (other, app) = open311_pair(b, "kunci-benar", "", "api_key = \"kunci-salah\"\n").await;
     report(&app, named("Air mati")).await;
-    let failed = || deliveries(&app, Some(ForwardStatus::Failed), None);
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            !failed().await.is_empty()
-        })
+    let err = await_failed(&app, 1)
         .await
-    );
-    let err = failed().await.remove(0).last_error.unwrap_or_default();
+        .remove(0)
+        .last_error
+        .unwrap_or_default();
     assert!(err.contains("403") && err.contains("api_key"), "{err}");
     assert_eq!(other.count("complaints").await, 0);
     app.stop().await;
@@ -518,16 +530,8 @@ async fn no_private_address_and_no_redirect(b: Backend) {
     );
     let app = spawn_app_toml(b, toml).await;
     report(&app, named("Air mati")).await;
-    let failed = || deliveries(&app, Some(ForwardStatus::Failed), None);
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            failed().await.len() == 2
-        })
-        .await,
-        "{:?}",
-        failed().await
-    );
-    let rows = failed().await;
+    let rows = await_failed(&app, 2).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
     let reason = |name: &str| {
         rows.iter()
             .find(|r| r.forwarder == name)
@@ -578,17 +582,7 @@ async fn the_console_shows_a_failed_delivery_and_sends_it_again(b: Backend) {
     let (rx, url) = Receiver::start(&[422]).await;
     let app = spawn_app_toml(b, hook("dasbor", &url, "events = [\"complaint.filed\"]")).await;
     let tid = report(&app, named("Drainase tersumbat")).await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            !deliveries(&app, Some(ForwardStatus::Failed), None)
-                .await
-                .is_empty()
-        })
-        .await
-    );
-    let row = deliveries(&app, Some(ForwardStatus::Failed), None)
-        .await
-        .remove(0);
+    let row = await_failed(&app, 1).await.remove(0);
     app.store.create_unit("pupr", "PUPR").await.expect("unit");
     crate::console::user(&app, "fw-cop", Role::Operator, None).await;
     crate::console::user(&app, "fw-cua", Role::UnitAdmin, Some("pupr")).await;
