@@ -142,6 +142,47 @@ pub struct OutboxConfig {
     pub lease_secs: u64,
 }
 
+impl OutboxConfig {
+    /// How often an idle dispatcher looks again.
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+
+    /// Until when a delivery claimed now is leased.
+    pub fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::seconds(i64::try_from(self.lease_secs).unwrap_or(120))
+    }
+
+    /// How long one send may take: half the lease, so that it is over before another
+    /// dispatcher may take the delivery.
+    pub fn send_limit(&self) -> Duration {
+        Duration::from_secs(self.lease_secs.max(2) / 2)
+    }
+
+    /// When to try again after the failed attempt number `attempts` (the provider's
+    /// `retry_after`, else exponential backoff), or `None` to give up: a permanent
+    /// error, or the last attempt.
+    pub fn next_attempt(
+        &self,
+        kind: aduan_kit::ErrorKind,
+        attempts: u32,
+        retry_after: Option<Duration>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        if kind == aduan_kit::ErrorKind::Permanent || attempts >= self.max_attempts {
+            return None;
+        }
+        let min = Duration::from_millis(self.base_backoff_ms);
+        let max = Duration::from_secs(self.max_backoff_secs);
+        let wait = retry_after
+            .unwrap_or_else(|| crate::supervisor::backoff(attempts.saturating_sub(1), min, max));
+        Some(
+            chrono::Utc::now()
+                + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1)),
+        )
+    }
+}
+
 impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
@@ -370,10 +411,18 @@ impl Config {
 
     /// The forwarders, each checked (see [`crate::forward::ForwarderConfig`]).
     pub fn forwarders(&self) -> Result<Vec<crate::forward::ForwarderConfig>, ConfigError> {
+        self.forwarders_from("(configuration)")
+    }
+
+    /// [`Config::forwarders`], errors naming `source`.
+    fn forwarders_from(
+        &self,
+        source: &str,
+    ) -> Result<Vec<crate::forward::ForwarderConfig>, ConfigError> {
         let mut out: Vec<crate::forward::ForwarderConfig> = Vec::new();
         for (i, table) in self.forwarders.iter().enumerate() {
             let bad = |key: &str, expected: String| ConfigError::Key {
-                file: "(configuration)".into(),
+                file: source.into(),
                 key: format!("forwarders[{i}].{key}"),
                 expected,
             };
@@ -442,14 +491,7 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(err("log.format", "\"text\" or \"json\""));
         }
-        self.forwarders().map_err(|e| match e {
-            ConfigError::Key { key, expected, .. } => ConfigError::Key {
-                file: source.into(),
-                key,
-                expected,
-            },
-            other => other,
-        })?;
+        self.forwarders_from(source)?;
         let mut names = std::collections::HashSet::new();
         for (i, ch) in self.channels.iter().enumerate() {
             let key = |k: &str| format!("channels[{i}].{k}");

@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_kit::{ErrorKind, OutboundSender};
-use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::OutboxConfig;
 use crate::registry::Channels;
 use crate::store::{OutboxRow, Store};
-use crate::supervisor::{backoff, ChannelHealth};
+use crate::supervisor::ChannelHealth;
 
 pub struct Dispatcher {
     store: Store,
@@ -54,14 +53,22 @@ impl Dispatcher {
 
     /// Runs until `shutdown`; a send in progress is finished, not abandoned.
     pub async fn run(self, shutdown: CancellationToken) {
-        let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
-        rounds("outbox", &shutdown, poll, Some(&self.wake), || self.tick()).await
+        rounds(
+            "outbox",
+            &shutdown,
+            self.cfg.poll(),
+            Some(&self.wake),
+            || self.tick(),
+        )
+        .await
     }
 
     /// Claims and delivers one round of due messages; returns how many it handled.
     pub async fn tick(&self) -> Result<usize, crate::store::StoreError> {
-        let lease = chrono::Duration::seconds(i64::try_from(self.cfg.lease_secs).unwrap_or(120));
-        let rows = self.store.claim_outbound(16, Utc::now() + lease).await?;
+        let rows = self
+            .store
+            .claim_outbound(16, self.cfg.lease_until())
+            .await?;
         let n = rows.len();
         futures::future::join_all(rows.into_iter().map(|r| self.deliver(r))).await;
         Ok(n)
@@ -79,7 +86,7 @@ impl Dispatcher {
             .await;
             return;
         };
-        let limit = Duration::from_secs(self.cfg.lease_secs.max(2) / 2);
+        let limit = self.cfg.send_limit();
         // Templates name the status page; its address is this daemon's to know.
         let mut message = row.message.clone();
         let status_url = format!("{}/laporan/{}", self.public_url, message.tracking_id);
@@ -135,17 +142,13 @@ impl Dispatcher {
         error: &str,
         retry_after: Option<Duration>,
     ) {
-        let give_up = kind == ErrorKind::Permanent || row.attempts >= self.cfg.max_attempts;
-        let retry_at = (!give_up).then(|| {
-            let min = Duration::from_millis(self.cfg.base_backoff_ms);
-            let max = Duration::from_secs(self.cfg.max_backoff_secs);
-            let wait =
-                retry_after.unwrap_or_else(|| backoff(row.attempts.saturating_sub(1), min, max));
-            Utc::now()
-                + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1))
-        });
+        let retry_at = self.cfg.next_attempt(kind, row.attempts, retry_after);
         let channel = row.message.channel_name.to_string();
-        let result = if give_up { "failed" } else { "retry" };
+        let result = if retry_at.is_none() {
+            "failed"
+        } else {
+            "retry"
+        };
         tracing::warn!(outbox_id = row.id, channel = %channel, attempt = row.attempts, error = %error, result, "outbox: send failed");
         metrics::counter!("aduan_outbound_total", "channel" => channel, "result" => result)
             .increment(1);

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use aduan_kit::fetch::FetchPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -80,6 +81,22 @@ impl ForwarderConfig {
         }
     }
 
+    /// The URL and where requests may go: its host only, over https (plain http to a
+    /// loopback address with the test switch), checked as every request will be.
+    pub fn endpoint(&self) -> Result<(reqwest::Url, FetchPolicy), String> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| e.to_string())?;
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let policy =
+            FetchPolicy::new([host]).allow_loopback_http(self.insecure_local_http_for_tests);
+        policy.check(&url)?;
+        Ok((url, policy))
+    }
+
     /// What is wrong with it, as (key, what was expected).
     pub fn problem(&self) -> Option<(&'static str, String)> {
         let name_ok = !self.name.is_empty()
@@ -91,21 +108,10 @@ impl ForwarderConfig {
         if !name_ok {
             return Some(("name", "1 to 64 of a-z, 0-9, '-' and '_'".into()));
         }
-        let url = match reqwest::Url::parse(&self.url) {
-            Ok(u) => u,
-            Err(e) => return Some(("url", format!("an https:// URL ({e})"))),
+        let url = match self.endpoint() {
+            Ok((url, _)) => url,
+            Err(why) => return Some(("url", format!("an https:// URL ({why})"))),
         };
-        let loopback = url.host_str().is_some_and(|h| {
-            h == "localhost"
-                || h.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|a| a.is_loopback())
-        });
-        let plain_ok = self.insecure_local_http_for_tests && loopback;
-        if !(url.scheme() == "https" || (url.scheme() == "http" && plain_ok)) {
-            return Some(("url", "an https:// URL".into()));
-        }
         if !url.username().is_empty() || url.password().is_some() {
             return Some((
                 "url",

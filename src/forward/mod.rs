@@ -15,12 +15,10 @@ mod payload;
 mod webhook;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aduan_kit::fetch::{endpoint_client, FetchPolicy};
 use aduan_kit::ErrorKind;
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{ForwarderConfig, ForwarderKind};
@@ -29,7 +27,6 @@ pub use webhook::{sign, verify};
 
 use crate::config::OutboxConfig;
 use crate::store::{ForwardKind, ForwardResult, ForwardRow, PendingEvent, Store};
-use crate::supervisor::backoff;
 
 /// Why a delivery did not go through, and whether trying again may help.
 #[derive(Debug)]
@@ -104,18 +101,10 @@ pub struct Forwarder {
 
 impl Forwarder {
     pub fn new(cfg: ForwarderConfig) -> Result<Self, String> {
-        let host = reqwest::Url::parse(&cfg.url)
-            .map_err(|e| e.to_string())?
-            .host_str()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
         if cfg.insecure_local_http_for_tests {
             tracing::warn!(forwarder = %cfg.name, "insecure_local_http_for_tests is on: plain http to loopback");
         }
-        let policy =
-            FetchPolicy::new([host]).allow_loopback_http(cfg.insecure_local_http_for_tests);
+        let (_, policy) = cfg.endpoint()?;
         let client = endpoint_client(&policy, Duration::from_secs(cfg.timeout_secs))?;
         Ok(Self {
             cfg,
@@ -155,7 +144,7 @@ impl Forwarder {
 /// The forwarders of this daemon and their pump.
 pub struct Forwarding {
     store: Store,
-    forwarders: HashMap<String, Arc<Forwarder>>,
+    forwarders: HashMap<String, Forwarder>,
     cfg: OutboxConfig,
     public_url: String,
 }
@@ -171,7 +160,7 @@ impl Forwarding {
         for c in configs {
             let name = c.name.clone();
             let f = Forwarder::new(c).map_err(|e| format!("forwarder {name}: {e}"))?;
-            forwarders.insert(name, Arc::new(f));
+            forwarders.insert(name, f);
         }
         // Recording `complaint.filed` costs every intake a statement: only when wanted.
         store.record_filed_events(
@@ -208,8 +197,10 @@ impl Forwarding {
 
     /// Runs until `shutdown`; a send in progress is finished, not abandoned.
     pub async fn run(self, shutdown: CancellationToken) {
-        let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
-        crate::dispatch::rounds("forwarding", &shutdown, poll, None, || self.tick()).await
+        crate::dispatch::rounds("forwarding", &shutdown, self.cfg.poll(), None, || {
+            self.tick()
+        })
+        .await
     }
 
     /// Fans out one round of events and delivers one round of due deliveries; returns
@@ -222,8 +213,10 @@ impl Forwarding {
         if self.forwarders.is_empty() {
             return Ok(fanned);
         }
-        let lease = chrono::Duration::seconds(i64::try_from(self.cfg.lease_secs).unwrap_or(120));
-        let rows = self.store.claim_forwards(64, Utc::now() + lease).await?;
+        let rows = self
+            .store
+            .claim_forwards(64, self.cfg.lease_until())
+            .await?;
         let n = rows.len();
         // The claim holds back a complaint's later events while an earlier one is open,
         // so what it returns can go at once; what became of them is recorded together.
@@ -234,22 +227,16 @@ impl Forwarding {
             tracing::error!(error = %e, deliveries = n, "forwarding: could not record a round of deliveries");
             return Err(e);
         }
-        for r in &results {
-            let (id, result) = match r {
-                ForwardResult::Sent { id, .. } => (*id, "sent"),
-                ForwardResult::Failed { id, retry_at, .. } => (
-                    *id,
-                    if retry_at.is_some() {
-                        "retry"
-                    } else {
-                        "failed"
-                    },
-                ),
+        for (row, r) in rows.iter().zip(&results) {
+            let result = match r {
+                ForwardResult::Sent { .. } => "sent",
+                ForwardResult::Failed {
+                    retry_at: Some(_), ..
+                } => "retry",
+                ForwardResult::Failed { retry_at: None, .. } => "failed",
             };
-            if let Some(row) = rows.iter().find(|row| row.id == id) {
-                metrics::counter!("aduan_forward_total", "forwarder" => row.forwarder.clone(), "result" => result)
-                    .increment(1);
-            }
+            metrics::counter!("aduan_forward_total", "forwarder" => row.forwarder.clone(), "result" => result)
+                .increment(1);
         }
         Ok(fanned + n)
     }
@@ -262,7 +249,7 @@ impl Forwarding {
                 SendError::permanent(format!("no forwarder {} is configured", row.forwarder)),
             );
         };
-        let limit = Duration::from_secs(self.cfg.lease_secs.max(2) / 2);
+        let limit = self.cfg.send_limit();
         match tokio::time::timeout(limit, f.send(&self.store, &self.public_url, row)).await {
             Ok(Ok(external_id)) => ForwardResult::Sent {
                 id: row.id,
@@ -277,17 +264,12 @@ impl Forwarding {
     }
 
     fn failed(&self, row: &ForwardRow, e: SendError) -> ForwardResult {
-        let give_up = e.kind == ErrorKind::Permanent || row.attempts >= self.cfg.max_attempts;
-        let retry_at = (!give_up).then(|| {
-            let min = Duration::from_millis(self.cfg.base_backoff_ms);
-            let max = Duration::from_secs(self.cfg.max_backoff_secs);
-            let wait = e
-                .retry_after
-                .unwrap_or_else(|| backoff(row.attempts.saturating_sub(1), min, max));
-            Utc::now()
-                + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1))
-        });
-        let result = if give_up { "failed" } else { "retry" };
+        let retry_at = self.cfg.next_attempt(e.kind, row.attempts, e.retry_after);
+        let result = if retry_at.is_none() {
+            "failed"
+        } else {
+            "retry"
+        };
         tracing::warn!(forward_id = row.id, forwarder = %row.forwarder, event = row.event.as_str(),
             attempt = row.attempts, error = %e.message, result, "forwarding: delivery failed");
         ForwardResult::Failed {

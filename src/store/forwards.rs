@@ -9,7 +9,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{complaint_from_row, from_micros, micros, now_micros, Backend, Store, StoreError};
+use super::outbox::open_and_due;
+use super::{complaint_from_row, from_micros, micros, now_micros, Store, StoreError};
 use crate::store::ComplaintRecord;
 
 /// What another system may be told.
@@ -242,30 +243,50 @@ impl Store {
         }
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        let lock = if self.backend == Backend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
         // Deleting first makes this a writing transaction from its first statement
         // (SQLite then never has to upgrade a read to a write).
         let sql = format!(
-            "DELETE FROM forward_events WHERE id IN (SELECT id FROM forward_events ORDER BY id LIMIT $1 {lock})
-             RETURNING event_id, kind, complaint_id, status_from, status_to, at"
+            "DELETE FROM forward_events WHERE id IN (SELECT id FROM forward_events ORDER BY id LIMIT $1 {})
+             RETURNING id, event_id, kind, complaint_id, status_from, status_to, at",
+            self.backend.skip_locked()
         );
-        let taken = sqlx::query(&sql).bind(limit).fetch_all(&mut *tx).await?;
+        let mut taken = sqlx::query(&sql).bind(limit).fetch_all(&mut *tx).await?;
         let n = taken.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        // RETURNING gives no order: the events go out as they were recorded.
+        taken.sort_by_key(|r| r.try_get::<i64, _>("id").unwrap_or_default());
+        // What the filters look at, for all of them in one statement.
+        let ids: Vec<i64> = taken
+            .iter()
+            .map(|r| r.try_get("complaint_id"))
+            .collect::<Result<_, _>>()?;
+        let (of, list) = self.id_list(&ids);
+        let mut subjects = std::collections::HashMap::new();
+        for c in sqlx::query(&format!(
+            "SELECT id, category, unit, confidential FROM complaints WHERE id {of}"
+        ))
+        .bind(list)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let subject: (Option<String>, Option<String>, bool) = (
+                c.try_get("category")?,
+                c.try_get("unit")?,
+                super::flag(&c, "confidential")?,
+            );
+            subjects.insert(c.try_get::<i64, _>("id")?, subject);
+        }
+        let now = now_micros();
         for r in &taken {
             let kind: String = r.try_get("kind")?;
             let complaint_id: i64 = r.try_get("complaint_id")?;
-            let Some(kind) = ForwardKind::parse(&kind) else {
+            let (Some(kind), Some((category, unit, confidential))) =
+                (ForwardKind::parse(&kind), subjects.get(&complaint_id))
+            else {
                 continue;
             };
-            let c =
-                sqlx::query("SELECT category, unit, confidential FROM complaints WHERE id = $1")
-                    .bind(complaint_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
             let event = PendingEvent {
                 event_id: r.try_get("event_id")?,
                 kind,
@@ -273,11 +294,10 @@ impl Store {
                 status_from: r.try_get("status_from")?,
                 status_to: r.try_get("status_to")?,
                 at: r.try_get("at")?,
-                category: c.try_get("category")?,
-                unit: c.try_get("unit")?,
-                confidential: super::flag(&c, "confidential")?,
+                category: category.clone(),
+                unit: unit.clone(),
+                confidential: *confidential,
             };
-            let now = now_micros();
             for forwarder in route(&event) {
                 sqlx::query(
                     "INSERT INTO forwards (forwarder, event_id, kind, complaint_id, status_from, status_to,
@@ -311,30 +331,26 @@ impl Store {
         limit: i64,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ForwardRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
         let sql = format!(
             "UPDATE forwards SET status = 'sending', attempts = attempts + 1, lease_until = $1
              WHERE id IN (SELECT id FROM forwards
-                          WHERE status IN ('pending', 'sending')
-                            AND ((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2))
+                          WHERE {}
                             AND NOT EXISTS (SELECT 1 FROM forwards e
                                             WHERE e.complaint_id = forwards.complaint_id AND e.forwarder = forwards.forwarder
                                               AND (e.occurred_at < forwards.occurred_at
                                                    OR (e.occurred_at = forwards.occurred_at AND e.id < forwards.id))
                                               AND e.status IN ('pending', 'sending'))
-                          ORDER BY next_attempt_at, id LIMIT $3 {lock})
-             RETURNING id"
+                          ORDER BY next_attempt_at, id LIMIT $3 {})
+             RETURNING id",
+            open_and_due("$2"),
+            self.backend.skip_locked()
         );
+        // Most ticks find nothing due: a read says so without taking SQLite's write lock.
         let now = now_micros();
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM forwards WHERE status IN ('pending', 'sending')
-               AND ((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1))
-             LIMIT 1",
-        )
+        let due: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM forwards WHERE {} LIMIT 1",
+            open_and_due("$1")
+        ))
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;

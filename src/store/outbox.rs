@@ -217,18 +217,23 @@ pub(crate) async fn receipt_room(
 /// only the open rows (SQLite uses a partial index only for a query that repeats its
 /// condition).
 fn claim_outbound_sql(backend: Backend) -> String {
-    let lock = if backend == Backend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
     format!(
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1
-         WHERE id IN (SELECT id FROM outbox
-                      WHERE status IN ('pending', 'sending')
-                        AND ((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2))
-                      ORDER BY next_attempt_at, id LIMIT $3 {lock})
-         RETURNING id"
+         WHERE id IN (SELECT id FROM outbox WHERE {}
+                      ORDER BY next_attempt_at, id LIMIT $3 {})
+         RETURNING id",
+        open_and_due("$2"),
+        backend.skip_locked()
+    )
+}
+
+/// The rows of a leased delivery table (`outbox`, `forwards`) that may be claimed at
+/// the time bound as `now`: pending and due, or sending with an expired lease (their
+/// dispatcher died).
+pub(super) fn open_and_due(now: &str) -> String {
+    format!(
+        "status IN ('pending', 'sending')
+           AND ((status = 'pending' AND next_attempt_at <= {now}) OR (status = 'sending' AND lease_until < {now}))"
     )
 }
 

@@ -26,6 +26,18 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// What a claim's inner `SELECT` ends with so that two claimers never take the same
+    /// rows: PostgreSQL skips rows another transaction has locked; SQLite has one writer
+    /// and needs nothing.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
 /// How long a caller waits for a pooled connection (a free one, or a new one opened)
 /// before its request fails as unavailable, rather than waiting on a database that does
 /// not answer until the HTTP request's own timeout.
